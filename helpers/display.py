@@ -1,0 +1,77 @@
+"""Small printing aids for notebooks: expected errors shown without a traceback, and plain-text tables.
+
+A notebook that raises stops papermill and zeroes an nbgrader cell, so a lesson about a rejected
+token catches the exception and prints it: ``with shows_error(): decode(...)`` prints
+``ExpiredSignatureError: Signature has expired``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+
+@dataclass
+class CaughtError:
+    """What ``shows_error`` caught: the exception (None if the block succeeded)."""
+
+    error: BaseException | None = None
+
+    @property
+    def name(self) -> str:
+        """The exception's class name, or ``""`` when nothing was raised."""
+        return type(self.error).__name__ if self.error else ""
+
+
+@contextmanager
+def shows_error(*expected: type[BaseException], quiet: bool = False) -> Iterator[CaughtError]:
+    """Run a block that should fail; print ``Name: message`` instead of a traceback (others propagate)."""
+    caught = CaughtError()
+    try:
+        yield caught
+    except (expected or (Exception,)) as exc:
+        caught.error = exc
+        if not quiet:
+            print(f"{type(exc).__name__}: {exc}")
+    else:
+        if not quiet:
+            print("no error raised")
+
+
+@dataclass
+class Table:
+    """Rows of values under named columns, printed as aligned plain text (nbval compares it exactly)."""
+
+    columns: Sequence[str]
+    rows: list[Sequence[object]] = field(default_factory=list)
+
+    def add(self, *values: object) -> None:
+        """Append one row; it must have one value per column."""
+        if len(values) != len(self.columns):
+            raise ValueError(f"expected {len(self.columns)} values ({', '.join(self.columns)}), got {len(values)}")
+        self.rows.append(values)
+
+    def __str__(self) -> str:
+        cells = [[str(c) for c in self.columns]] + [[str(v) for v in row] for row in self.rows]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(self.columns))]
+        lines = ["  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip() for row in cells]
+        lines.insert(1, "  ".join("-" * width for width in widths))
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, printer: object, cycle: bool) -> None:
+        printer.text(str(self))  # type: ignore[attr-defined]
+
+
+def table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> Table:
+    """Build a ``Table`` from columns and rows in one call."""
+    result = Table(columns)
+    for row in rows:
+        result.add(*row)
+    return result
+
+
+def shorten(secret: str, keep: int = 0) -> str:
+    """Describe a token or session ID by its length (and optionally its first characters), never in full."""
+    prefix = f"{secret[:keep]}…" if keep else ""
+    return f"{prefix}<{len(secret)} chars>"

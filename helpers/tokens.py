@@ -1,0 +1,580 @@
+"""JSON Web Tokens (JWS compact serialization), written from scratch so every rule is visible.
+
+A token is ``base64url(header) . base64url(payload) . base64url(signature)`` (RFC 7515 §7.1); the
+signature covers the ASCII bytes ``header.payload`` exactly as sent. Verifying means: check the shape,
+accept ``alg`` only if *your* allow-list and *your* key permit it, check the signature, then the claims.
+The API mirrors PyJWT (names, exceptions, messages), so ``import jwt`` can replace this module.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hmac
+import json
+import math
+from calendar import timegm
+from collections.abc import Collection, Container, Iterable, Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any, Union
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+
+from .clock import Clock, SystemClock
+
+__all__ = [
+    "ALGORITHMS", "MAX_TOKEN_LENGTH", "encode", "decode", "get_unverified_header", "b64url_encode",
+    "b64url_decode", "InvalidTokenError", "DecodeError", "InvalidSignatureError", "ExpiredSignatureError",
+    "ImmatureSignatureError", "InvalidAudienceError", "InvalidIssuerError", "InvalidIssuedAtError",
+    "InvalidSubjectError", "InvalidJTIError", "InvalidAlgorithmError", "InvalidKeyError",
+    "MissingRequiredClaimError",
+]
+
+PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey]
+PublicKey = Union[rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey]
+
+ALGORITHMS: tuple[str, ...] = ("HS256", "HS384", "HS512", "RS256", "PS256", "ES256", "EdDSA")
+MAX_TOKEN_LENGTH = 16384  # chars (str) or bytes; longer tokens are refused before any parsing
+
+
+# --- Exceptions: PyJWT's names, all catchable as InvalidTokenError -------------------------------
+
+
+class InvalidTokenError(Exception):
+    """Base class: the token cannot be trusted (or the key cannot be used on it)."""
+
+
+class DecodeError(InvalidTokenError):
+    """The token is malformed: segments, base64url, JSON, header fields or claim types."""
+
+
+class InvalidSignatureError(DecodeError):
+    """The signature does not match the header and payload."""
+
+
+class ExpiredSignatureError(InvalidTokenError):
+    """The ``exp`` claim is in the past (beyond the leeway)."""
+
+
+class ImmatureSignatureError(InvalidTokenError):
+    """The ``nbf`` or ``iat`` claim is in the future (beyond the leeway)."""
+
+
+class InvalidAudienceError(InvalidTokenError):
+    """The ``aud`` claim does not name this recipient."""
+
+
+class InvalidIssuerError(InvalidTokenError):
+    """The ``iss`` claim is not an accepted issuer."""
+
+
+class InvalidIssuedAtError(InvalidTokenError):
+    """The ``iat`` claim is not a number."""
+
+
+class InvalidSubjectError(InvalidTokenError):
+    """The ``sub`` claim is not a string."""
+
+
+class InvalidJTIError(InvalidTokenError):
+    """The ``jti`` claim is not a string."""
+
+
+class InvalidAlgorithmError(InvalidTokenError):
+    """The ``alg`` is missing, ``none``, not allow-listed, or not supported."""
+
+
+class InvalidKeyError(InvalidTokenError):
+    """The key is unusable: wrong family for the algorithm, too short, too small, or unparsable."""
+
+
+class MissingRequiredClaimError(InvalidTokenError):
+    """A required claim is absent; ``.claim`` names it."""
+
+    def __init__(self, claim: str) -> None:
+        super().__init__(claim)
+        self.claim = claim
+
+    def __str__(self) -> str:
+        return f'Token is missing the "{self.claim}" claim'
+
+
+# --- Algorithms and keys ------------------------------------------------------------------------
+
+# alg -> (key family, hash). The *key* decides the family; the token's header may only pick an
+# algorithm inside it, so an RSA public key can never be used as an HMAC secret (RFC 8725 §2.1, §3.1).
+_ALGS = MappingProxyType({
+    "HS256": ("HMAC", "sha256"), "HS384": ("HMAC", "sha384"), "HS512": ("HMAC", "sha512"),
+    "RS256": ("RSA", "sha256"), "PS256": ("RSA", "sha256"), "ES256": ("EC", "sha256"), "EdDSA": ("OKP", ""),
+})
+# RFC 7518 §3.2: an HMAC key must be at least as long as the hash output.
+_HMAC_MIN_BYTES = MappingProxyType({"sha256": 32, "sha384": 48, "sha512": 64})
+_FAMILY_NAMES = MappingProxyType({
+    "HMAC": "an HMAC secret (str or bytes)", "RSA": "an RSA key", "EC": "an EC P-256 key", "OKP": "an Ed25519 key",
+})
+_PRIVATE_TYPES = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)
+_ASYMMETRIC_AS_HMAC = (
+    "The specified key is an asymmetric key or x509 certificate and should not be used as an HMAC secret."
+)
+_SSH_PREFIXES = (b"ssh-rsa", b"ssh-ed25519", b"ssh-dss", b"ecdsa-sha2-")
+
+
+def _family_of(key: object) -> str:
+    """Name the family of a ``cryptography`` key object, refusing sizes and curves we don't accept."""
+    if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
+        if key.key_size < 2048:  # RFC 7518 §3.3: 2048 bits or larger MUST be used
+            raise InvalidKeyError(
+                f"The RSA key is {key.key_size} bits long, which is below the minimum size of 2048 bits. "
+                "See RFC 7518 Section 3.3."
+            )
+        return "RSA"
+    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
+        if not isinstance(key.curve, ec.SECP256R1):  # RFC 7518 §3.4: ES256 is defined on P-256 only
+            raise InvalidKeyError(f"ES256 needs a P-256 key, got curve {key.curve.name}.")
+        return "EC"
+    if isinstance(key, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)):
+        return "OKP"
+    raise InvalidKeyError(f"Unsupported key type {type(key).__name__}: use str/bytes, PEM, or an RSA/EC/Ed25519 key.")
+
+
+def _is_der_key(data: bytes) -> bool:
+    """True if ``data`` parses as a DER public key or X.509 certificate (so it must not be an HMAC secret)."""
+    for load in (serialization.load_der_public_key, x509.load_der_x509_certificate):
+        try:
+            load(data)
+            return True
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            pass
+    return False
+
+
+@lru_cache(maxsize=32)
+def _load_text_key(key: str | bytes) -> tuple[str, Any]:
+    """Parse a str/bytes key once: PEM or SSH text becomes a key object, anything else an HMAC secret."""
+    try:
+        data = key.encode("utf-8") if isinstance(key, str) else key
+    except UnicodeEncodeError:
+        raise InvalidKeyError("The key is not valid UTF-8 text.") from None
+    if b"-----BEGIN" in data or data.startswith(_SSH_PREFIXES):
+        try:
+            if data.startswith(_SSH_PREFIXES):
+                parsed = serialization.load_ssh_public_key(data)
+            elif b"PRIVATE KEY-----" in data:
+                parsed = serialization.load_pem_private_key(data, password=None)
+            else:
+                parsed = serialization.load_pem_public_key(data)
+        except (ValueError, TypeError, UnsupportedAlgorithm) as err:
+            raise InvalidKeyError(f"Could not parse the PEM/SSH key: {err}") from None
+        return _family_of(parsed), parsed
+    if not data:
+        raise InvalidKeyError("HMAC key must not be empty.")
+    # Algorithm confusion (RFC 8725 §2.1): public key material, which attackers also have, is never
+    # accepted as an HMAC secret, whatever format it arrives in.
+    if _is_der_key(data):
+        raise InvalidKeyError(_ASYMMETRIC_AS_HMAC)
+    if data.lstrip().startswith(b"{") and b'"kty"' in data:
+        raise InvalidKeyError("The specified key looks like a JWK and should not be used directly as an HMAC secret.")
+    return "HMAC", data
+
+
+def _prepare_key(key: object) -> tuple[str, Any]:
+    """Return ``(family, material)`` for any accepted key form; text keys are parsed once and cached."""
+    if isinstance(key, (str, bytes)):
+        return _load_text_key(key)
+    if isinstance(key, (bytearray, memoryview)):
+        return _load_text_key(bytes(key))
+    if key is None:
+        raise InvalidKeyError("A key is required to sign or verify a token.")
+    return _family_of(key), key
+
+
+def _key_for(alg: str, key: object) -> tuple[str, Any]:
+    """Check that ``key`` belongs to ``alg``'s family (and is long enough); return ``(hash, material)``."""
+    family, digest = _ALGS[alg]
+    key_family, material = _prepare_key(key)
+    if key_family != family:
+        if family == "HMAC":
+            raise InvalidKeyError(_ASYMMETRIC_AS_HMAC)
+        raise InvalidKeyError(f"{alg} needs {_FAMILY_NAMES[family]}, but the key is {_FAMILY_NAMES[key_family]}.")
+    if family == "HMAC" and len(material) < _HMAC_MIN_BYTES[digest]:
+        raise InvalidKeyError(
+            f"The HMAC key is {len(material)} bytes long, which is below the minimum length of "
+            f"{_HMAC_MIN_BYTES[digest]} bytes for {alg}. See RFC 7518 Section 3.2."
+        )
+    return digest, material
+
+
+def _pss() -> padding.PSS:
+    # RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash output (what PyJWT uses).
+    return padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+
+
+def _sign(alg: str, digest: str, key: Any, signing_input: bytes) -> bytes:
+    """Compute the JWS signature bytes for ``signing_input``."""
+    if alg.startswith("HS"):
+        return hmac.digest(key, signing_input, digest)
+    if not isinstance(key, _PRIVATE_TYPES):
+        raise InvalidKeyError(f"Signing with {alg} needs a private key; a public key can only verify.")
+    if alg == "RS256":
+        return key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+    if alg == "PS256":
+        return key.sign(signing_input, _pss(), hashes.SHA256())
+    if alg == "ES256":
+        # cryptography returns DER; RFC 7518 §3.4 wants the fixed-size R || S, 32 bytes each.
+        r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    return key.sign(signing_input)  # EdDSA (RFC 8037 §3.1)
+
+
+def _verify(alg: str, digest: str, key: Any, signing_input: bytes, signature: bytes) -> bool:
+    """True if ``signature`` is valid for ``signing_input`` under ``key``."""
+    if alg.startswith("HS"):
+        # Constant-time comparison, so the time taken leaks nothing about the expected MAC.
+        return hmac.compare_digest(hmac.digest(key, signing_input, digest), signature)
+    public = key.public_key() if isinstance(key, _PRIVATE_TYPES) else key
+    try:
+        if alg == "RS256":
+            public.verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
+        elif alg == "PS256":
+            public.verify(signature, signing_input, _pss(), hashes.SHA256())
+        elif alg == "ES256":
+            if len(signature) != 64:  # RFC 7518 §3.4: exactly R || S; a DER signature is not valid JWS
+                return False
+            der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
+            public.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
+        else:
+            public.verify(signature, signing_input)
+    except InvalidSignature:
+        return False
+    return True
+
+
+# --- base64url and JSON, strictly ---------------------------------------------------------------
+
+_B64URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_URL_TO_STD = bytes.maketrans(b"-_", b"+/")
+_STD_TO_URL = bytes.maketrans(b"+/", b"-_")
+_PADDING = (b"", b"", b"==", b"=")
+# A final group of 2 (3) characters carries 4 (2) unused low bits. Canonical encoders set them to
+# zero (RFC 4648 §3.5); accepting others would give one signature many spellings.
+_CANONICAL_LAST = (frozenset(), frozenset(), frozenset(_B64URL_ALPHABET[::16]), frozenset(_B64URL_ALPHABET[::4]))
+
+
+def _b64decode(segment: bytes) -> bytes | None:
+    """Decode canonical unpadded base64url, or return None if ``segment`` is anything else."""
+    rem = len(segment) % 4
+    if rem == 1 or segment.translate(None, _B64URL_ALPHABET):  # leftover bytes = characters outside the alphabet
+        return None
+    if rem and segment[-1] not in _CANONICAL_LAST[rem]:
+        return None
+    return binascii.a2b_base64(segment.translate(_URL_TO_STD) + _PADDING[rem])
+
+
+def _b64encode(data: bytes) -> bytes:
+    return binascii.b2a_base64(data, newline=False).translate(_STD_TO_URL).rstrip(b"=")
+
+
+def b64url_encode(data: bytes) -> str:
+    """Encode bytes as unpadded base64url text (RFC 7515 §2)."""
+    return _b64encode(bytes(data)).decode("ascii")
+
+
+def b64url_decode(data: str | bytes) -> bytes:
+    """Decode unpadded base64url strictly: no ``=``, no characters outside ``A-Za-z0-9-_``, canonical tail."""
+    if isinstance(data, str):
+        try:
+            data = data.encode("ascii")
+        except UnicodeEncodeError:
+            raise DecodeError("Invalid base64url: non-ASCII character") from None
+    elif not isinstance(data, bytes):
+        raise DecodeError(f"Invalid base64url: expected str or bytes, got {type(data).__name__}")
+    decoded = _b64decode(data)
+    if decoded is None:
+        raise DecodeError("Invalid base64url: only A-Z a-z 0-9 - _, no '=' padding, canonical last char (RFC 7515 §2)")
+    return decoded
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON (RFC 8259 §6)")
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # RFC 7515 §4 / RFC 7519 §4: names must be unique; rejecting duplicates avoids two parsers
+    # reading one token two ways (e.g. {"alg":"HS256","alg":"none"}).
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("duplicate member name")
+    return obj
+
+
+_JSON = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_reject_constant)
+
+
+def _json_object(data: bytes, name: str) -> dict[str, Any]:
+    """Parse UTF-8 JSON that must be an object (RFC 7515 §5.2 steps 3-4, RFC 7519 §7.2 step 10)."""
+    try:
+        obj = _JSON.decode(data.decode("utf-8"))
+    except (ValueError, RecursionError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise DecodeError(f"Invalid {name} string: {err}") from None
+    if not isinstance(obj, dict):
+        raise DecodeError(f"Invalid {name} string: must be a json object")
+    return obj
+
+
+# --- Parsing a token ----------------------------------------------------------------------------
+
+
+def _segment(segment: bytes, name: str) -> bytes:
+    decoded = _b64decode(segment)
+    if decoded is None:
+        raise DecodeError(f"Invalid {name} padding")
+    return decoded
+
+
+def _load(token: object) -> tuple[dict[str, Any], bytes, bytes, bytes]:
+    """Split and decode ``token`` into ``(header, signing_input, payload_bytes, signature)``."""
+    if isinstance(token, str):
+        if len(token) > MAX_TOKEN_LENGTH:  # before any work, so a huge token costs nothing
+            raise DecodeError(f"Token is longer than {MAX_TOKEN_LENGTH} characters")
+        try:
+            raw = token.encode("ascii")
+        except UnicodeEncodeError:
+            raise DecodeError("Invalid token: it must contain only base64url characters and dots") from None
+    elif isinstance(token, bytes):
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise DecodeError(f"Token is longer than {MAX_TOKEN_LENGTH} bytes")
+        raw = token
+    else:
+        raise DecodeError(f"Invalid token type. Token must be a {bytes}")
+    dots = raw.count(b".")
+    if dots != 2:  # RFC 7515 §7.1; five segments would be JWE, which this module does not do
+        raise DecodeError("Not enough segments" if dots < 2 else "Too many segments")
+    header_seg, payload_seg, signature_seg = raw.split(b".")
+    header = _json_object(_segment(header_seg, "header"), "header")
+    _check_header(header)
+    payload = _segment(payload_seg, "payload")
+    signature = _segment(signature_seg, "crypto")
+    return header, raw[: len(header_seg) + 1 + len(payload_seg)], payload, signature
+
+
+def _check_header(header: dict[str, Any]) -> None:
+    """Refuse header fields we cannot honour."""
+    if "kid" in header and not isinstance(header["kid"], str):
+        raise DecodeError("Key ID header parameter must be a string")
+    if "crit" in header:
+        # RFC 7515 §4.1.11: a recipient MUST reject a token whose "crit" lists an extension it
+        # does not understand. This module understands none.
+        crit = header["crit"]
+        if not isinstance(crit, list) or not crit:
+            raise DecodeError("Invalid 'crit' header: must be a non-empty list")
+        if not all(isinstance(ext, str) for ext in crit):
+            raise DecodeError("Invalid 'crit' header: values must be strings")
+        raise DecodeError(f"Unsupported critical extension: {crit[0]}")
+    if "b64" in header and header["b64"] is not True:
+        raise DecodeError("Unsupported header: 'b64' (RFC 7797 unencoded payload) is not supported")
+
+
+def get_unverified_header(token: str | bytes) -> dict[str, Any]:
+    """Return the token's header WITHOUT verifying anything; never trust it for security decisions."""
+    return _load(token)[0]
+
+
+# --- Options and claims -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Options:
+    verify_signature: bool = True
+    verify_exp: bool = True
+    verify_nbf: bool = True
+    verify_iat: bool = True
+    verify_aud: bool = True
+    verify_iss: bool = True
+    verify_sub: bool = True
+    verify_jti: bool = True
+    require: tuple[str, ...] = ()
+    strict_aud: bool = False
+
+
+_DEFAULT_OPTIONS = _Options()
+# PyJWT also has enforce_minimum_key_length; it is accepted and ignored because minimums are always enforced.
+_OPTION_NAMES = frozenset(f.name for f in fields(_Options)) | {"enforce_minimum_key_length"}
+_SYSTEM_CLOCK = SystemClock()  # stateless: reads time.time() on each call
+
+
+def _merge_options(options: Mapping[str, Any]) -> _Options:
+    """PyJWT's option semantics: without signature checking, claim checks default to off too."""
+    unknown = set(options) - _OPTION_NAMES
+    if unknown:
+        raise TypeError(f"Unknown decode option(s): {sorted(unknown)}; known: {sorted(_OPTION_NAMES)}")
+    require = options.get("require", ())
+    if isinstance(require, (str, bytes)):
+        raise TypeError('options["require"] must be a list of claim names, e.g. ["exp", "sub"]')
+    verify = bool(options.get("verify_signature", True))
+    checks = {name: bool(options.get(name, verify)) for name in
+              ("verify_exp", "verify_nbf", "verify_iat", "verify_aud", "verify_iss", "verify_sub", "verify_jti")}
+    return _Options(verify, require=tuple(require), strict_aud=bool(options.get("strict_aud", False)), **checks)
+
+
+def _numeric_date(value: Any, error: type[InvalidTokenError], message: str) -> int:
+    """A NumericDate is a JSON number (RFC 7519 §2); truncated to int like PyJWT. No bools, strings, inf."""
+    if type(value) is int:
+        return value
+    if type(value) is float and math.isfinite(value):
+        return int(value)
+    raise error(message)
+
+
+def _validate_aud(payload: dict[str, Any], audience: str | Iterable[str] | None, strict: bool) -> None:
+    # RFC 7519 §4.1.3: a recipient that does not identify itself with a value in "aud" MUST reject.
+    claim = payload.get("aud")
+    if audience is None:
+        if claim:
+            raise InvalidAudienceError("Invalid audience")
+        return
+    if not isinstance(audience, (str, Iterable)):
+        raise TypeError("audience must be a string, iterable or None")
+    if not claim:
+        raise MissingRequiredClaimError("aud")
+    if strict:
+        if not isinstance(audience, str):
+            raise InvalidAudienceError("Invalid audience (strict)")
+        if not isinstance(claim, str):
+            raise InvalidAudienceError("Invalid claim format in token (strict)")
+        if audience != claim:
+            raise InvalidAudienceError("Audience doesn't match (strict)")
+        return
+    claims = [claim] if isinstance(claim, str) else claim
+    if not isinstance(claims, list) or not all(isinstance(c, str) for c in claims):
+        raise InvalidAudienceError("Invalid claim format in token")
+    accepted = [audience] if isinstance(audience, str) else audience
+    if all(aud not in claims for aud in accepted):
+        raise InvalidAudienceError("Audience doesn't match")
+
+
+def _validate_iss(payload: dict[str, Any], issuer: str | Container[str]) -> None:
+    if "iss" not in payload:
+        raise MissingRequiredClaimError("iss")
+    iss = payload["iss"]
+    if not isinstance(iss, str):
+        raise InvalidIssuerError("Payload Issuer (iss) must be a string")
+    if isinstance(issuer, str):
+        accepted = iss == issuer
+    else:
+        try:
+            accepted = iss in issuer
+        except TypeError:
+            raise InvalidIssuerError('Issuer param must be "str" or "Container[str]"') from None
+    if not accepted:
+        raise InvalidIssuerError("Invalid issuer")
+
+
+def _validate_claims(payload: dict[str, Any], opts: _Options, now: float, leeway: float,
+                     audience: str | Iterable[str] | None, issuer: str | Container[str] | None) -> None:
+    """Check registered claims (RFC 7519 §4.1) in PyJWT's order and with PyJWT's messages."""
+    for claim in opts.require:
+        if payload.get(claim) is None:
+            raise MissingRequiredClaimError(claim)
+    if opts.verify_iat and "iat" in payload:
+        iat = _numeric_date(payload["iat"], InvalidIssuedAtError, "Issued At claim (iat) must be an integer.")
+        if iat > now + leeway:
+            raise ImmatureSignatureError("The token is not yet valid (iat)")
+    if opts.verify_nbf and "nbf" in payload:
+        nbf = _numeric_date(payload["nbf"], DecodeError, "Not Before claim (nbf) must be an integer.")
+        if nbf > now + leeway:
+            raise ImmatureSignatureError("The token is not yet valid (nbf)")
+    if opts.verify_exp and "exp" in payload:
+        exp = _numeric_date(payload["exp"], DecodeError, "Expiration Time claim (exp) must be an integer.")
+        if exp <= now - leeway:  # RFC 7519 §4.1.4: "on or after" exp the token MUST NOT be accepted
+            raise ExpiredSignatureError("Signature has expired")
+    if opts.verify_iss and issuer is not None:
+        _validate_iss(payload, issuer)
+    if opts.verify_aud:
+        _validate_aud(payload, audience, opts.strict_aud)
+    if opts.verify_sub and "sub" in payload and not isinstance(payload["sub"], str):
+        raise InvalidSubjectError("Subject must be a string")
+    if opts.verify_jti and "jti" in payload and not isinstance(payload["jti"], str):
+        raise InvalidJTIError("JWT ID must be a string")
+
+
+# --- The public API -----------------------------------------------------------------------------
+
+
+def encode(payload: dict[str, Any], key: str | bytes | PrivateKey, algorithm: str = "HS256",
+           headers: dict[str, Any] | None = None) -> str:
+    """Sign ``payload`` and return a compact JWS; for HS* byte-identical to ``jwt.encode``."""
+    if not isinstance(payload, dict):
+        raise TypeError("Expecting a dict object, as JWT only supports JSON objects as payloads.")
+    payload = payload.copy()
+    for claim in ("exp", "iat", "nbf"):
+        if isinstance(payload.get(claim), datetime):
+            payload[claim] = timegm(payload[claim].utctimetuple())
+    if "iss" in payload and not isinstance(payload["iss"], str):
+        raise TypeError("Issuer (iss) must be a string.")
+    alg = headers["alg"] if headers and headers.get("alg") else algorithm  # PyJWT: headers win
+    header: dict[str, Any] = {"typ": "JWT", "alg": alg}
+    if headers:
+        if "kid" in headers and not isinstance(headers["kid"], str):
+            raise InvalidTokenError("Key ID header parameter must be a string")
+        if headers.get("b64") is False:
+            raise InvalidTokenError("Unsupported header: 'b64' false (RFC 7797 unencoded payload) is not supported")
+        header.update(headers)
+        header["alg"] = alg  # the header must name the algorithm that actually signs
+        header.pop("b64", None)  # b64 true is the default, so PyJWT drops it
+    if not header["typ"]:
+        del header["typ"]
+    if not isinstance(alg, str) or alg.lower() == "none":
+        # RFC 7518 §3.6, RFC 8725 §3.2: an unsigned token is a forgery anyone can make.
+        raise InvalidAlgorithmError('Refusing to create an unsigned token: alg "none" is not supported')
+    if alg not in _ALGS:
+        raise InvalidAlgorithmError("Algorithm not supported")
+    digest, material = _key_for(alg, key)
+    # Same bytes as PyJWT: sorted header keys, compact separators, ASCII-escaped payload.
+    segments = (
+        _b64encode(json.dumps(header, separators=(",", ":"), sort_keys=True).encode())
+        + b"."
+        + _b64encode(json.dumps(payload, separators=(",", ":"), allow_nan=False).encode())
+    )
+    return (segments + b"." + _b64encode(_sign(alg, digest, material, segments))).decode("ascii")
+
+
+def decode(token: str | bytes, key: str | bytes | PrivateKey | PublicKey | None = None,
+           algorithms: Collection[str] | None = None, *, audience: str | Iterable[str] | None = None,
+           issuer: str | Container[str] | None = None, leeway: float | timedelta = 0,
+           options: Mapping[str, Any] | None = None, clock: Clock | None = None) -> dict[str, Any]:
+    """Verify ``token`` with ``key`` under an explicit ``algorithms`` allow-list, check claims, return them."""
+    opts = _DEFAULT_OPTIONS if options is None else _merge_options(options)
+    if opts.verify_signature and (not algorithms or isinstance(algorithms, (str, bytes))):
+        # RFC 8725 §3.1: the verifier, not the token, decides which algorithms are acceptable.
+        raise InvalidAlgorithmError(
+            'It is required that you pass in a value for the "algorithms" argument when calling decode(), '
+            'as a list such as ["HS256"].'
+        )
+    header, signing_input, payload_bytes, signature = _load(token)
+    if opts.verify_signature:
+        # The caller's key alone is used: header fields (jwk, jku, x5u, kid) never pick one (RFC 8725 §3.10).
+        alg = header.get("alg")
+        if alg is None:
+            raise InvalidAlgorithmError("Algorithm not specified")
+        if not isinstance(alg, str) or alg.lower() == "none":  # never, even if allow-listed (RFC 8725 §3.2)
+            raise InvalidAlgorithmError("The specified alg value is not allowed")
+        if alg not in algorithms:
+            raise InvalidAlgorithmError("The specified alg value is not allowed")
+        if alg not in _ALGS:
+            raise InvalidAlgorithmError("Algorithm not supported")
+        digest, material = _key_for(alg, key)
+        if not _verify(alg, digest, material, signing_input, signature):
+            raise InvalidSignatureError("Signature verification failed")
+    # Only now, with the signature checked, is the payload parsed (RFC 7519 §7.2).
+    payload = _json_object(payload_bytes, "payload")
+    if isinstance(leeway, timedelta):
+        leeway = leeway.total_seconds()
+    now = (clock if clock is not None else _SYSTEM_CLOCK).now()
+    _validate_claims(payload, opts, now, leeway, audience, issuer)
+    return payload

@@ -1,0 +1,40 @@
+import itertools
+
+import pytest
+
+from helpers.bench import format_table, measure
+
+
+def fake_timer(step: float):
+    """A timer that advances ``step`` seconds per reading, so each call of the loop 'takes' a known time."""
+    ticks = itertools.count()
+    return lambda: next(ticks) * step
+
+
+def test_measure_reports_median_and_iqr_in_microseconds():
+    calls = []
+    result = measure(lambda: calls.append(1), name="noop", repeat=5, warmup=3, sample_seconds=0.0)
+    assert result.name == "noop"
+    assert result.samples == 5
+    assert result.q1_us <= result.median_us <= result.q3_us
+    assert result.iqr_us >= 0
+    assert len(calls) >= 3 + 5
+
+
+def test_measure_calibrates_calls_so_samples_are_long_enough():
+    # Each timer reading moves 1 ms: a sample of N calls measures 1 ms in total, so per call = 1000/N µs.
+    result = measure(lambda: None, repeat=3, warmup=0, sample_seconds=0.0005, timer=fake_timer(0.001))
+    assert result.calls_per_sample == 1
+    assert result.median_us == pytest.approx(1000.0)
+
+
+def test_measure_needs_three_samples_for_an_iqr():
+    with pytest.raises(ValueError, match="at least 3"):
+        measure(lambda: None, repeat=2)
+
+
+def test_ratio_and_table():
+    fast = measure(lambda: None, name="fast", repeat=3, warmup=0, timer=fake_timer(0.001), sample_seconds=0.0)
+    table = format_table([fast], baseline=fast, baseline_label="fast")
+    assert fast.ratio_to(fast) == 1.0
+    assert "fast" in table.splitlines()[2] and table.splitlines()[2].rstrip().endswith("1.00")

@@ -1,0 +1,486 @@
+"""The session-store contract, run unchanged against every backend, plus SQLite-specific checks.
+
+To test a new backend (Redis, PostgreSQL, ...), add one ``Backend`` entry to ``STORE_FACTORIES``:
+how to build the store around a clock, and how to dump everything it has persisted (so the
+contract can check that no raw session ID is ever stored).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import FrozenInstanceError, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpers.clock import FrozenClock
+from helpers.sessions import (
+    DEFAULT_ABSOLUTE_LIFETIME,
+    DEFAULT_TTL,
+    MemoryStore,
+    Session,
+    SessionStore,
+    SQLiteStore,
+    hash_session_id,
+)
+
+START = 1_700_000_000.0
+DAY = 86_400.0
+
+
+# --- backends -------------------------------------------------------------------------------------
+
+
+def _python_strings(obj: object, seen: set[int] | None = None) -> Iterator[str]:
+    """Every str reachable from ``obj`` through containers and the course's own objects."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, bytes):
+        yield obj.decode("latin-1")
+    elif isinstance(obj, dict):
+        for key, value in obj.items():
+            yield from _python_strings(key, seen)
+            yield from _python_strings(value, seen)
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        for item in obj:
+            yield from _python_strings(item, seen)
+    elif type(obj).__module__.startswith("helpers."):
+        yield from _python_strings(vars(obj), seen)
+
+
+def _dump_python(store: SessionStore, tmp_path: Path) -> bytes:
+    return "\n".join(_python_strings(store)).encode("utf-8", "surrogatepass")
+
+
+def _dump_sqlite(store: SessionStore, tmp_path: Path) -> bytes:
+    assert isinstance(store, SQLiteStore)
+    dump = "\n".join(store.connection.iterdump()).encode()
+    # For a file database, also scan the raw bytes SQLite wrote: the database, its WAL and index.
+    files = b"".join(p.read_bytes() for p in sorted(tmp_path.glob("sessions.db*")))
+    return dump + files
+
+
+@dataclass(frozen=True)
+class Backend:
+    """How to build one backend around a clock, and how to dump everything it stored."""
+
+    make: Callable[..., SessionStore]  # (clock, tmp_path, **constructor options) -> store
+    dump: Callable[[SessionStore, Path], bytes]
+
+
+STORE_FACTORIES: dict[str, Backend] = {
+    "memory": Backend(lambda clock, tmp_path, **kw: MemoryStore(clock=clock, **kw), _dump_python),
+    "sqlite-memory": Backend(lambda clock, tmp_path, **kw: SQLiteStore(":memory:", clock=clock, **kw), _dump_sqlite),
+    "sqlite-file": Backend(
+        lambda clock, tmp_path, **kw: SQLiteStore(tmp_path / "sessions.db", clock=clock, **kw), _dump_sqlite
+    ),
+}
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(START)
+
+
+@pytest.fixture(params=sorted(STORE_FACTORIES))
+def backend(request: pytest.FixtureRequest) -> Backend:
+    return STORE_FACTORIES[request.param]
+
+
+@pytest.fixture
+def make_store(backend: Backend, clock: FrozenClock, tmp_path: Path) -> Iterator[Callable[..., SessionStore]]:
+    """Build stores of the current backend (with optional constructor options); close them all after."""
+    made: list[SessionStore] = []
+
+    def make(**options: Any) -> SessionStore:
+        store = backend.make(clock, tmp_path, **options)
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        store.close()
+
+
+@pytest.fixture
+def store(make_store: Callable[..., SessionStore]) -> SessionStore:
+    return make_store()
+
+
+# --- the contract: create and get ---------------------------------------------------------------
+
+
+def test_create_then_get_returns_the_session(store, clock):
+    session_id = store.create("alice")
+    session = store.get(session_id)
+    assert isinstance(session, Session)
+    assert (session.user_id, session.role, session.data) == ("alice", "user", {})
+    assert session.created_at == START
+    assert session.expires_at == START + DEFAULT_TTL == START + 7 * DAY
+    assert session.absolute_expires_at == START + DEFAULT_ABSOLUTE_LIFETIME == START + 30 * DAY
+    assert session.ttl == DEFAULT_TTL
+    assert session.id_hash == hash_session_id(session_id)
+
+
+def test_session_records_are_frozen_value_objects(store):
+    session_id = store.create("alice", data={"theme": "dark"})
+    session = store.get(session_id)
+    with pytest.raises(FrozenInstanceError):
+        session.role = "admin"  # type: ignore[misc]
+    assert session == store.get(session_id)  # two reads of one row compare equal
+    assert hash(session) == hash(store.get(session_id))  # hashable although it holds a dict
+    assert replace(session, role="admin").role == "admin"  # dataclass tools work on it
+
+
+def test_role_and_data_round_trip(store):
+    data = {"cart": [1, 2, 3], "theme": "dark", "nothing": None, "ratio": 1.5,
+            "nested": {"ok": True, "tags": ["a", "b"]}, "text": "é ✓ 日本"}
+    session_id = store.create("bob", data=data, role="admin")
+    session = store.get(session_id)
+    assert session.role == "admin"
+    assert session.data == data
+
+
+def test_data_is_copied_in_and_out(store):
+    data = {"cart": [1]}
+    session_id = store.create("alice", data=data)
+    data["cart"].append(2)  # the caller's dict changing later must not change the session
+    first = store.get(session_id)
+    first.data["cart"].append(99)  # nor may a reader's copy
+    assert store.get(session_id).data == {"cart": [1]}
+
+
+def test_create_many_makes_independent_sessions(store, clock):
+    ids = store.create_many(["alice", "bob", "alice"], data={"batch": 1}, ttl=60, role="admin")
+    assert len(set(ids)) == 3 and store.count() == 3
+    sessions = [store.get(session_id) for session_id in ids]
+    assert [s.user_id for s in sessions] == ["alice", "bob", "alice"]
+    assert all(s.role == "admin" and s.data == {"batch": 1} and s.expires_at == START + 60 for s in sessions)
+    assert store.revoke_all("alice") == 2
+    assert store.create_many([]) == []
+    with pytest.raises(ValueError):
+        store.create_many(["carol", ""])
+    assert store.count() == 1  # a bad batch stores nothing
+
+
+def test_ids_are_unique_url_safe_and_256_bits(store):
+    ids = [store.create("alice") for _ in range(200)]
+    assert len(set(ids)) == len(ids)
+    for session_id in ids:
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", session_id), session_id
+        raw = base64.urlsafe_b64decode(session_id + "=" * (-len(session_id) % 4))
+        assert len(raw) * 8 >= 128
+        assert len(raw) == 32
+
+
+def test_store_never_holds_the_raw_id(backend, store, clock, tmp_path):
+    ids = [store.create(f"user{n}", data={"n": n}) for n in range(5)]
+    store.touch(ids[0])
+    store.set_role("user1", "admin")
+    dump = backend.dump(store, tmp_path)
+    for session_id in ids:
+        assert session_id.encode() not in dump
+        assert hash_session_id(session_id).encode() in dump or bytes.fromhex(hash_session_id(session_id)) in dump
+
+
+def test_hash_session_id_is_plain_sha256_hex():
+    assert hash_session_id("abc") == hashlib.sha256(b"abc").hexdigest()
+    with pytest.raises(TypeError):
+        hash_session_id(b"abc")  # type: ignore[arg-type]
+
+
+# --- expiry, sliding and the absolute cap ---------------------------------------------------------
+
+
+def test_session_expires_after_idle_ttl(store, clock):
+    session_id = store.create("alice")
+    clock.advance(days=7, seconds=-1)
+    assert store.get(session_id) is not None
+    clock.advance(seconds=1)  # exactly at expires_at: gone
+    assert store.get(session_id) is None
+
+
+def test_store_ttl_options_are_honoured(make_store, clock):
+    store = make_store(ttl=60, absolute_lifetime=3600)
+    session_id = store.create("alice")
+    session = store.get(session_id)
+    assert (session.expires_at, session.absolute_expires_at) == (START + 60, START + 3600)
+    clock.advance(seconds=60)
+    assert store.get(session_id) is None
+
+
+def test_per_session_ttl_is_kept_for_sliding(store, clock):
+    session_id = store.create("alice", ttl=60)
+    assert store.get(session_id).expires_at == START + 60
+    clock.advance(seconds=30)
+    assert store.touch(session_id).expires_at == START + 30 + 60  # slides by its own 60 s, not 7 days
+
+
+def test_ttl_longer_than_absolute_lifetime_is_capped(store):
+    session = store.get(store.create("alice", ttl=40 * DAY))
+    assert session.expires_at == session.absolute_expires_at == START + 30 * DAY
+
+
+def test_touch_slides_the_idle_deadline(store, clock):
+    session_id = store.create("alice")
+    clock.advance(days=6)
+    touched = store.touch(session_id)
+    assert touched.expires_at == clock.now() + 7 * DAY
+    assert store.get(session_id) == touched
+    clock.advance(days=6)  # 12 days after login, alive thanks to the touch
+    assert store.get(session_id) is not None
+
+
+def test_touch_is_capped_by_the_absolute_lifetime(store, clock):
+    session_id = store.create("alice")
+    for _ in range(4):  # active every 6 days: days 6, 12, 18, 24
+        clock.advance(days=6)
+        assert store.touch(session_id) is not None
+    clock.advance(days=5)  # day 29: sliding would reach day 36, the cap says day 30
+    session = store.touch(session_id)
+    assert session.expires_at == session.absolute_expires_at == START + 30 * DAY
+    clock.advance(days=1)
+    assert store.touch(session_id) is None
+    assert store.get(session_id) is None
+
+
+def test_touch_does_not_revive_an_expired_session(store, clock):
+    session_id = store.create("alice", ttl=60)
+    clock.advance(seconds=61)
+    assert store.touch(session_id) is None
+    assert store.get(session_id) is None
+
+
+# --- delete, revoke_all, set_role -----------------------------------------------------------------
+
+
+def test_delete_ends_one_session(store):
+    first, second = store.create("alice"), store.create("alice")
+    assert store.delete(first) is True
+    assert store.get(first) is None
+    assert store.delete(first) is False
+    assert store.get(second) is not None
+
+
+def test_delete_of_an_expired_session_reports_false(store, clock):
+    session_id = store.create("alice", ttl=60)
+    clock.advance(seconds=60)
+    assert store.delete(session_id) is False
+
+
+def test_revoke_all_ends_every_session_of_one_user(store):
+    alices = [store.create("alice") for _ in range(3)]
+    bobs = store.create("bob")
+    assert store.revoke_all("alice") == 3
+    assert all(store.get(session_id) is None for session_id in alices)
+    assert store.get(bobs).user_id == "bob"
+    assert store.revoke_all("alice") == 0
+    assert store.revoke_all("nobody") == 0
+
+
+def test_revoke_all_counts_only_live_sessions(store, clock):
+    store.create("alice", ttl=60)
+    store.create("alice")
+    clock.advance(seconds=60)
+    assert store.revoke_all("alice") == 1
+
+
+def test_set_role_updates_every_live_session_of_the_user(store, clock):
+    alices = [store.create("alice"), store.create("alice")]
+    expired = store.create("alice", ttl=60)
+    bobs = store.create("bob")
+    clock.advance(seconds=60)
+    assert store.set_role("alice", "admin") == 2
+    assert [store.get(session_id).role for session_id in alices] == ["admin", "admin"]
+    assert store.get(bobs).role == "user"
+    assert store.get(expired) is None
+    assert store.set_role("nobody", "admin") == 0
+
+
+# --- storage is not state: count and purge_expired ------------------------------------------------
+
+
+def test_count_includes_expired_sessions_until_purged(store, clock):
+    assert store.count() == 0
+    store.create("alice", ttl=60)
+    store.create("bob", ttl=60)
+    keeper = store.create("carol")
+    clock.advance(seconds=60)
+    assert store.count() == 3  # expired, but still stored
+    assert store.purge_expired() == 2
+    assert store.count() == 1
+    assert store.purge_expired() == 0
+    assert store.get(keeper) is not None
+
+
+# --- garbage in, None out -------------------------------------------------------------------------
+
+GARBAGE = [None, 12345, 1.5, b"bytes-id", ["list"], {"dict": 1}, "", " ", "x" * 257, "é" * 20, "\x00", "🍪", "\ud800"]
+
+
+@pytest.mark.parametrize("garbage", GARBAGE, ids=repr)
+def test_garbage_ids_are_simply_not_found(store, garbage):
+    store.create("alice")
+    assert store.get(garbage) is None
+    assert store.touch(garbage) is None
+    assert store.delete(garbage) is False
+    assert store.count() == 1
+
+
+def test_unknown_and_longest_allowed_ids_are_not_found(store):
+    assert store.get("A" * 256) is None
+    assert store.get(store.create("alice") + "x") is None
+
+
+def test_arbitrary_text_never_raises(store):
+    valid = store.create("alice")
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.text(max_size=300) | st.binary(max_size=64) | st.integers() | st.none())
+    def check(candidate):
+        if candidate != valid:
+            assert store.get(candidate) is None
+            assert store.touch(candidate) is None
+            assert store.delete(candidate) is False
+
+    check()
+    assert store.get(valid) is not None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"user_id": ""}, ValueError),
+        ({"user_id": None}, TypeError),
+        ({"user_id": "alice", "role": ""}, ValueError),
+        ({"user_id": "alice", "data": ["not", "a", "dict"]}, TypeError),
+        ({"user_id": "alice", "data": {"x": object()}}, TypeError),
+        ({"user_id": "alice", "data": {"x": math.nan}}, ValueError),
+        ({"user_id": "alice", "ttl": 0}, ValueError),
+        ({"user_id": "alice", "ttl": -5}, ValueError),
+        ({"user_id": "alice", "ttl": "7d"}, TypeError),
+    ],
+)
+def test_create_rejects_programming_errors(store, kwargs, error):
+    with pytest.raises(error):
+        store.create(**kwargs)
+    assert store.count() == 0
+
+
+@pytest.mark.parametrize("options", [{"ttl": 0}, {"absolute_lifetime": -1}, {"ttl": math.inf}])
+def test_constructor_rejects_bad_durations(make_store, options):
+    with pytest.raises(ValueError):
+        make_store(**options)
+
+
+def test_store_is_a_context_manager(backend, clock, tmp_path):
+    with backend.make(clock, tmp_path) as store:
+        assert isinstance(store, SessionStore)
+        assert store.get(store.create("alice")) is not None
+
+
+# --- concurrency ----------------------------------------------------------------------------------
+
+
+def test_concurrent_threads_lose_nothing_and_raise_nothing(store):
+    threads_count, per_thread = 8, 60
+    start = threading.Barrier(threads_count)
+    kept: list[list[str]] = [[] for _ in range(threads_count)]
+    errors: list[BaseException] = []
+
+    def work(index: int) -> None:
+        try:
+            start.wait()
+            for n in range(per_thread):
+                session_id = store.create(f"user{index}", data={"n": n})
+                assert store.get(session_id).data == {"n": n}
+                if n % 2:
+                    assert store.delete(session_id) is True
+                else:
+                    assert store.touch(session_id) is not None
+                    kept[index].append(session_id)
+        except BaseException as exc:  # collected and re-raised in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert store.count() == threads_count * per_thread // 2
+    for index, ids in enumerate(kept):
+        assert all(store.get(session_id).user_id == f"user{index}" for session_id in ids)
+
+
+# --- SQLite specifics -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sqlite_file(tmp_path: Path, clock: FrozenClock) -> Iterator[SQLiteStore]:
+    with SQLiteStore(tmp_path / "sessions.db", clock=clock) as store:
+        yield store
+
+
+def test_sqlite_row_holds_the_hash_not_the_id(sqlite_file):
+    session_id = sqlite_file.create("alice", role="admin")
+    rows = sqlite_file.connection.execute("SELECT id, user_id, role, expires_at FROM sessions").fetchall()
+    assert rows == [(hash_session_id(session_id), "alice", "admin", START + 7 * DAY)]
+
+
+def test_sqlite_file_uses_wal_and_indexes(sqlite_file):
+    conn = sqlite_file.connection
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    indexed = {conn.execute(f"PRAGMA index_info({name!r})").fetchone()[2]
+               for _, name, *_ in conn.execute("PRAGMA index_list(sessions)")}
+    assert {"user_id", "expires_at"} <= indexed
+
+    def plan(sql: str, *params: object) -> str:
+        return " ".join(row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+
+    assert "PRIMARY KEY" in plan("SELECT * FROM sessions WHERE id = ? AND expires_at > ?", "x", 0)
+    assert "sessions_user_id" in plan("DELETE FROM sessions WHERE user_id = ? AND expires_at > ?", "x", 0)
+    assert "sessions_expires_at" in plan("DELETE FROM sessions WHERE expires_at <= ?", 0)
+
+
+def test_sqlite_file_survives_a_restart(tmp_path, clock):
+    with SQLiteStore(tmp_path / "sessions.db", clock=clock) as first:
+        session_id = first.create("alice", data={"theme": "dark"})
+    with SQLiteStore(tmp_path / "sessions.db", clock=clock) as second:
+        assert second.get(session_id).data == {"theme": "dark"}
+
+
+def test_two_stores_on_one_file_see_each_others_writes(tmp_path, clock):
+    # Like two server processes sharing the database: a revocation in one is seen by the other.
+    with SQLiteStore(tmp_path / "sessions.db", clock=clock) as a, SQLiteStore(tmp_path / "sessions.db", clock=clock) as b:
+        session_id = a.create("alice")
+        assert b.get(session_id) is not None
+        assert a.get(session_id) is not None  # a has just read: a stale snapshot would hide what follows
+        assert b.revoke_all("alice") == 1
+        assert a.get(session_id) is None
+        # ... and a read left half-finished would make this write fail with "database is locked".
+        assert a.create("carol") and b.create("dave")
+        assert a.delete(b.create("erin")) is True
+        assert a.count() == b.count() == 2
+
+
+def test_sqlite_close_is_idempotent_and_final(clock):
+    store = SQLiteStore(clock=clock)
+    store.close()
+    store.close()
+    assert "closed" in repr(store)
+    with pytest.raises(sqlite3.ProgrammingError):
+        store.create("alice")

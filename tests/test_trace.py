@@ -1,0 +1,43 @@
+from flask import Flask, jsonify, make_response, request
+
+from helpers.server import serve
+from helpers.trace import Trace
+
+
+def make_app() -> Flask:
+    app = Flask("trace-probe")
+
+    @app.post("/login")
+    def login():
+        response = make_response(jsonify(user=request.json["username"], access_token="t" * 40))
+        response.set_cookie("sid", "s" * 43, secure=True, httponly=True)
+        return response
+
+    @app.get("/me")
+    def me():
+        if "sid" not in request.cookies and "Authorization" not in request.headers:
+            return jsonify(error="Not authenticated", reason="no session cookie"), 401
+        return jsonify(user="alice")
+
+    return app
+
+
+def test_trace_records_what_was_really_sent():
+    state = {"sessions": 0}
+    with serve(make_app()) as srv:
+        trace = Trace(srv.url, state=lambda: f"{state['sessions']} session(s)")
+        client = srv.client()
+        trace.send(client, "get", "/me")
+        state["sessions"] = 1
+        trace.send(client, "post", "/login", json={"username": "alice", "password": "pw"})
+        trace.send(client, "GET", "/me")
+        trace.send(srv.client(), "GET", "/me", headers={"Authorization": "Bearer abc"})
+    rows = trace.rows
+    assert [(r.method, r.path, r.status) for r in rows] == [("GET", "/me", 401), ("POST", "/login", 200), ("GET", "/me", 200), ("GET", "/me", 200)]
+    assert rows[0].credential == "nothing" and rows[0].answer == "Not authenticated: no session cookie"
+    assert rows[1].credential == "password of alice" and rows[1].answer == "user=alice (+access_token)"
+    assert rows[2].credential == "cookie sid (43 chars)" and rows[2].state == "1 session(s)"
+    assert rows[3].credential == "Bearer token (3 chars)"
+    text = str(trace.table())
+    assert "t" * 40 not in text and "s" * 43 not in text
+    assert text.splitlines()[0].split() == ["#", "request", "credential", "sent", "status", "answer", "server", "state", "after"]
