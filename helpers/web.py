@@ -8,6 +8,15 @@
   ``Authorization: Bearer ...`` and the server checks its signature and claims, with no lookup.
 - ``"both"``: the hybrid — pages use the session cookie, ``/api/...`` uses bearer tokens.
 
+With ``"jwt"`` and ``"both"``, ``POST /login`` also sets a refresh token (``helpers.refresh``) in the
+cookie ``__Secure-refresh`` (HttpOnly, Secure, SameSite=Strict, Path=/refresh), while the access token
+travels only in the JSON body, for the client to keep in memory. ``POST /refresh`` spends the refresh
+token and answers a new access token plus the rotated refresh cookie; replaying a spent refresh token
+revokes the whole login. Because the browser sends that cookie only to paths under ``/refresh``,
+``POST /logout`` cannot see it: a browser logs out at ``POST /refresh/logout`` (the same view), which
+receives the refresh cookie and the session cookie alike. With a ``denylist`` (``helpers.denylist``),
+logout also revokes the presented access token, at the price of one lookup on every API request.
+
 ``login_required`` and ``token_required`` are the Flask counterpart of Next.js middleware: they run
 before a view, reject with 401 and a JSON reason, or put the caller in ``flask.g.auth``.
 """
@@ -25,6 +34,8 @@ from werkzeug.exceptions import HTTPException
 
 from . import tokens
 from .clock import Clock, SystemClock
+from .denylist import JtiDenylist
+from .refresh import DEFAULT_REFRESH_TTL, RefreshTokenError, RefreshTokenStore, SQLiteRefreshStore
 from .sessions import SessionStore, SQLiteStore
 from .users import UserDirectory, load_demo_users
 
@@ -32,6 +43,10 @@ Strategy = Literal["session", "jwt", "both"]
 View = TypeVar("View", bound=Callable[..., Any])
 
 SESSION_COOKIE = "__Host-session"  # the __Host- prefix makes browsers demand Secure, Path=/ and no Domain
+# __Host- would force Path=/; __Secure- only demands Secure, so the cookie can be scoped to /refresh
+# and is never sent with ordinary requests (where it would only add exposure in logs and proxies).
+REFRESH_COOKIE = "__Secure-refresh"
+REFRESH_PATH = "/refresh"
 ACCESS_TOKEN_TTL = 15 * 60  # seconds: the tutorials' 15-minute access token
 TOKEN_ALGORITHM = "HS256"
 MAX_CREDENTIAL_LENGTH = 4096  # bytes; longer cookies or tokens are refused before any parsing
@@ -50,6 +65,8 @@ class AuthConfig:
     issuer: str = "auth-course"
     audience: str = "auth-course-api"
     algorithms: list[str] = field(default_factory=lambda: [TOKEN_ALGORITHM])
+    refresh_store: RefreshTokenStore | None = None  # set for "jwt" and "both"
+    denylist: JtiDenylist | None = None  # None: no revocation of access tokens, and no lookup per request
 
 
 @dataclass(frozen=True)
@@ -102,6 +119,22 @@ def _clear_session_cookie(response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="Lax")
 
 
+def _set_refresh_cookie(response: Response, token: str, max_age: int) -> None:
+    response.set_cookie(
+        REFRESH_COOKIE, token, max_age=max_age, path=REFRESH_PATH, secure=True, httponly=True, samesite="Strict"
+    )
+
+
+def _clear_refresh_cookie(response: Response) -> None:
+    response.delete_cookie(REFRESH_COOKIE, path=REFRESH_PATH, secure=True, httponly=True, samesite="Strict")
+
+
+def _json_error(status: int, error: str, reason: str) -> Response:
+    response = jsonify(error=error, reason=reason)
+    response.status_code = status
+    return response
+
+
 def _session_principal() -> Principal:
     """Find the caller's session from the cookie, slide its expiry, or raise ``Unauthorized``."""
     session_id = request.cookies.get(SESSION_COOKIE)
@@ -112,7 +145,18 @@ def _session_principal() -> Principal:
     record = _config().store.touch(session_id)  # a lookup that also slides the idle expiry
     if record is None:
         raise Unauthorized("Not authenticated", "unknown, expired or revoked session", bearer=False)
+    # The server slid the deadline; the browser's copy must slide too, or it drops the cookie at
+    # the login-time Max-Age however active the user is. ``_renew_session_cookie`` sends it.
+    g.renewed_session = (session_id, int(record.expires_at - _config().clock.now()))
     return Principal(user=record.user_id, role=record.role, via="session")
+
+
+def _renew_session_cookie(response: Response) -> Response:
+    """After a successful session request, re-send the cookie with the slid Max-Age."""
+    renewed = g.pop("renewed_session", None)
+    if renewed is not None and response.status_code < 400:
+        _set_session_cookie(response, *renewed)
+    return response
 
 
 def _bearer_token() -> str:
@@ -129,25 +173,39 @@ def _bearer_token() -> str:
     return token
 
 
+def _decode_access_token(config: AuthConfig, token: str) -> dict[str, Any]:
+    """The claims of an access token this app signed, checked; raises ``tokens.InvalidTokenError``."""
+    return tokens.decode(
+        token,
+        config.secret,
+        algorithms=config.algorithms,
+        audience=config.audience,
+        issuer=config.issuer,
+        options={"require": ["exp", "iat", "sub"]},
+        clock=config.clock,
+    )
+
+
 def _token_principal() -> Principal:
-    """Verify the bearer token's signature and claims, or raise ``Unauthorized``."""
+    """Verify the bearer token's signature and claims (and the denylist, if any), or raise ``Unauthorized``."""
     config = _config()
     token = _bearer_token()
     try:
-        claims = tokens.decode(
-            token,
-            config.secret,
-            algorithms=config.algorithms,
-            audience=config.audience,
-            issuer=config.issuer,
-            options={"require": ["exp", "iat", "sub"]},
-            clock=config.clock,
-        )
+        claims = _decode_access_token(config, token)
     except tokens.InvalidTokenError as exc:
         raise Unauthorized("Invalid or expired token", str(exc) or type(exc).__name__, bearer=True) from None
     role = claims.get("role")
     if not isinstance(role, str):
         raise Unauthorized("Invalid or expired token", "token has no role claim", bearer=True)
+    denylist = config.denylist
+    if denylist is not None:  # without a denylist, no lookup at all: the stateless hot path stays stateless
+        jti = claims.get("jti")
+        if not isinstance(jti, str):
+            raise Unauthorized(
+                "Invalid or expired token", "token has no jti claim, so it cannot be checked for revocation", bearer=True
+            )
+        if denylist.is_denied(jti):
+            raise Unauthorized("Invalid or expired token", "Token has been revoked", bearer=True)
     return Principal(user=claims["sub"], role=role, via="jwt")
 
 
@@ -217,6 +275,11 @@ def _login() -> Response:
     if config.strategy in ("jwt", "both"):
         payload.update(access_token=issue_access_token(config, user.username, user.role), token_type="Bearer", expires_in=config.access_ttl)
     response = jsonify(payload)
+    if config.refresh_store is not None:
+        # A new family per login; the family lives refresh_store.ttl from now (rotation never extends it).
+        refresh_token = config.refresh_store.issue(user.username, role=user.role)
+        _set_refresh_cookie(response, refresh_token, int(config.refresh_store.ttl))
+        response.headers["Cache-Control"] = "no-store"  # the body holds a token (RFC 6749 §5.1)
     if config.strategy in ("session", "both"):
         # A fresh ID at every login, and the one the browser came with is dropped: no session fixation.
         previous = request.cookies.get(SESSION_COOKIE)
@@ -229,6 +292,18 @@ def _login() -> Response:
     return response
 
 
+def _deny_presented_token(config: AuthConfig) -> bool:
+    """Put the valid bearer token of this request on the denylist until its ``exp``; True if done."""
+    if config.denylist is None or "Authorization" not in request.headers:
+        return False
+    try:
+        claims = _decode_access_token(config, _bearer_token())
+    except (Unauthorized, tokens.InvalidTokenError):
+        return False  # logout still succeeds; there is just no valid token to revoke
+    jti, exp = claims.get("jti"), claims["exp"]
+    return isinstance(jti, str) and config.denylist.deny(jti, exp)
+
+
 def _logout() -> Response:
     config = _config()
     result: dict[str, Any] = {"logged_out": True}
@@ -236,11 +311,56 @@ def _logout() -> Response:
         session_id = request.cookies.get(SESSION_COOKIE, "")
         result["session_deleted"] = bool(session_id) and len(session_id) <= MAX_CREDENTIAL_LENGTH and config.store.delete(session_id)
     if config.strategy in ("jwt", "both"):
-        # Nothing on the server knows the token: it stays valid until ``exp``. The client must forget it.
-        result["token_revoked"] = False
+        # Without a denylist nothing on the server knows the access token: it stays valid until
+        # ``exp`` and the client must forget it. With one, its jti is refused from now on.
+        result["token_revoked"] = _deny_presented_token(config)
+        # The refresh cookie arrives only at /refresh/logout (its Path is /refresh); at /logout it
+        # is absent unless a non-browser client sends it, and the family then lives until it expires.
+        refresh_token = request.cookies.get(REFRESH_COOKIE, "")
+        result["refresh_revoked"] = (
+            bool(refresh_token) and len(refresh_token) <= MAX_CREDENTIAL_LENGTH
+            and config.refresh_store is not None and config.refresh_store.revoke_family(refresh_token)
+        )
     response = jsonify(result)
     if config.strategy in ("session", "both"):
         _clear_session_cookie(response)
+    if config.strategy in ("jwt", "both"):
+        _clear_refresh_cookie(response)  # a browser accepts the deletion from any path
+    return response
+
+
+def _refresh() -> Response:
+    config = _config()
+    assert config.refresh_store is not None  # the route exists only when there is a store
+    # CSRF: the refresh cookie authenticates this request by itself, so a cross-site page must not
+    # be able to trigger it. SameSite=Strict already keeps the cookie off cross-site requests; as a
+    # second, cheap layer we demand Content-Type: application/json, which an HTML form cannot send
+    # and cross-site fetch() can send only after a CORS preflight this app never approves.
+    if request.mimetype != "application/json":
+        return _json_error(415, "Unsupported Media Type",
+                           "POST /refresh needs Content-Type: application/json (a CSRF defence)")
+    refresh_token = request.cookies.get(REFRESH_COOKIE)
+    if not refresh_token:
+        return _json_error(401, "No refresh token", "no refresh cookie; log in first")
+    try:
+        if len(refresh_token) > MAX_CREDENTIAL_LENGTH:
+            raise RefreshTokenError("refresh cookie too long")
+        rotated = config.refresh_store.rotate(refresh_token)
+        # The new access token carries the user's role *now*, not the one at login: a role change
+        # (or a deleted account) takes effect at the next refresh, within one access-token lifetime.
+        user = config.users.get(rotated.user_id)
+        if user is None:
+            config.refresh_store.revoke_family(rotated.token)
+            raise RefreshTokenError("the user no longer exists")
+    except RefreshTokenError as exc:  # invalid, expired, revoked, or reused (then the family is revoked)
+        response = _json_error(401, "Invalid refresh token", str(exc))
+        _clear_refresh_cookie(response)
+        return response
+    response = jsonify(
+        access_token=issue_access_token(config, user.username, user.role), token_type="Bearer", expires_in=config.access_ttl
+    )
+    _set_refresh_cookie(response, rotated.token, max(0, int(rotated.expires_at - config.clock.now())))
+    response.headers["Cache-Control"] = "no-store"  # the body holds a token (RFC 6749 §5.1)
     return response
 
 
@@ -274,11 +394,22 @@ def create_app(
     secret: bytes | None = None,
     users: UserDirectory | None = None,
     access_ttl: int = ACCESS_TOKEN_TTL,
+    refresh_store: RefreshTokenStore | None = None,
+    denylist: JtiDenylist | None = None,
+    refresh_ttl: float = DEFAULT_REFRESH_TTL,
 ) -> Flask:
-    """Build a fresh Flask app that remembers logins by ``strategy``; every dependency can be injected."""
+    """Build a fresh Flask app that remembers logins by ``strategy``; every dependency can be injected.
+
+    ``refresh_store`` and ``refresh_ttl`` matter only for ``"jwt"`` and ``"both"``: ``refresh_ttl`` sets the
+    lifetime of the default store (an in-memory SQLite one), while an injected store keeps its own ``ttl``.
+    ``denylist`` (default None) turns on access-token revocation, and with it one lookup per API request.
+    """
     if strategy not in ("session", "jwt", "both"):
         raise ValueError(f'strategy must be "session", "jwt" or "both", got {strategy!r}')
     clock = clock or SystemClock()
+    uses_tokens = strategy in ("jwt", "both")
+    if uses_tokens and refresh_store is None:
+        refresh_store = SQLiteRefreshStore(":memory:", clock=clock, ttl=refresh_ttl)
     config = AuthConfig(
         strategy=strategy,
         store=store if store is not None else SQLiteStore(":memory:", clock=clock),
@@ -286,16 +417,23 @@ def create_app(
         clock=clock,
         secret=secret if secret is not None else secrets.token_bytes(32),  # a fresh key per app: demo tokens die with it
         access_ttl=access_ttl,
+        refresh_store=refresh_store if uses_tokens else None,
+        denylist=denylist,
     )
     app = Flask("helpers.web")
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024  # a login body is tiny; refuse anything bigger early
     app.extensions["auth_course"] = config
+    app.after_request(_renew_session_cookie)
     app.register_error_handler(Unauthorized, _unauthorized_response)
     app.register_error_handler(HTTPException, _error_response)
     app.register_error_handler(Exception, _internal_error)
 
     app.post("/login")(_login)
     app.post("/logout")(_logout)
+    if uses_tokens:
+        app.post(REFRESH_PATH)(_refresh)
+        # The same logout, at a path the Path=/refresh cookie is sent to (see the module docstring).
+        app.post(REFRESH_PATH + "/logout", endpoint="refresh_logout")(_logout)
     app.get("/me")(credential_required(_me))
     api_guard = login_required if strategy == "session" else token_required
     app.get("/api/data")(api_guard(_api_data))
@@ -303,5 +441,5 @@ def create_app(
 
 
 def auth_config(app: Flask) -> AuthConfig:
-    """The injected store, users, clock and key of an app made by ``create_app`` (for demos and tests)."""
+    """The injected stores, users, clock and key of an app made by ``create_app`` (for demos and tests)."""
     return app.extensions["auth_course"]

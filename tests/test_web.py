@@ -8,8 +8,12 @@ import jwt
 import pytest
 
 from helpers import tokens
+from helpers.denylist import MemoryDenylist, SQLiteDenylist
+from helpers.passwords import ScryptParams
+from helpers.refresh import MemoryRefreshStore, SQLiteRefreshStore
 from helpers.sessions import MemoryStore, SQLiteStore, hash_session_id
-from helpers.web import SESSION_COOKIE, auth_config, create_app
+from helpers.users import UserDirectory
+from helpers.web import REFRESH_COOKIE, SESSION_COOKIE, auth_config, create_app
 
 ALICE = {"username": "alice", "password": "wonderland"}
 BOB = {"username": "bob", "password": "builder"}
@@ -119,11 +123,13 @@ def test_garbage_cookies_get_401_never_500(served, cookie):
 # --- JWT strategy -----------------------------------------------------------------------------
 
 
-def test_jwt_login_returns_a_token_and_no_cookie(served, clock):
+def test_jwt_login_returns_a_token_and_only_a_refresh_cookie(served, clock):
     srv = served("jwt")
     client, response = login(srv)
     body = response.json()
-    assert response.status_code == 200 and "Set-Cookie" not in response.headers
+    # Changed with refresh tokens: the only cookie is the refresh token's; the access token stays in the body.
+    assert response.status_code == 200 and response.headers["Set-Cookie"].startswith(REFRESH_COOKIE + "=")
+    assert set(client.cookies.keys()) == {REFRESH_COOKIE}
     assert body["token_type"] == "Bearer" and body["expires_in"] == 900
     claims = tokens.decode(body["access_token"], auth_config(srv.app).secret, algorithms=["HS256"],
                            audience="auth-course-api", issuer="auth-course", clock=clock)
@@ -157,7 +163,9 @@ def test_jwt_logout_does_not_revoke_the_token(served):
     srv = served("jwt")
     client, response = login(srv)
     token = response.json()["access_token"]
-    assert client.post(srv.url + "/logout").json() == {"logged_out": True, "token_revoked": False}
+    # Changed with refresh tokens: the answer also says whether a refresh family was revoked. None was,
+    # because the Path=/refresh cookie is not sent to /logout.
+    assert client.post(srv.url + "/logout").json() == {"logged_out": True, "token_revoked": False, "refresh_revoked": False}
     assert client.get(srv.url + "/me", headers=bearer(token)).status_code == 200
 
 
@@ -265,3 +273,295 @@ def test_auth_config_exposes_the_injected_parts(clock, users):
     app = create_app("both", store=store, clock=clock, users=users, secret=b"s" * 32)
     config = auth_config(app)
     assert config.store is store and config.clock is clock and config.users is users and config.secret == b"s" * 32
+
+
+# --- refresh tokens, rotation and revocation ----------------------------------------------------
+
+
+def set_cookies(response) -> dict[str, str]:
+    """Every Set-Cookie header of a response, by cookie name (requests joins them into one string)."""
+    return {header.partition("=")[0]: header for header in response.raw.headers.getlist("Set-Cookie")}
+
+
+def refresh(srv, client, **kwargs):
+    kwargs.setdefault("json", {})  # the JSON content type is the endpoint's CSRF check
+    return client.post(srv.url + "/refresh", **kwargs)
+
+
+def with_refresh_cookie(token: str) -> dict[str, str]:
+    """Headers that present ``token`` as the refresh cookie, as a thief replaying a copy would."""
+    return {"Cookie": f"{REFRESH_COOKIE}={token}"}
+
+
+def assert_cleared(response, name: str) -> None:
+    header = set_cookies(response)[name]
+    assert header.startswith(name + '=;') and "Max-Age=0" in header, header
+
+
+@pytest.mark.parametrize("strategy", ["jwt", "both"])
+def test_login_sets_the_refresh_cookie_with_the_right_flags(served, strategy):
+    srv = served(strategy)
+    client, response = login(srv)
+    header = set_cookies(response)[REFRESH_COOKIE]
+    for flag in ("HttpOnly", "Secure", "SameSite=Strict", "Path=/refresh", "Max-Age=604800"):
+        assert flag in header, f"{flag} missing from {header}"
+    assert "Domain" not in header
+    token = client.cookies[REFRESH_COOKIE]
+    assert len(token) >= 43 and token not in response.text  # the refresh token is never in the body
+    assert "access_token" in response.json()  # ... and the access token never in a cookie
+    assert response.headers["Cache-Control"] == "no-store"
+    assert (SESSION_COOKIE in client.cookies) is (strategy == "both")
+
+
+def test_session_strategy_has_no_refresh_token(served):
+    srv = served("session")
+    client, response = login(srv)
+    assert REFRESH_COOKIE not in set_cookies(response)
+    assert refresh(srv, client).status_code == 404
+    assert auth_config(srv.app).refresh_store is None
+
+
+def test_refresh_rotates_the_cookie_and_answers_a_new_access_token(served, clock):
+    srv = served("jwt")
+    client, response = login(srv)
+    old_refresh, old_access = client.cookies[REFRESH_COOKIE], response.json()["access_token"]
+    clock.advance(minutes=14)
+    answer = refresh(srv, client)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert set(body) == {"access_token", "token_type", "expires_in"}
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 900
+    assert body["access_token"] != old_access and answer.headers["Cache-Control"] == "no-store"
+    new_refresh = client.cookies[REFRESH_COOKIE]
+    assert new_refresh != old_refresh
+    header = set_cookies(answer)[REFRESH_COOKIE]
+    assert "Path=/refresh" in header and "SameSite=Strict" in header and "HttpOnly" in header
+    assert f"Max-Age={7 * 86400 - 14 * 60}" in header  # the login's fixed deadline, not a fresh 7 days
+    clock.advance(minutes=2)  # the first access token has expired; the refreshed one carries on
+    assert client.get(srv.url + "/api/data", headers=bearer(old_access)).status_code == 401
+    assert client.get(srv.url + "/api/data", headers=bearer(body["access_token"])).json()["owner"] == "alice"
+    assert refresh(srv, client).status_code == 200  # and the rotated cookie refreshes again
+
+
+def test_replaying_a_spent_refresh_token_logs_out_thief_and_user(served):
+    srv = served("jwt")
+    user, _ = login(srv)
+    stolen = user.cookies[REFRESH_COOKIE]
+    assert refresh(srv, user).status_code == 200  # the user refreshes first; the stolen copy is now spent
+    thief = srv.client()
+    replay = thief.post(srv.url + "/refresh", json={}, headers=with_refresh_cookie(stolen))
+    body = assert_401_json(replay, "Invalid refresh token")
+    assert "reuse detected" in body["reason"] and "revoked" in body["reason"]
+    assert_cleared(replay, REFRESH_COOKIE)
+    # The user's newest token died with the family: both must log in again.
+    body = assert_401_json(refresh(srv, user), "Invalid refresh token")
+    assert "revoked" in body["reason"] and "reuse" in body["reason"]
+    assert REFRESH_COOKIE not in user.cookies  # the failed refresh cleared the useless cookie
+    assert auth_config(srv.app).refresh_store.active_families() == []
+
+
+def test_refresh_after_seven_days_is_refused(served, clock):
+    srv = served("jwt")
+    client, _ = login(srv)
+    clock.advance(days=6)
+    assert refresh(srv, client).status_code == 200  # refreshing does not extend the login ...
+    clock.advance(days=1)
+    body = assert_401_json(refresh(srv, client), "Invalid refresh token")
+    assert "expired" in body["reason"]  # ... so seven days after login it is over
+
+
+def test_refresh_ttl_option_sets_the_default_stores_lifetime(served, clock):
+    srv = served("jwt", refresh_ttl=3600)
+    client, response = login(srv)
+    assert "Max-Age=3600" in set_cookies(response)[REFRESH_COOKIE]
+    clock.advance(hours=1)
+    assert_401_json(refresh(srv, client), "Invalid refresh token")
+
+
+def test_a_role_change_shows_up_at_the_next_refresh(served, users, clock):
+    srv = served("jwt")
+    client, response = login(srv)
+    old_access = response.json()["access_token"]
+    users.set_role("alice", "admin")
+    assert client.get(srv.url + "/me", headers=bearer(old_access)).json()["role"] == "user"  # the JWT is a snapshot
+    new_access = refresh(srv, client).json()["access_token"]
+    assert client.get(srv.url + "/me", headers=bearer(new_access)).json()["role"] == "admin"
+    claims = tokens.decode(new_access, auth_config(srv.app).secret, algorithms=["HS256"],
+                           audience="auth-course-api", issuer="auth-course", clock=clock)
+    assert claims["role"] == "admin" and claims["sub"] == "alice"
+
+
+def test_a_deleted_user_cannot_refresh(served):
+    srv = served("jwt")
+    client, _ = login(srv)
+    config = auth_config(srv.app)
+    config.users = UserDirectory(params=ScryptParams(n=2**4, r=1, p=1))  # no alice: her account is gone
+    body = assert_401_json(refresh(srv, client), "Invalid refresh token")
+    assert "no longer exists" in body["reason"]
+    assert config.refresh_store.active_families() == []
+
+
+def test_refresh_without_a_cookie_is_401(served):
+    srv = served("jwt")
+    body = assert_401_json(refresh(srv, srv.client()), "No refresh token")
+    assert "log in" in body["reason"]
+
+
+@pytest.mark.parametrize("cookie", ["x", "A" * 43, "A" * 5000, "é", "%00%ff", '"quoted"', "..%2f..%2fetc"])
+def test_garbage_refresh_cookies_get_401_never_500(served, cookie):
+    srv = served("jwt")
+    response = srv.client().post(srv.url + "/refresh", json={}, headers=with_refresh_cookie(cookie))
+    assert_401_json(response, "Invalid refresh token")
+
+
+def test_refresh_demands_json_as_a_csrf_defence(served):
+    srv = served("jwt")
+    client, _ = login(srv)
+    token = client.cookies[REFRESH_COOKIE]
+    # What a cross-site HTML form could send (if SameSite=Strict ever failed): refused before any lookup.
+    for kwargs in ({"data": {"a": "b"}}, {"data": b"{}", "headers": {"Content-Type": "text/plain"}}, {"json": None}):
+        response = client.post(srv.url + "/refresh", **kwargs)
+        assert response.status_code == 415 and "CSRF" in response.json()["reason"]
+    assert client.cookies[REFRESH_COOKIE] == token
+    assert refresh(srv, client).status_code == 200  # the token was not spent by the refused attempts
+
+
+def test_logout_revokes_the_refresh_family(served):
+    srv = served("jwt")
+    client, _ = login(srv)
+    token = client.cookies[REFRESH_COOKIE]
+    # A browser never sends the Path=/refresh cookie to /logout, so it logs out under /refresh.
+    logout = client.post(srv.url + "/refresh/logout")
+    assert logout.json() == {"logged_out": True, "token_revoked": False, "refresh_revoked": True}
+    assert_cleared(logout, REFRESH_COOKIE)
+    assert REFRESH_COOKIE not in client.cookies
+    replay = srv.client().post(srv.url + "/refresh", json={}, headers=with_refresh_cookie(token))
+    assert "revoked" in assert_401_json(replay, "Invalid refresh token")["reason"]
+
+
+def test_plain_logout_revokes_the_refresh_family_only_if_the_cookie_arrives(served):
+    srv = served("jwt")
+    browser, _ = login(srv)
+    token = browser.cookies[REFRESH_COOKIE]
+    answer = browser.post(srv.url + "/logout")  # the cookie jar, like a browser, keeps it for /refresh
+    assert answer.json()["refresh_revoked"] is False
+    assert_cleared(answer, REFRESH_COOKIE)  # the browser forgets it, but the server never saw it
+    assert srv.client().post(srv.url + "/refresh", json={}, headers=with_refresh_cookie(token)).status_code == 200
+    other, _ = login(srv)
+    sent = other.post(srv.url + "/logout", headers=with_refresh_cookie(other.cookies[REFRESH_COOKIE]))
+    assert sent.json()["refresh_revoked"] is True
+
+
+def test_hybrid_logout_under_refresh_ends_the_session_too(served):
+    srv = served("both")
+    browser, _ = login(srv)
+    answer = browser.post(srv.url + "/refresh/logout")
+    assert answer.json() == {"logged_out": True, "session_deleted": True, "token_revoked": False, "refresh_revoked": True}
+    assert_cleared(answer, SESSION_COOKIE)
+    assert_cleared(answer, REFRESH_COOKIE)
+    assert_401_json(browser.get(srv.url + "/me"), "Not authenticated")
+
+
+def test_denylist_makes_a_logged_out_access_token_fail_at_once(served, clock):
+    denylist = MemoryDenylist(clock=clock)
+    srv = served("jwt", denylist=denylist)
+    client, response = login(srv)
+    token = response.json()["access_token"]
+    assert client.get(srv.url + "/api/data", headers=bearer(token)).status_code == 200
+    logout = client.post(srv.url + "/logout", headers=bearer(token))
+    assert logout.json()["token_revoked"] is True
+    response = client.get(srv.url + "/api/data", headers=bearer(token))
+    body = assert_401_json(response, "Invalid or expired token")
+    assert body["reason"] == "Token has been revoked"
+    assert response.headers["WWW-Authenticate"] == (
+        'Bearer realm="api", error="invalid_token", error_description="Token has been revoked"'
+    )
+    assert client.get(srv.url + "/me", headers=bearer(token)).status_code == 401
+    # The entry is kept only while the token could still be used: at exp it lapses and can be purged.
+    assert denylist.count() == 1
+    clock.advance(minutes=15)
+    assert denylist.purge_expired() == 1
+
+
+def test_without_a_denylist_a_logged_out_access_token_lives_until_exp(served, clock):
+    srv = served("jwt")
+    client, response = login(srv)
+    token = response.json()["access_token"]
+    assert client.post(srv.url + "/logout", headers=bearer(token)).json()["token_revoked"] is False
+    clock.advance(minutes=14, seconds=59)
+    assert client.get(srv.url + "/api/data", headers=bearer(token)).status_code == 200  # still works
+    clock.advance(seconds=1)
+    body = assert_401_json(client.get(srv.url + "/api/data", headers=bearer(token)), "Invalid or expired token")
+    assert body["reason"] == "Signature has expired"
+
+
+def test_logout_with_a_denylist_and_a_bad_token_still_logs_out(served, clock):
+    denylist = MemoryDenylist(clock=clock)
+    srv = served("jwt", denylist=denylist)
+    client = srv.client()
+    for headers in ({}, bearer("not.a.token"), {"Authorization": "Basic abc"}):
+        answer = client.post(srv.url + "/logout", headers=headers)
+        assert answer.status_code == 200 and answer.json()["token_revoked"] is False
+    assert denylist.count() == 0
+
+
+def test_the_denylist_costs_one_lookup_per_api_request_and_none_without_it(served, clock):
+    denylist = SQLiteDenylist(clock=clock)
+    srv = served("both", denylist=denylist)
+    client, response = login(srv)
+    token = response.json()["access_token"]
+    for _ in range(5):
+        assert client.get(srv.url + "/api/data", headers=bearer(token)).status_code == 200
+    assert client.get(srv.url + "/me").json()["via"] == "session"  # the session path needs no jti check
+    assert denylist.lookups == 5
+    plain = served("jwt")
+    assert auth_config(plain.app).denylist is None  # no denylist, no lookup: the stateless path stays stateless
+
+
+def test_two_refreshes_racing_with_one_token_have_exactly_one_winner(served):
+    srv = served("jwt")
+    for _ in range(5):
+        client, _ = login(srv)
+        token = client.cookies[REFRESH_COOKIE]
+        racers = [srv.client() for _ in range(2)]
+        barrier = threading.Barrier(len(racers))
+        answers: list = [None] * len(racers)
+
+        def run(index: int) -> None:
+            barrier.wait()
+            answers[index] = racers[index].post(srv.url + "/refresh", json={}, headers=with_refresh_cookie(token))
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(racers))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        statuses = sorted(answer.status_code for answer in answers)
+        assert statuses == [200, 401], [answer.text for answer in answers]
+        loser = next(answer for answer in answers if answer.status_code == 401)
+        assert "reuse detected" in loser.json()["reason"]
+        # The winner's rotated token went down with the family: a client must serialise its refreshes.
+        winner = next(answer for answer in answers if answer.status_code == 200)
+        rotated = winner.cookies[REFRESH_COOKIE]
+        assert rotated != token
+        replay = srv.client().post(srv.url + "/refresh", json={}, headers=with_refresh_cookie(rotated))
+        assert "revoked" in assert_401_json(replay, "Invalid refresh token")["reason"]
+
+
+def test_create_app_exposes_the_injected_refresh_store_and_denylist(clock, users):
+    store, denylist = MemoryRefreshStore(clock=clock), MemoryDenylist(clock=clock)
+    config = auth_config(create_app("jwt", clock=clock, users=users, refresh_store=store, denylist=denylist))
+    assert config.refresh_store is store and config.denylist is denylist
+    default = auth_config(create_app("both", clock=clock, users=users))
+    assert isinstance(default.refresh_store, SQLiteRefreshStore) and default.refresh_store.clock is clock
+    assert default.denylist is None
+
+
+def test_session_cookie_slides_with_the_session(served, clock):
+    srv = served("session")
+    client, _ = login(srv)
+    clock.advance(days=3)
+    response = client.get(srv.url + "/me")
+    renewed = response.headers["Set-Cookie"]
+    assert "Max-Age=604800" in renewed and "HttpOnly" in renewed and "Secure" in renewed
+    assert "Set-Cookie" not in client.get(srv.url + "/nowhere").headers  # only successful session requests renew

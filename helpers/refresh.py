@@ -1,0 +1,597 @@
+"""Refresh tokens with rotation and reuse detection: how a short-lived access token gets renewed safely.
+
+A login starts a *family*. Its first refresh token, and every one after it, is 256 random bits
+from ``secrets`` (like a session ID), and the store keeps only ``sha256(token)``. Every store
+follows one contract, ``RefreshTokenStore``:
+
+* ``issue`` starts a family and returns its first token.
+* ``rotate`` spends a token: it is marked *used* and a successor in the same family is returned,
+  in one atomic step. A token works once.
+* Presenting a token that was already used is *reuse*: either the legitimate client or a thief
+  holds a copy, and the server cannot tell which, so the whole family is revoked — the thief's
+  copy and the user's newest token alike — and ``RefreshTokenReuseError`` is raised (OAuth 2.0
+  Security BCP, RFC 9700 §4.14.2). The user logs in again; the thief cannot.
+* Unknown, expired, revoked or malformed tokens raise ``InvalidRefreshTokenError``. Both errors
+  are ``RefreshTokenError``s with a ``code`` and a message a client can show.
+
+Lifetime: a family dies ``ttl`` (default 7 days) after the login that started it, and rotation
+never extends it: every token of the family expires at the same fixed moment. This is the
+tutorials' "7-day refresh token" taken literally. A sliding window (each rotation buys another
+``ttl``) would let whoever keeps refreshing — a stolen token that is never replayed, say — stay
+logged in forever; a fixed deadline makes everyone show a password once a week. (A sliding idle
+window *capped* at the family's deadline would differ only if the idle window were shorter than
+``ttl``; with one ``ttl`` for both, the cap always wins, so the course keeps the simpler rule.)
+
+Concurrency: two ``rotate`` calls with the same token race, and exactly one wins; the other finds
+the token used and is treated as reuse, which revokes the family, the winner's new token included.
+That is the secure answer — the server cannot tell a double-click from a thief racing the user —
+so a real client must serialise its refreshes (one in flight at a time, shared by every tab).
+
+Like the session stores, ``count`` reports rows *stored* (used, revoked and expired tokens
+included) until ``purge_expired`` removes the dead families. Storage is not the same as state.
+
+Backends: ``MemoryRefreshStore`` (teaching only) and ``SQLiteRefreshStore`` (the embedded
+default; its tables can share a file with ``SQLiteStore``'s sessions). A backend implements the
+``_``-prefixed storage methods; validation, token generation, hashing, the verdict on a presented
+token and the error messages live once in the base class.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import os
+import secrets
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, NamedTuple, TypeVar
+
+from helpers.clock import Clock, SystemClock
+
+__all__ = [
+    "DEFAULT_REFRESH_TTL",
+    "MAX_REFRESH_TOKEN_LENGTH",
+    "InvalidRefreshTokenError",
+    "MemoryRefreshStore",
+    "RefreshFamily",
+    "RefreshTokenError",
+    "RefreshTokenReuseError",
+    "RefreshTokenStore",
+    "RotationResult",
+    "SQLiteRefreshStore",
+    "hash_refresh_token",
+    "new_refresh_token",
+]
+
+DEFAULT_REFRESH_TTL = 7 * 24 * 3600.0  # the tutorials' 7-day refresh token, counted from login
+REFRESH_TOKEN_BYTES = 32  # 256 bits, as for session IDs
+MAX_REFRESH_TOKEN_LENGTH = 256  # anything longer is garbage; refusing it early bounds the hashing work
+
+# Why a family was revoked, as stored, and how the error message says it.
+_REVOKED_BY_CALL = "revoked"
+_REVOKED_FOR_REUSE = "reuse"
+_REVOKED_WITH_USER = "user"
+_REVOCATION_WORDING = {
+    _REVOKED_BY_CALL: "refresh token has been revoked (logged out); log in again",
+    _REVOKED_FOR_REUSE: "refresh token was revoked after reuse of a token of the same login was detected; log in again",
+    _REVOKED_WITH_USER: "refresh token was revoked with every other refresh token of this user; log in again",
+}
+
+# The verdicts a backend returns for a presented token.
+_ROTATED, _UNKNOWN, _EXPIRED, _REUSED, _REVOKED = "rotated", "unknown", "expired", "reused", "revoked"
+
+_Store = TypeVar("_Store", bound="RefreshTokenStore")
+
+
+def new_refresh_token() -> str:
+    """A fresh opaque refresh token: 32 random bytes, URL-safe base64 (43 characters)."""
+    return secrets.token_urlsafe(REFRESH_TOKEN_BYTES)
+
+
+def hash_refresh_token(token: str) -> str:
+    """The SHA-256 hex digest a store keeps in place of the refresh token."""
+    if not isinstance(token, str):
+        raise TypeError(f"hash_refresh_token() expects a str, got {type(token).__name__}")
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _hash_or_none(token: object) -> str | None:
+    """Hash a client-supplied token, or None if it cannot be one of ours (wrong type, empty, too long, non-ASCII)."""
+    # type() rather than isinstance(): a str subclass could override encode().
+    if type(token) is not str or not 0 < len(token) <= MAX_REFRESH_TOKEN_LENGTH or not token.isascii():
+        return None
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def _check_name(kind: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{kind} must be a str, got {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{kind} must not be empty")
+    return value
+
+
+def _check_duration(kind: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{kind} must be a number of seconds, got {type(value).__name__}")
+    if not 0 < value < float("inf"):
+        raise ValueError(f"{kind} must be a positive, finite number of seconds, got {value}")
+    return float(value)
+
+
+# --- errors and results ----------------------------------------------------------------------------
+
+
+class RefreshTokenError(Exception):
+    """A refresh token was refused; ``code`` says why in one word, the message in a sentence."""
+
+    code = "invalid"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class InvalidRefreshTokenError(RefreshTokenError):
+    """The token is malformed, unknown, expired or revoked (``code`` is one of those words)."""
+
+
+class RefreshTokenReuseError(RefreshTokenError):
+    """An already-used token was presented: its whole family has now been revoked."""
+
+    code = "reused"
+
+    def __init__(self, message: str, family_id: str, user_id: str) -> None:
+        super().__init__(message)
+        # Kept so the server can log or alert: somebody holds a copy of this user's token.
+        self.family_id, self.user_id = family_id, user_id
+
+
+@dataclass(frozen=True)
+class RotationResult:
+    """What a successful ``rotate`` returns: the successor token and whose login it belongs to."""
+
+    token: str = field(repr=False)  # the new refresh token, a live credential: kept out of repr and logs
+    user_id: str
+    role: str  # the role at login; a server should re-read the user's current role
+    family_id: str
+    expires_at: float  # the family's fixed deadline, epoch seconds (for a cookie's Max-Age)
+
+
+@dataclass(frozen=True)
+class RefreshFamily:
+    """A snapshot of one live login's refresh-token family, for notebooks and admin pages."""
+
+    family_id: str
+    user_id: str
+    role: str
+    created_at: float
+    expires_at: float
+    tokens_issued: int  # 1 + the number of rotations so far
+
+
+class _Family(NamedTuple):
+    """How a backend hands a family's row to the base class."""
+
+    family_id: str
+    user_id: str
+    role: str
+    created_at: float
+    expires_at: float
+    revoked_at: float | None = None
+    revoked_reason: str | None = None
+
+
+def _verdict(family: _Family, used_at: float | None, now: float) -> str:
+    """Judge a presented token of ``family``; backends call this inside their lock or transaction."""
+    if now >= family.expires_at:
+        return _EXPIRED  # the whole family is dead anyway; nothing to learn from a replay
+    if used_at is not None:
+        # Checked before "revoked": a replayed token is suspicious whether or not the family is
+        # already revoked, and every loser of a race then gets the same answer.
+        return _REUSED
+    if family.revoked_at is not None:
+        return _REVOKED
+    return _ROTATED
+
+
+# --- the contract ------------------------------------------------------------------------------------
+
+
+class RefreshTokenStore(abc.ABC):
+    """The contract every refresh-token backend meets; see the module docstring for the rules."""
+
+    def __init__(self, clock: Clock | None = None, ttl: float = DEFAULT_REFRESH_TTL) -> None:
+        """``clock`` decides expiry (default: the system clock); ``ttl`` is a family's lifetime from login."""
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.ttl = _check_duration("ttl", ttl)
+
+    def issue(self, user_id: str, role: str = "user") -> str:
+        """Start a new family (one login) for ``user_id`` and return its first refresh token."""
+        _check_name("user_id", user_id)
+        _check_name("role", role)
+        now = self.clock.now()
+        token = new_refresh_token()
+        # The family ID names a login in logs and notebooks; it is not a credential.
+        family = _Family(secrets.token_hex(16), user_id, role, now, now + self.ttl)
+        self._insert_family(family, hash_refresh_token(token), now)
+        return token
+
+    def rotate(self, token: str) -> RotationResult:
+        """Spend ``token`` and return its successor; raise ``RefreshTokenReuseError`` or ``InvalidRefreshTokenError``."""
+        old_hash = _hash_or_none(token)
+        if old_hash is None:
+            raise InvalidRefreshTokenError("malformed refresh token", "malformed")
+        new_token = new_refresh_token()
+        verdict, family = self._rotate(old_hash, hash_refresh_token(new_token), self.clock.now())
+        if verdict == _ROTATED:
+            assert family is not None
+            return RotationResult(new_token, family.user_id, family.role, family.family_id, family.expires_at)
+        if verdict == _REUSED:
+            assert family is not None
+            raise RefreshTokenReuseError(
+                "refresh token reuse detected: this token was already used, so every refresh token of "
+                "this login has been revoked; log in again",
+                family.family_id,
+                family.user_id,
+            )
+        if verdict == _REVOKED:
+            assert family is not None and family.revoked_reason is not None
+            raise InvalidRefreshTokenError(_REVOCATION_WORDING[family.revoked_reason], "revoked")
+        if verdict == _EXPIRED:
+            raise InvalidRefreshTokenError("refresh token has expired; log in again", "expired")
+        raise InvalidRefreshTokenError("unknown refresh token", "unknown")
+
+    def revoke_family(self, token: str) -> bool:
+        """Revoke the family ``token`` belongs to (logout); True if a live family was revoked."""
+        token_hash = _hash_or_none(token)
+        if token_hash is None:
+            return False
+        return self._revoke_family(token_hash, self.clock.now())
+
+    def revoke_user(self, user_id: str) -> int:
+        """Revoke every live family of ``user_id`` ("log out everywhere"); how many were revoked."""
+        _check_name("user_id", user_id)
+        return self._revoke_user(user_id, self.clock.now())
+
+    def active_families(self, user_id: str | None = None) -> list[RefreshFamily]:
+        """The live (unexpired, unrevoked) families, of one user or of all, oldest first."""
+        if user_id is not None:
+            _check_name("user_id", user_id)
+        families = self._active_families(user_id, self.clock.now())
+        return sorted(families, key=lambda f: (f.created_at, f.family_id))
+
+    def purge_expired(self) -> int:
+        """Remove expired families with all their tokens; how many tokens were removed."""
+        return self._purge_expired(self.clock.now())
+
+    @abc.abstractmethod
+    def count(self) -> int:
+        """Refresh tokens currently stored, *including* used, revoked and expired ones not yet purged."""
+
+    def close(self) -> None:
+        """Release resources (connections, files). Memory-only stores have nothing to release."""
+
+    def __enter__(self: _Store) -> _Store:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- what a backend implements; tokens arrive already hashed and validated, ``now`` already read --
+
+    @abc.abstractmethod
+    def _insert_family(self, family: _Family, token_hash: str, now: float) -> None:
+        """Store a new family and its first, unused token."""
+
+    @abc.abstractmethod
+    def _rotate(self, old_hash: str, new_hash: str, now: float) -> tuple[str, _Family | None]:
+        """Atomically judge the token with ``_verdict``; if rotated, mark it used and add ``new_hash``;
+        if reused, revoke the family (reason ``"reuse"``) unless already revoked. Return (verdict, family)."""
+
+    @abc.abstractmethod
+    def _revoke_family(self, token_hash: str, now: float) -> bool:
+        """Revoke the live family holding this token; True if it was live."""
+
+    @abc.abstractmethod
+    def _revoke_user(self, user_id: str, now: float) -> int:
+        """Revoke the user's live families; how many."""
+
+    @abc.abstractmethod
+    def _active_families(self, user_id: str | None, now: float) -> list[RefreshFamily]:
+        """The live families (all users when ``user_id`` is None), in any order."""
+
+    @abc.abstractmethod
+    def _purge_expired(self, now: float) -> int:
+        """Remove every family with ``expires_at <= now`` and its tokens; how many tokens."""
+
+
+# --- in memory -----------------------------------------------------------------------------------------
+
+
+class _Token(NamedTuple):
+    """How MemoryRefreshStore keeps one token: immutable, so marking it used swaps in a new entry."""
+
+    family_id: str
+    issued_at: float
+    used_at: float | None
+
+
+class MemoryRefreshStore(RefreshTokenStore):
+    """Refresh-token families in Python dicts under one lock. For teaching only (gone on restart)."""
+
+    def __init__(self, clock: Clock | None = None, ttl: float = DEFAULT_REFRESH_TTL) -> None:
+        """An empty in-memory store; see ``RefreshTokenStore`` for the arguments."""
+        super().__init__(clock, ttl)
+        self._lock = threading.Lock()
+        self._families: dict[str, _Family] = {}  # family_id -> family
+        self._tokens: dict[str, _Token] = {}  # token hash -> token
+        self._family_tokens: dict[str, list[str]] = {}  # family_id -> its token hashes, for purging
+        self._by_user: dict[str, set[str]] = {}  # user_id -> family_ids, so revoke_user need not scan
+
+    def _live(self, family: _Family, now: float) -> bool:
+        return family.revoked_at is None and now < family.expires_at
+
+    def _insert_family(self, family: _Family, token_hash: str, now: float) -> None:
+        with self._lock:
+            self._families[family.family_id] = family
+            self._tokens[token_hash] = _Token(family.family_id, now, None)
+            self._family_tokens[family.family_id] = [token_hash]
+            self._by_user.setdefault(family.user_id, set()).add(family.family_id)
+
+    def _rotate(self, old_hash: str, new_hash: str, now: float) -> tuple[str, _Family | None]:
+        # One lock around read, judge and write: that is what makes "exactly one winner" true.
+        with self._lock:
+            token = self._tokens.get(old_hash)
+            if token is None:
+                return _UNKNOWN, None
+            family = self._families[token.family_id]
+            verdict = _verdict(family, token.used_at, now)
+            if verdict == _ROTATED:
+                self._tokens[old_hash] = token._replace(used_at=now)
+                self._tokens[new_hash] = _Token(family.family_id, now, None)
+                self._family_tokens[family.family_id].append(new_hash)
+            elif verdict == _REUSED and family.revoked_at is None:
+                family = family._replace(revoked_at=now, revoked_reason=_REVOKED_FOR_REUSE)
+                self._families[family.family_id] = family
+            return verdict, family
+
+    def _revoke_family(self, token_hash: str, now: float) -> bool:
+        with self._lock:
+            token = self._tokens.get(token_hash)
+            if token is None:
+                return False
+            family = self._families[token.family_id]
+            if not self._live(family, now):
+                return False
+            self._families[family.family_id] = family._replace(revoked_at=now, revoked_reason=_REVOKED_BY_CALL)
+            return True
+
+    def _revoke_user(self, user_id: str, now: float) -> int:
+        with self._lock:
+            revoked = 0
+            for family_id in self._by_user.get(user_id, ()):
+                family = self._families[family_id]
+                if self._live(family, now):
+                    self._families[family_id] = family._replace(revoked_at=now, revoked_reason=_REVOKED_WITH_USER)
+                    revoked += 1
+            return revoked
+
+    def _active_families(self, user_id: str | None, now: float) -> list[RefreshFamily]:
+        with self._lock:
+            ids = self._families if user_id is None else self._by_user.get(user_id, ())
+            return [
+                RefreshFamily(f.family_id, f.user_id, f.role, f.created_at, f.expires_at,
+                              len(self._family_tokens[f.family_id]))
+                for f in (self._families[family_id] for family_id in ids)
+                if self._live(f, now)
+            ]
+
+    def _purge_expired(self, now: float) -> int:
+        with self._lock:
+            removed = 0
+            for family in [f for f in self._families.values() if f.expires_at <= now]:
+                del self._families[family.family_id]
+                for token_hash in self._family_tokens.pop(family.family_id):
+                    del self._tokens[token_hash]
+                    removed += 1
+                ids = self._by_user[family.user_id]
+                ids.discard(family.family_id)
+                if not ids:
+                    del self._by_user[family.user_id]
+            return removed
+
+    def count(self) -> int:
+        """Refresh tokens currently stored, *including* used, revoked and expired ones not yet purged."""
+        with self._lock:
+            return len(self._tokens)
+
+    def __repr__(self) -> str:
+        return f"MemoryRefreshStore(clock={self.clock!r}, tokens={self.count()})"
+
+
+# --- SQLite ------------------------------------------------------------------------------------------------
+
+
+def _connect(path: str, schema: str) -> sqlite3.Connection:
+    """Open an SQLite database for a store with SQLiteStore's settings and create ``schema``."""
+    # check_same_thread=False because the store's lock, not the sqlite3 module, serialises access.
+    # isolation_level=None: each statement commits by itself; multi-statement work uses BEGIN.
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    try:
+        if path != ":memory:":
+            # The same reasoning as SQLiteStore: WAL so readers never block the writer, NORMAL
+            # sync (a power cut may lose the last commits, never corrupt), and a 5 s wait for
+            # another process's write lock instead of an error.
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA busy_timeout = 5000")
+        conn.executescript(schema)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS refresh_families (
+    id             TEXT PRIMARY KEY,  -- random family ID: names a login, is not a credential
+    user_id        TEXT NOT NULL,
+    role           TEXT NOT NULL,     -- the role at login
+    created_at     REAL NOT NULL,
+    expires_at     REAL NOT NULL,     -- fixed at login; rotation never moves it
+    revoked_at     REAL,              -- NULL while live
+    revoked_reason TEXT               -- 'revoked' (logout), 'reuse' or 'user'
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS refresh_families_user_id ON refresh_families (user_id);
+CREATE INDEX IF NOT EXISTS refresh_families_expires_at ON refresh_families (expires_at);
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+    id        TEXT PRIMARY KEY,       -- sha256(refresh token) as hex; never the token itself
+    family_id TEXT NOT NULL,
+    issued_at REAL NOT NULL,
+    used_at   REAL                    -- NULL until rotated; a second use is reuse
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS refresh_tokens_family_id ON refresh_tokens (family_id);
+"""
+# No foreign key from refresh_tokens to refresh_families: SQLite ignores them unless every
+# connection opts in, and purge_expired deletes both sides in one transaction anyway.
+
+_FAMILY_COLUMNS = "f.id, f.user_id, f.role, f.created_at, f.expires_at, f.revoked_at, f.revoked_reason"
+_SELECT_BY_TOKEN = (
+    f"SELECT {_FAMILY_COLUMNS}, t.used_at FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id"
+    " WHERE t.id = ?"
+)
+_INSERT_TOKEN = "INSERT INTO refresh_tokens (id, family_id, issued_at, used_at) VALUES (?, ?, ?, NULL)"
+_LIVE = "revoked_at IS NULL AND expires_at > ?"  # a family that can still rotate
+
+
+class SQLiteRefreshStore(RefreshTokenStore):
+    """Refresh-token families in two SQLite tables, durable across restarts when given a file.
+
+    One connection shared by all threads behind a lock, like ``SQLiteStore`` (whose docstring
+    explains why). ``rotate`` also runs inside ``BEGIN IMMEDIATE``, so two *processes* on one file
+    cannot both spend the same token either. The tables may live in the same file as the sessions.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = ":memory:",
+        clock: Clock | None = None,
+        ttl: float = DEFAULT_REFRESH_TTL,
+    ) -> None:
+        """Open (creating if needed) the refresh tables at ``path``; see ``RefreshTokenStore`` for the rest."""
+        super().__init__(clock, ttl)
+        self.path = os.fspath(path)
+        self._lock = threading.Lock()
+        self._closed = False
+        self._conn = _connect(self.path, _SCHEMA)
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The underlying connection, so notebooks can show the stored rows (bypasses the lock)."""
+        return self._conn
+
+    def _transaction(self, work: Any) -> Any:
+        """Run ``work()`` in one write transaction under the lock; roll back if it raises."""
+        with self._lock:
+            # IMMEDIATE takes the write lock at BEGIN, so a read-then-write cannot interleave with
+            # another process's; a plain BEGIN would only discover the conflict at the write.
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work()
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            return result
+
+    def _insert_family(self, family: _Family, token_hash: str, now: float) -> None:
+        def work() -> None:
+            self._conn.execute(
+                "INSERT INTO refresh_families (id, user_id, role, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                (family.family_id, family.user_id, family.role, family.created_at, family.expires_at),
+            )
+            self._conn.execute(_INSERT_TOKEN, (token_hash, family.family_id, now))
+
+        self._transaction(work)
+
+    def _rotate(self, old_hash: str, new_hash: str, now: float) -> tuple[str, _Family | None]:
+        def work() -> tuple[str, _Family | None]:
+            rows = self._conn.execute(_SELECT_BY_TOKEN, (old_hash,)).fetchall()
+            if not rows:
+                return _UNKNOWN, None
+            *columns, used_at = rows[0]
+            family = _Family(*columns)
+            verdict = _verdict(family, used_at, now)
+            if verdict == _ROTATED:
+                self._conn.execute("UPDATE refresh_tokens SET used_at = ? WHERE id = ?", (now, old_hash))
+                self._conn.execute(_INSERT_TOKEN, (new_hash, family.family_id, now))
+            elif verdict == _REUSED and family.revoked_at is None:
+                family = family._replace(revoked_at=now, revoked_reason=_REVOKED_FOR_REUSE)
+                self._conn.execute(
+                    "UPDATE refresh_families SET revoked_at = ?, revoked_reason = ? WHERE id = ?",
+                    (now, _REVOKED_FOR_REUSE, family.family_id),
+                )
+            return verdict, family
+
+        return self._transaction(work)
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> int:
+        with self._lock:
+            return self._conn.execute(sql, params).rowcount
+
+    def _revoke_family(self, token_hash: str, now: float) -> bool:
+        return self._write(
+            "UPDATE refresh_families SET revoked_at = ?, revoked_reason = ?"
+            f" WHERE id = (SELECT family_id FROM refresh_tokens WHERE id = ?) AND {_LIVE}",
+            (now, _REVOKED_BY_CALL, token_hash, now),
+        ) > 0
+
+    def _revoke_user(self, user_id: str, now: float) -> int:
+        return self._write(
+            f"UPDATE refresh_families SET revoked_at = ?, revoked_reason = ? WHERE user_id = ? AND {_LIVE}",
+            (now, _REVOKED_WITH_USER, user_id, now),
+        )
+
+    def _active_families(self, user_id: str | None, now: float) -> list[RefreshFamily]:
+        where, params = (_LIVE, (now,)) if user_id is None else (f"user_id = ? AND {_LIVE}", (user_id, now))
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, user_id, role, created_at, expires_at,"
+                " (SELECT count(*) FROM refresh_tokens t WHERE t.family_id = refresh_families.id)"
+                f" FROM refresh_families WHERE {where}",
+                params,
+            ).fetchall()
+        return [RefreshFamily(*row) for row in rows]
+
+    def _purge_expired(self, now: float) -> int:
+        def work() -> int:
+            removed = self._conn.execute(
+                "DELETE FROM refresh_tokens WHERE family_id IN (SELECT id FROM refresh_families WHERE expires_at <= ?)",
+                (now,),
+            ).rowcount
+            self._conn.execute("DELETE FROM refresh_families WHERE expires_at <= ?", (now,))
+            return removed
+
+        return self._transaction(work)
+
+    def count(self) -> int:
+        """Refresh tokens currently stored, *including* used, revoked and expired ones not yet purged."""
+        with self._lock:
+            return self._conn.execute("SELECT count(*) FROM refresh_tokens").fetchone()[0]
+
+    def close(self) -> None:
+        """Close the connection; safe to call twice. An in-memory database is discarded."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._conn.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"SQLiteRefreshStore(path={self.path!r}, clock={self.clock!r}, {state})"

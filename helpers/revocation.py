@@ -1,0 +1,183 @@
+"""Revocation, measured: replay a stolen credential after the victim logs out, against a live server.
+
+Chapter 05 asks one question of each way to remember a login: once the user has logged out, for
+how many minutes does a credential a thief copied *before* the logout still open the API? The
+answer is not argued but measured. ``replay_after_logout`` starts a real server (``helpers.web``)
+on a ``FrozenClock``, logs a victim in, lets a thief copy what the victim holds, logs the victim
+out the way the strategy allows, then has the thief call ``GET /me`` every ``interval_minutes``
+simulated minutes, advancing the clock between requests. It returns plain data (minutes since
+logout, accepted or not), which ``exposure_minutes`` turns into one number.
+
+The strategies (``STRATEGIES``):
+
+* ``"session"``: the thief copied the session cookie; logout deletes the session.
+* ``"jwt"``: the thief copied the access token; logout cannot touch it (no denylist), so the
+  client just forgets its copy.
+* ``"jwt+refresh"``: the thief copied the access token *and* the refresh cookie; logout at
+  ``/refresh/logout`` revokes the refresh family, so when the access token dies the thief's
+  ``POST /refresh`` is refused too.
+* ``"jwt+denylist"``: logout puts the access token's ``jti`` on a denylist, refused from then on,
+  at the price of one denylist lookup on every API request (counted).
+
+``denylist_size_over_time`` runs many logouts through a server with a denylist and reports how
+many entries the list holds each minute when it is purged every minute.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+from http.cookiejar import Cookie
+
+import requests
+
+from .clock import FrozenClock
+from .denylist import MemoryDenylist
+from .server import serve
+from .users import UserDirectory
+from .web import ACCESS_TOKEN_TTL, REFRESH_COOKIE, SESSION_COOKIE, create_app
+
+__all__ = [
+    "STRATEGIES",
+    "DenylistGrowth",
+    "Replay",
+    "denylist_size_over_time",
+    "exposure_minutes",
+    "replay_after_logout",
+]
+
+STRATEGIES = ("session", "jwt", "jwt+refresh", "jwt+denylist")
+DEMO_SECRET = b"DEMO ONLY: chapter 05 revocation replay secret, 32+ bytes"  # HS256 key for the replay servers
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What one replay measured: when the thief tried after logout, and whether the server said yes."""
+
+    strategy: str
+    access_ttl: int  # seconds the access token lived (unused by "session")
+    minutes: tuple[float, ...]  # minutes since logout of each replayed request
+    accepted: tuple[bool, ...]  # True where GET /me answered 200 to the stolen credential
+    logout_answer: dict[str, object]  # the JSON the victim's logout received ({} when the client only forgot)
+    refresh_statuses: tuple[int, ...]  # statuses of the thief's POST /refresh attempts ("jwt+refresh" only)
+    api_requests: int  # GET /me requests the thief sent
+    denylist_lookups: int  # denylist lookups the server made while answering them (0 without a denylist)
+
+
+@dataclass(frozen=True)
+class DenylistGrowth:
+    """The denylist's size, minute by minute, while logouts arrive and lapsed entries are purged."""
+
+    minutes: tuple[int, ...]  # simulated minutes since the start
+    stored: tuple[int, ...]  # entries stored after that minute's purge
+    denied_total: tuple[int, ...]  # tokens denied so far (what the list would hold if never purged)
+
+
+def exposure_minutes(accepted: Sequence[bool], interval: float) -> float:
+    """Minutes from logout to the end of the last interval in which the stolen credential was accepted (0 if never)."""
+    if interval <= 0:
+        raise ValueError(f"interval must be positive, got {interval}")
+    last = max((index for index, ok in enumerate(accepted) if ok), default=-1)
+    return (last + 1) * interval
+
+
+def _plant(client: requests.Session, cookies: Sequence[Cookie]) -> None:
+    """Replace ``client``'s cookie jar with copies of ``cookies`` (what a thief who copied them would send)."""
+    client.cookies.clear()
+    for cookie in cookies:
+        client.cookies.set_cookie(copy.copy(cookie))
+
+
+def _check_replay_args(strategy: str, interval_minutes: float, duration_minutes: float) -> None:
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+    if interval_minutes <= 0 or duration_minutes < 0:
+        raise ValueError("interval_minutes must be positive and duration_minutes not negative")
+
+
+def replay_after_logout(
+    strategy: str,
+    users: UserDirectory,
+    username: str,
+    password: str,
+    *,
+    clock: FrozenClock,
+    access_ttl: int = ACCESS_TOKEN_TTL,
+    interval_minutes: float = 1,
+    duration_minutes: float = 60,
+    stop_when_refused: bool = False,
+) -> Replay:
+    """Log in, let a thief copy the credential, log out, then replay it every interval on a live server."""
+    _check_replay_args(strategy, interval_minutes, duration_minutes)
+    denylist = MemoryDenylist(clock) if strategy == "jwt+denylist" else None
+    app = create_app("session" if strategy == "session" else "jwt", clock=clock, users=users,
+                     secret=DEMO_SECRET, access_ttl=access_ttl, denylist=denylist)
+    with serve(app) as srv:
+        victim, thief = srv.client(), srv.client()
+        login = victim.post(srv.url + "/login", json={"username": username, "password": password})
+        login.raise_for_status()
+        token = login.json().get("access_token", "")
+        wanted = SESSION_COOKIE if strategy == "session" else REFRESH_COOKIE
+        stolen = [c for c in victim.cookies if c.name == wanted and strategy in ("session", "jwt+refresh")]
+        bearer = {"Authorization": f"Bearer {token}"} if token else {}
+        logout_answer: dict[str, object] = {}
+        if strategy == "session":
+            logout_answer = victim.post(srv.url + "/logout").json()
+        elif strategy == "jwt+refresh":  # the path the refresh cookie is sent to, so the family is revoked
+            logout_answer = victim.post(srv.url + "/refresh/logout", headers=bearer).json()
+        elif strategy == "jwt+denylist":
+            logout_answer = victim.post(srv.url + "/logout", headers=bearer).json()
+        victim.cookies.clear()  # whatever the strategy, the victim's client forgets everything
+        if denylist is not None:
+            denylist.reset_lookups()
+        minutes, accepted, refresh_statuses = [], [], []
+        for step in range(int(duration_minutes // interval_minutes) + 1):
+            _plant(thief, stolen)
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            ok = thief.get(srv.url + "/me", headers=headers).status_code == 200
+            minutes.append(step * interval_minutes)
+            accepted.append(ok)
+            if not ok and strategy == "jwt+refresh":  # the access token is refused: try the stolen refresh cookie
+                answer = thief.post(srv.url + "/refresh", json={})
+                refresh_statuses.append(answer.status_code)
+                if answer.status_code == 200:
+                    token = answer.json()["access_token"]
+                    stolen = [c for c in thief.cookies if c.name == REFRESH_COOKIE]
+            if stop_when_refused and not ok:
+                break
+            clock.advance(minutes=interval_minutes)
+        lookups = denylist.lookups if denylist is not None else 0
+    return Replay(strategy, access_ttl, tuple(minutes), tuple(accepted), logout_answer,
+                  tuple(refresh_statuses), len(minutes), lookups)
+
+
+def denylist_size_over_time(
+    users: UserDirectory,
+    username: str,
+    password: str,
+    logout_minutes: Sequence[int],
+    *,
+    clock: FrozenClock,
+    access_ttl: int = ACCESS_TOKEN_TTL,
+    duration_minutes: int = 120,
+) -> DenylistGrowth:
+    """Log in and out at each of ``logout_minutes`` on a live server with a denylist, purging it every minute."""
+    if duration_minutes < 0 or any(not 0 <= m <= duration_minutes for m in logout_minutes):
+        raise ValueError("every logout minute must lie within 0 .. duration_minutes")
+    denylist = MemoryDenylist(clock)
+    app = create_app("jwt", clock=clock, users=users, secret=DEMO_SECRET, access_ttl=access_ttl, denylist=denylist)
+    minutes, stored, denied_total, denied = [], [], [], 0
+    with serve(app) as srv:
+        client = srv.client()
+        for minute in range(duration_minutes + 1):
+            for _ in range(list(logout_minutes).count(minute)):
+                token = client.post(srv.url + "/login", json={"username": username, "password": password}).json()["access_token"]
+                answer = client.post(srv.url + "/logout", headers={"Authorization": f"Bearer {token}"}).json()
+                denied += bool(answer.get("token_revoked"))
+            denylist.purge_expired()
+            minutes.append(minute)
+            stored.append(denylist.count())
+            denied_total.append(denied)
+            clock.advance(minutes=1)
+    return DenylistGrowth(tuple(minutes), tuple(stored), tuple(denied_total))
