@@ -27,19 +27,14 @@ from __future__ import annotations
 import abc
 import math
 import os
-import sqlite3
 import threading
-from types import TracebackType
-from typing import TypeVar
 
-from helpers.clock import Clock, SystemClock
-from helpers.refresh import _connect
+from helpers.clock import Clock
+from helpers.storage import ClockedStore, SQLiteBacked
 
 __all__ = ["JtiDenylist", "MAX_JTI_LENGTH", "MemoryDenylist", "SQLiteDenylist"]
 
 MAX_JTI_LENGTH = 256  # the app's jti is 32 hex characters; anything much longer is garbage
-
-_Denylist = TypeVar("_Denylist", bound="JtiDenylist")
 
 
 def _valid_jti(jti: object) -> bool:
@@ -56,12 +51,12 @@ def _check_time(value: object) -> float:
     return float(value)
 
 
-class JtiDenylist(abc.ABC):
+class JtiDenylist(ClockedStore):
     """The contract every denylist backend meets; see the module docstring for the rules."""
 
     def __init__(self, clock: Clock | None = None) -> None:
         """``clock`` decides when entries lapse (default: the system clock)."""
-        self.clock: Clock = clock if clock is not None else SystemClock()
+        super().__init__(clock)
         self._lookups = 0
         self._lookups_lock = threading.Lock()  # += on an int is not atomic across threads
 
@@ -95,24 +90,11 @@ class JtiDenylist(abc.ABC):
             return False
         return self._is_denied(jti, self.clock.now())
 
-    def purge_expired(self) -> int:
-        """Remove lapsed entries from storage; how many were removed."""
-        return self._purge_expired(self.clock.now())
+    # purge_expired (of lapsed entries), close and the context manager come from ClockedStore.
 
     @abc.abstractmethod
     def count(self) -> int:
         """Entries currently stored, *including* lapsed ones not yet purged."""
-
-    def close(self) -> None:
-        """Release resources (connections, files). Memory-only lists have nothing to release."""
-
-    def __enter__(self: _Denylist) -> _Denylist:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     # -- what a backend implements; jti already validated, ``now`` already read --------------------
 
@@ -173,7 +155,7 @@ CREATE INDEX IF NOT EXISTS jti_denylist_expires_at ON jti_denylist (expires_at);
 """
 
 
-class SQLiteDenylist(JtiDenylist):
+class SQLiteDenylist(SQLiteBacked, JtiDenylist):
     """The denylist in an SQLite table; shared by every process that opens the same file.
 
     One connection shared by all threads behind a lock, like ``SQLiteStore``.
@@ -182,15 +164,7 @@ class SQLiteDenylist(JtiDenylist):
     def __init__(self, path: str | os.PathLike[str] = ":memory:", clock: Clock | None = None) -> None:
         """Open (creating if needed) the denylist table at ``path``; see ``JtiDenylist`` for the clock."""
         super().__init__(clock)
-        self.path = os.fspath(path)
-        self._lock = threading.Lock()
-        self._closed = False
-        self._conn = _connect(self.path, _SCHEMA)
-
-    @property
-    def connection(self) -> sqlite3.Connection:
-        """The underlying connection, so notebooks can show the stored rows (bypasses the lock)."""
-        return self._conn
+        self._open(path, _SCHEMA)  # the settings every store shares: see helpers.storage.open_sqlite
 
     def _deny(self, jti: str, expires_at: float) -> None:
         with self._lock:
@@ -210,21 +184,12 @@ class SQLiteDenylist(JtiDenylist):
         return bool(rows)
 
     def _purge_expired(self, now: float) -> int:
-        with self._lock:
-            return self._conn.execute("DELETE FROM jti_denylist WHERE expires_at <= ?", (now,)).rowcount
+        return self._write("DELETE FROM jti_denylist WHERE expires_at <= ?", (now,))
 
     def count(self) -> int:
         """Entries currently stored, *including* lapsed ones not yet purged."""
         with self._lock:
             return self._conn.execute("SELECT count(*) FROM jti_denylist").fetchone()[0]
 
-    def close(self) -> None:
-        """Close the connection; safe to call twice. An in-memory database is discarded."""
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._conn.close()
-
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
-        return f"SQLiteDenylist(path={self.path!r}, clock={self.clock!r}, {state})"
+        return f"SQLiteDenylist(path={self.path!r}, clock={self.clock!r}, {self._state()})"

@@ -42,13 +42,12 @@ import abc
 import hashlib
 import os
 import secrets
-import sqlite3
 import threading
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, NamedTuple, TypeVar
+from typing import NamedTuple
 
-from helpers.clock import Clock, SystemClock
+from helpers.clock import Clock
+from helpers.storage import ClockedStore, SQLiteBacked, check_duration, check_name
 
 __all__ = [
     "DEFAULT_REFRESH_TTL",
@@ -82,8 +81,6 @@ _REVOCATION_WORDING = {
 # The verdicts a backend returns for a presented token.
 _ROTATED, _UNKNOWN, _EXPIRED, _REUSED, _REVOKED = "rotated", "unknown", "expired", "reused", "revoked"
 
-_Store = TypeVar("_Store", bound="RefreshTokenStore")
-
 
 def new_refresh_token() -> str:
     """A fresh opaque refresh token: 32 random bytes, URL-safe base64 (43 characters)."""
@@ -103,22 +100,6 @@ def _hash_or_none(token: object) -> str | None:
     if type(token) is not str or not 0 < len(token) <= MAX_REFRESH_TOKEN_LENGTH or not token.isascii():
         return None
     return hashlib.sha256(token.encode("ascii")).hexdigest()
-
-
-def _check_name(kind: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{kind} must be a str, got {type(value).__name__}")
-    if not value:
-        raise ValueError(f"{kind} must not be empty")
-    return value
-
-
-def _check_duration(kind: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{kind} must be a number of seconds, got {type(value).__name__}")
-    if not 0 < value < float("inf"):
-        raise ValueError(f"{kind} must be a positive, finite number of seconds, got {value}")
-    return float(value)
 
 
 # --- errors and results ----------------------------------------------------------------------------
@@ -201,18 +182,18 @@ def _verdict(family: _Family, used_at: float | None, now: float) -> str:
 # --- the contract ------------------------------------------------------------------------------------
 
 
-class RefreshTokenStore(abc.ABC):
+class RefreshTokenStore(ClockedStore):
     """The contract every refresh-token backend meets; see the module docstring for the rules."""
 
     def __init__(self, clock: Clock | None = None, ttl: float = DEFAULT_REFRESH_TTL) -> None:
         """``clock`` decides expiry (default: the system clock); ``ttl`` is a family's lifetime from login."""
-        self.clock: Clock = clock if clock is not None else SystemClock()
-        self.ttl = _check_duration("ttl", ttl)
+        super().__init__(clock)
+        self.ttl = check_duration("ttl", ttl)
 
     def issue(self, user_id: str, role: str = "user") -> str:
         """Start a new family (one login) for ``user_id`` and return its first refresh token."""
-        _check_name("user_id", user_id)
-        _check_name("role", role)
+        check_name("user_id", user_id)
+        check_name("role", role)
         now = self.clock.now()
         token = new_refresh_token()
         # The family ID names a login in logs and notebooks; it is not a credential.
@@ -254,34 +235,22 @@ class RefreshTokenStore(abc.ABC):
 
     def revoke_user(self, user_id: str) -> int:
         """Revoke every live family of ``user_id`` ("log out everywhere"); how many were revoked."""
-        _check_name("user_id", user_id)
+        check_name("user_id", user_id)
         return self._revoke_user(user_id, self.clock.now())
 
     def active_families(self, user_id: str | None = None) -> list[RefreshFamily]:
         """The live (unexpired, unrevoked) families, of one user or of all, oldest first."""
         if user_id is not None:
-            _check_name("user_id", user_id)
+            check_name("user_id", user_id)
         families = self._active_families(user_id, self.clock.now())
         return sorted(families, key=lambda f: (f.created_at, f.family_id))
 
-    def purge_expired(self) -> int:
-        """Remove expired families with all their tokens; how many tokens were removed."""
-        return self._purge_expired(self.clock.now())
+    # purge_expired (here: whole expired families, counted in tokens), close and the context
+    # manager come from ClockedStore.
 
     @abc.abstractmethod
     def count(self) -> int:
         """Refresh tokens currently stored, *including* used, revoked and expired ones not yet purged."""
-
-    def close(self) -> None:
-        """Release resources (connections, files). Memory-only stores have nothing to release."""
-
-    def __enter__(self: _Store) -> _Store:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     # -- what a backend implements; tokens arrive already hashed and validated, ``now`` already read --
 
@@ -418,26 +387,6 @@ class MemoryRefreshStore(RefreshTokenStore):
 # --- SQLite ------------------------------------------------------------------------------------------------
 
 
-def _connect(path: str, schema: str) -> sqlite3.Connection:
-    """Open an SQLite database for a store with SQLiteStore's settings and create ``schema``."""
-    # check_same_thread=False because the store's lock, not the sqlite3 module, serialises access.
-    # isolation_level=None: each statement commits by itself; multi-statement work uses BEGIN.
-    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-    try:
-        if path != ":memory:":
-            # The same reasoning as SQLiteStore: WAL so readers never block the writer, NORMAL
-            # sync (a power cut may lose the last commits, never corrupt), and a 5 s wait for
-            # another process's write lock instead of an error.
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA busy_timeout = 5000")
-        conn.executescript(schema)
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS refresh_families (
     id             TEXT PRIMARY KEY,  -- random family ID: names a login, is not a credential
@@ -470,7 +419,7 @@ _INSERT_TOKEN = "INSERT INTO refresh_tokens (id, family_id, issued_at, used_at) 
 _LIVE = "revoked_at IS NULL AND expires_at > ?"  # a family that can still rotate
 
 
-class SQLiteRefreshStore(RefreshTokenStore):
+class SQLiteRefreshStore(SQLiteBacked, RefreshTokenStore):
     """Refresh-token families in two SQLite tables, durable across restarts when given a file.
 
     One connection shared by all threads behind a lock, like ``SQLiteStore`` (whose docstring
@@ -486,29 +435,7 @@ class SQLiteRefreshStore(RefreshTokenStore):
     ) -> None:
         """Open (creating if needed) the refresh tables at ``path``; see ``RefreshTokenStore`` for the rest."""
         super().__init__(clock, ttl)
-        self.path = os.fspath(path)
-        self._lock = threading.Lock()
-        self._closed = False
-        self._conn = _connect(self.path, _SCHEMA)
-
-    @property
-    def connection(self) -> sqlite3.Connection:
-        """The underlying connection, so notebooks can show the stored rows (bypasses the lock)."""
-        return self._conn
-
-    def _transaction(self, work: Any) -> Any:
-        """Run ``work()`` in one write transaction under the lock; roll back if it raises."""
-        with self._lock:
-            # IMMEDIATE takes the write lock at BEGIN, so a read-then-write cannot interleave with
-            # another process's; a plain BEGIN would only discover the conflict at the write.
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = work()
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            return result
+        self._open(path, _SCHEMA)  # the settings every store shares: see helpers.storage.open_sqlite
 
     def _insert_family(self, family: _Family, token_hash: str, now: float) -> None:
         def work() -> None:
@@ -540,10 +467,6 @@ class SQLiteRefreshStore(RefreshTokenStore):
             return verdict, family
 
         return self._transaction(work)
-
-    def _write(self, sql: str, params: tuple[Any, ...]) -> int:
-        with self._lock:
-            return self._conn.execute(sql, params).rowcount
 
     def _revoke_family(self, token_hash: str, now: float) -> bool:
         return self._write(
@@ -585,13 +508,5 @@ class SQLiteRefreshStore(RefreshTokenStore):
         with self._lock:
             return self._conn.execute("SELECT count(*) FROM refresh_tokens").fetchone()[0]
 
-    def close(self) -> None:
-        """Close the connection; safe to call twice. An in-memory database is discarded."""
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._conn.close()
-
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
-        return f"SQLiteRefreshStore(path={self.path!r}, clock={self.clock!r}, {state})"
+        return f"SQLiteRefreshStore(path={self.path!r}, clock={self.clock!r}, {self._state()})"

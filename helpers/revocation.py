@@ -61,8 +61,8 @@ class Replay:
     accepted: tuple[bool, ...]  # True where GET /me answered 200 to the stolen credential
     logout_answer: dict[str, object]  # the JSON the victim's logout received ({} when the client only forgot)
     refresh_statuses: tuple[int, ...]  # statuses of the thief's POST /refresh attempts ("jwt+refresh" only)
-    api_requests: int  # GET /me requests the thief sent
-    denylist_lookups: int  # denylist lookups the server made while answering them (0 without a denylist)
+    victim_requests: int  # GET /me requests the victim made before logging out
+    victim_lookups: int  # denylist lookups the server made answering those (0 without a denylist)
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,7 @@ def replay_after_logout(
     interval_minutes: float = 1,
     duration_minutes: float = 60,
     stop_when_refused: bool = False,
+    uses_before_logout: int = 2,
 ) -> Replay:
     """Log in, let a thief copy the credential, log out, then replay it every interval on a live server."""
     _check_replay_args(strategy, interval_minutes, duration_minutes)
@@ -121,6 +122,11 @@ def replay_after_logout(
         wanted = SESSION_COOKIE if strategy == "session" else REFRESH_COOKIE
         stolen = [c for c in victim.cookies if c.name == wanted and strategy in ("session", "jwt+refresh")]
         bearer = {"Authorization": f"Bearer {token}"} if token else {}
+        if denylist is not None:
+            denylist.reset_lookups()
+        for _ in range(uses_before_logout):  # the victim uses the API a little, to count its lookups
+            victim.get(srv.url + "/me", headers=bearer).raise_for_status()
+        victim_lookups = denylist.reset_lookups() if denylist is not None else 0
         logout_answer: dict[str, object] = {}
         if strategy == "session":
             logout_answer = victim.post(srv.url + "/logout").json()
@@ -129,27 +135,27 @@ def replay_after_logout(
         elif strategy == "jwt+denylist":
             logout_answer = victim.post(srv.url + "/logout", headers=bearer).json()
         victim.cookies.clear()  # whatever the strategy, the victim's client forgets everything
-        if denylist is not None:
-            denylist.reset_lookups()
+        logged_out_at = clock.now()
         minutes, accepted, refresh_statuses = [], [], []
         for step in range(int(duration_minutes // interval_minutes) + 1):
             _plant(thief, stolen)
             headers = {"Authorization": f"Bearer {token}"} if token else {}
             ok = thief.get(srv.url + "/me", headers=headers).status_code == 200
-            minutes.append(step * interval_minutes)
+            minutes.append(round(step * interval_minutes, 6))
             accepted.append(ok)
-            if not ok and strategy == "jwt+refresh":  # the access token is refused: try the stolen refresh cookie
+            if not ok and stolen and strategy == "jwt+refresh":  # access token refused: try the stolen refresh cookie
                 answer = thief.post(srv.url + "/refresh", json={})
                 refresh_statuses.append(answer.status_code)
                 if answer.status_code == 200:
                     token = answer.json()["access_token"]
-                    stolen = [c for c in thief.cookies if c.name == REFRESH_COOKIE]
+                stolen = [c for c in thief.cookies if c.name == REFRESH_COOKIE]  # rotated, or [] once refused
             if stop_when_refused and not ok:
                 break
-            clock.advance(minutes=interval_minutes)
-        lookups = denylist.lookups if denylist is not None else 0
+            # Step to logout + n intervals (rounded to µs), so float steps never drift across an exp.
+            target = logged_out_at + round((step + 1) * interval_minutes * 60, 6)
+            clock.advance(seconds=max(0.0, target - clock.now()))
     return Replay(strategy, access_ttl, tuple(minutes), tuple(accepted), logout_answer,
-                  tuple(refresh_statuses), len(minutes), lookups)
+                  tuple(refresh_statuses), uses_before_logout, victim_lookups)
 
 
 def denylist_size_over_time(

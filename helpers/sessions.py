@@ -29,14 +29,13 @@ import hashlib
 import json
 import os
 import secrets
-import sqlite3
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
-from helpers.clock import Clock, SystemClock
+from helpers.clock import Clock
+from helpers.storage import ClockedStore, SQLiteBacked, check_duration, check_name
 
 __all__ = [
     "DEFAULT_ABSOLUTE_LIFETIME",
@@ -54,9 +53,6 @@ DEFAULT_TTL = 7 * 24 * 3600.0  # idle timeout: the seed tutorials' 7-day session
 DEFAULT_ABSOLUTE_LIFETIME = 30 * 24 * 3600.0  # hard cap, however active the session is
 SESSION_ID_BYTES = 32  # 256 bits of randomness; OWASP asks for at least 64, the course for 128
 MAX_SESSION_ID_LENGTH = 256  # anything longer is garbage; refusing it early bounds the hashing work
-
-_Store = TypeVar("_Store", bound="SessionStore")
-
 
 def new_session_id() -> str:
     """A fresh opaque session ID: 32 random bytes, URL-safe base64 (43 characters)."""
@@ -142,23 +138,7 @@ def _decode_data(text: str | None) -> dict[str, Any]:
     return json.loads(text) if text else {}
 
 
-def _check_name(kind: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{kind} must be a str, got {type(value).__name__}")
-    if not value:
-        raise ValueError(f"{kind} must not be empty")
-    return value
-
-
-def _check_duration(kind: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{kind} must be a number of seconds, got {type(value).__name__}")
-    if not 0 < value < float("inf"):
-        raise ValueError(f"{kind} must be a positive, finite number of seconds, got {value}")
-    return float(value)
-
-
-class SessionStore(abc.ABC):
+class SessionStore(ClockedStore):
     """The contract every session backend meets; see the module docstring for the rules."""
 
     def __init__(
@@ -168,9 +148,9 @@ class SessionStore(abc.ABC):
         absolute_lifetime: float = DEFAULT_ABSOLUTE_LIFETIME,
     ) -> None:
         """``clock`` decides expiry (default: the system clock); ``ttl`` is the idle timeout in seconds."""
-        self.clock: Clock = clock if clock is not None else SystemClock()
-        self.ttl = _check_duration("ttl", ttl)
-        self.absolute_lifetime = _check_duration("absolute_lifetime", absolute_lifetime)
+        super().__init__(clock)
+        self.ttl = check_duration("ttl", ttl)
+        self.absolute_lifetime = check_duration("absolute_lifetime", absolute_lifetime)
 
     # -- the public contract: validation and arithmetic here, storage in the backends --------------
 
@@ -178,9 +158,9 @@ class SessionStore(abc.ABC):
         self, user_id: str, data: dict[str, Any] | None = None, ttl: float | None = None, role: str = "user"
     ) -> str:
         """Start a session for ``user_id`` and return its new ID; only the ID's hash is stored."""
-        _check_name("user_id", user_id)
-        _check_name("role", role)
-        ttl = self.ttl if ttl is None else _check_duration("ttl", ttl)
+        check_name("user_id", user_id)
+        check_name("role", role)
+        ttl = self.ttl if ttl is None else check_duration("ttl", ttl)
         data_json = _encode_data(data)
         now = self.clock.now()
         absolute = now + self.absolute_lifetime
@@ -200,9 +180,9 @@ class SessionStore(abc.ABC):
         """Start one session per user ID in one batch (for benchmarks and demos); the new IDs, in order."""
         user_ids = list(user_ids)
         for user_id in user_ids:
-            _check_name("user_id", user_id)
-        _check_name("role", role)
-        ttl = self.ttl if ttl is None else _check_duration("ttl", ttl)
+            check_name("user_id", user_id)
+        check_name("role", role)
+        ttl = self.ttl if ttl is None else check_duration("ttl", ttl)
         data_json = _encode_data(data)
         now = self.clock.now()
         absolute = now + self.absolute_lifetime
@@ -238,33 +218,20 @@ class SessionStore(abc.ABC):
 
     def revoke_all(self, user_id: str) -> int:
         """End every live session of ``user_id`` ("log out everywhere"); how many were revoked."""
-        _check_name("user_id", user_id)
+        check_name("user_id", user_id)
         return self._revoke_all(user_id, self.clock.now())
 
     def set_role(self, user_id: str, role: str) -> int:
         """Change the role on every live session of ``user_id``; how many were updated."""
-        _check_name("user_id", user_id)
-        _check_name("role", role)
+        check_name("user_id", user_id)
+        check_name("role", role)
         return self._set_role(user_id, role, self.clock.now())
 
-    def purge_expired(self) -> int:
-        """Remove expired sessions from storage; how many were removed."""
-        return self._purge_expired(self.clock.now())
+    # purge_expired, close and the context manager come from ClockedStore.
 
     @abc.abstractmethod
     def count(self) -> int:
         """Sessions currently stored, *including* expired ones not yet purged."""
-
-    def close(self) -> None:
-        """Release resources (connections, files). Memory-only stores have nothing to release."""
-
-    def __enter__(self: _Store) -> _Store:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     # -- what a backend implements; ids arrive already hashed and validated, ``now`` already read --
 
@@ -443,7 +410,12 @@ _INSERT = (
 )
 
 
-class SQLiteStore(SessionStore):
+# Let SQLite map the file into memory and keep 64 MiB of pages cached (the default is 2 MiB): with a
+# million sessions, lookups then rarely need a read() syscall.
+_READ_TUNING = ("PRAGMA mmap_size = 268435456", "PRAGMA cache_size = -65536")
+
+
+class SQLiteStore(SQLiteBacked, SessionStore):
     """Sessions in an SQLite table: the embedded default, durable across restarts when given a file.
 
     ``path=":memory:"`` keeps the table in RAM (gone on ``close``); a file path persists it and
@@ -467,35 +439,12 @@ class SQLiteStore(SessionStore):
     ) -> None:
         """Open (creating if needed) the session table at ``path``; see ``SessionStore`` for the rest."""
         super().__init__(clock, ttl, absolute_lifetime)
-        self.path = os.fspath(path)
-        self._lock = threading.Lock()
-        self._closed = False
-        # check_same_thread=False because our lock, not the sqlite3 module, serialises access.
-        # isolation_level=None: each statement commits by itself; multi-statement work uses BEGIN.
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        try:
-            if self.path != ":memory:":
-                self._conn.execute("PRAGMA journal_mode = WAL")
-                # NORMAL cannot corrupt a WAL database; a power cut may lose the last commits,
-                # which for sessions means a few users sign in again. FULL would fsync every login.
-                self._conn.execute("PRAGMA synchronous = NORMAL")
-                # Another process holding the write lock makes us wait up to 5 s instead of failing.
-                self._conn.execute("PRAGMA busy_timeout = 5000")
-                # Let SQLite map the file into memory and keep 64 MiB of pages cached (the default
-                # is 2 MiB): with a million sessions, lookups then rarely need a read() syscall.
-                self._conn.execute("PRAGMA mmap_size = 268435456")
-                self._conn.execute("PRAGMA cache_size = -65536")
-            self._conn.executescript(_SCHEMA)
-        except BaseException:
-            self._conn.close()
-            raise
-        # One cursor reused for lookups saves creating a cursor object per request.
+        # WAL, synchronous = NORMAL and busy_timeout come with every store (helpers.storage); the
+        # read tuning is for sessions alone, which are looked up on every request.
+        self._open(path, _SCHEMA, extra_pragmas=_READ_TUNING)
+        # One cursor reused for lookups saves creating a cursor object per request; closing the
+        # connection finalises it too.
         self._reader = self._conn.cursor()
-
-    @property
-    def connection(self) -> sqlite3.Connection:
-        """The underlying connection, so notebooks can show the stored rows (bypasses the lock)."""
-        return self._conn
 
     @staticmethod
     def _to_session(id_hash: str, row: tuple[Any, ...]) -> Session:
@@ -516,14 +465,7 @@ class SQLiteStore(SessionStore):
         # One transaction for the whole batch: committing per row would cost a WAL write each.
         # Rows go in sorted by key, so each lands next to the previous one in the B-tree.
         rows = sorted(self._row(record, data_json) for record in records)
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.executemany(_INSERT, rows)
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        self._transaction(lambda: self._conn.executemany(_INSERT, rows))
 
     def _load(self, id_hash: str, now: float) -> Session | None:
         with self._lock:
@@ -536,24 +478,16 @@ class SQLiteStore(SessionStore):
         # UPDATE then SELECT in one write transaction, so another process cannot slip in between.
         # (UPDATE ... RETURNING would be one statement, but needs SQLite 3.35, newer than some
         # Python builds ship.)
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                updated = self._conn.execute(
-                    "UPDATE sessions SET expires_at = min(? + ttl, absolute_expires_at)"
-                    " WHERE id = ? AND expires_at > ?",
-                    (now, id_hash, now),
-                ).rowcount
-                rows = self._conn.execute(_SELECT_ANY, (id_hash,)).fetchall() if updated else []
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-        return self._to_session(id_hash, rows[0]) if rows else None
+        def work() -> list[tuple[Any, ...]]:
+            updated = self._conn.execute(
+                "UPDATE sessions SET expires_at = min(? + ttl, absolute_expires_at)"
+                " WHERE id = ? AND expires_at > ?",
+                (now, id_hash, now),
+            ).rowcount
+            return self._conn.execute(_SELECT_ANY, (id_hash,)).fetchall() if updated else []
 
-    def _write(self, sql: str, params: tuple[Any, ...]) -> int:
-        with self._lock:
-            return self._conn.execute(sql, params).rowcount
+        rows = self._transaction(work)
+        return self._to_session(id_hash, rows[0]) if rows else None
 
     def _delete(self, id_hash: str, now: float) -> bool:
         return self._write("DELETE FROM sessions WHERE id = ? AND expires_at > ?", (id_hash, now)) > 0
@@ -574,14 +508,5 @@ class SQLiteStore(SessionStore):
         with self._lock:
             return self._conn.execute("SELECT count(*) FROM sessions").fetchone()[0]
 
-    def close(self) -> None:
-        """Close the connection; safe to call twice. An in-memory database is discarded."""
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._reader.close()
-                self._conn.close()
-
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
-        return f"SQLiteStore(path={self.path!r}, clock={self.clock!r}, {state})"
+        return f"SQLiteStore(path={self.path!r}, clock={self.clock!r}, {self._state()})"

@@ -18,9 +18,10 @@ import hashlib
 import hmac
 from typing import Any
 
-from flask import Flask, jsonify, request, session
+from flask import Flask, Response, session
 
 from .users import UserDirectory
+from .web import json_answer, login_user
 
 __all__ = ["MAX_SIGNED_LENGTH", "MIN_KEY_BYTES", "create_flask_session_app", "sign", "unsign"]
 
@@ -77,34 +78,26 @@ def create_flask_session_app(users: UserDirectory, secret_key: bytes) -> Flask:
     app = Flask("helpers.signing")
     app.secret_key = bytes(secret_key)  # every session cookie is signed with this; leak it and anyone can forge them
 
-    def _answer(status: int, **body: Any) -> Any:
-        response = jsonify(body)
-        response.status_code = status
-        return response
-
     @app.post("/login")
     def login() -> Any:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict) or not isinstance(body.get("username"), str) or not isinstance(body.get("password"), str):
-            return _answer(400, error="Bad request", reason='send JSON {"username": ..., "password": ...}')
-        user = users.authenticate(body["username"], body["password"])
-        if user is None:
-            return _answer(401, error="Invalid credentials", reason="unknown user or wrong password")
+        user = login_user(users)
+        if isinstance(user, Response):
+            return user
         session.clear()
         session["user"], session["role"] = user.username, user.role  # all of it travels to the client
-        return _answer(200, user=user.username, role=user.role)
+        return json_answer(200, user=user.username, role=user.role)
 
     @app.get("/me")
     def me() -> Any:
         # Flask has already checked the signature: a tampered cookie arrives here as an empty session.
         if "user" not in session:
-            return _answer(401, error="Not authenticated", reason="no valid session cookie")
-        return _answer(200, user=session["user"], role=session["role"])
+            return json_answer(401, error="Not authenticated", reason="no valid session cookie")
+        return json_answer(200, user=session["user"], role=session["role"])
 
     @app.post("/logout")
     def logout() -> Any:
         # Tells the client to drop its cookie. A copy kept elsewhere stays valid: nothing on the server changed.
         session.clear()
-        return _answer(200, logged_out=True)
+        return json_answer(200, logged_out=True)
 
     return app

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from helpers import DATA_DIR
 from helpers.passwords import DEFAULT_PARAMS, ScryptParams, hash_password, verify_password
+from helpers.storage import check_name
 
 __all__ = ["DEMO_USERS_PATH", "User", "UserDirectory", "load_demo_users"]
 
@@ -35,14 +36,6 @@ class User:
     role: str
     # Kept out of repr so printing a user in a notebook does not spill the hash.
     password_hash: str = field(repr=False)
-
-
-def _check_name(kind: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{kind} must be a str, got {type(value).__name__}")
-    if not value or value != value.strip():
-        raise ValueError(f"{kind} must be non-empty with no surrounding whitespace, got {value!r}")
-    return value
 
 
 class UserDirectory:
@@ -93,9 +86,9 @@ class UserDirectory:
                 continue
             try:
                 users[username] = User(
-                    username=_check_name("username", username),
-                    role=_check_name("role", entry["role"]),
-                    password_hash=_check_name("password_hash", entry["password_hash"]),
+                    username=check_name("username", username, unpadded=True),
+                    role=check_name("role", entry["role"], unpadded=True),
+                    password_hash=check_name("password_hash", entry["password_hash"], unpadded=True),
                 )
             except (KeyError, TypeError, ValueError) as exc:
                 raise ValueError(f"{path}: bad entry for user {username!r}: {exc!r}") from None
@@ -133,8 +126,8 @@ class UserDirectory:
 
     def add(self, username: str, password: str, role: str = "user") -> User:
         """Create a user; raises ValueError if the username is taken."""
-        _check_name("username", username)
-        _check_name("role", role)
+        check_name("username", username, unpadded=True)
+        check_name("role", role, unpadded=True)
         # Hash before taking the lock: it is slow and needs no shared state.
         user = User(username=username, role=role, password_hash=hash_password(password, params=self._params))
         with self._lock:
@@ -145,7 +138,7 @@ class UserDirectory:
 
     def set_role(self, username: str, role: str) -> User:
         """Change a user's role and return the new record; KeyError if there is no such user."""
-        _check_name("role", role)
+        check_name("role", role, unpadded=True)
         with self._lock:
             user = replace(self._require(username), role=role)
             self._users[username] = user

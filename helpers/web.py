@@ -37,7 +37,7 @@ from .clock import Clock, SystemClock
 from .denylist import JtiDenylist
 from .refresh import DEFAULT_REFRESH_TTL, RefreshTokenError, RefreshTokenStore, SQLiteRefreshStore
 from .sessions import SessionStore, SQLiteStore
-from .users import UserDirectory, load_demo_users
+from .users import User, UserDirectory, load_demo_users
 
 Strategy = Literal["session", "jwt", "both"]
 View = TypeVar("View", bound=Callable[..., Any])
@@ -95,9 +95,31 @@ def _header_safe(text: str) -> str:
     return "".join(ch for ch in text if 0x20 <= ord(ch) < 0x7F and ch not in '"\\')
 
 
+def json_answer(status: int, **body: Any) -> Response:
+    """A JSON response holding ``body`` as one object, with HTTP status ``status``."""
+    # Every app of the course answers this way, the deliberately vulnerable ones included, so their
+    # answers differ only where the lesson is.
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def login_user(users: UserDirectory) -> User | Response:
+    """The user the current request's JSON ``{"username", "password"}`` authenticates; else the 400 or 401 answer to send."""
+    # silent=True: a missing, non-JSON or malformed body is answered like a JSON body of the wrong
+    # shape, with one hint, instead of Flask's HTML error page.
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("username"), str) or not isinstance(body.get("password"), str):
+        return json_answer(400, error="Bad request", reason='send JSON {"username": ..., "password": ...}')
+    user = users.authenticate(body["username"], body["password"])
+    if user is None:
+        # One answer for both failures, so the response does not tell which usernames exist.
+        return json_answer(401, error="Invalid credentials", reason="unknown user or wrong password")
+    return user
+
+
 def _unauthorized_response(exc: Unauthorized) -> Response:
-    response = jsonify(error=exc.error, reason=exc.reason)
-    response.status_code = 401
+    response = json_answer(401, error=exc.error, reason=exc.reason)
     if exc.bearer:
         # RFC 6750 §3.1: with no credential at all, the challenge carries no error code.
         challenge = 'Bearer realm="api"'
@@ -127,12 +149,6 @@ def _set_refresh_cookie(response: Response, token: str, max_age: int) -> None:
 
 def _clear_refresh_cookie(response: Response) -> None:
     response.delete_cookie(REFRESH_COOKIE, path=REFRESH_PATH, secure=True, httponly=True, samesite="Strict")
-
-
-def _json_error(status: int, error: str, reason: str) -> Response:
-    response = jsonify(error=error, reason=reason)
-    response.status_code = status
-    return response
 
 
 def _session_principal() -> Principal:
@@ -261,16 +277,9 @@ def issue_access_token(config: AuthConfig, user: str, role: str) -> str:
 
 def _login() -> Response:
     config = _config()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("username"), str) or not isinstance(body.get("password"), str):
-        response = jsonify(error="Bad request", reason='send JSON {"username": ..., "password": ...}')
-        response.status_code = 400
-        return response
-    user = config.users.authenticate(body["username"], body["password"])
-    if user is None:
-        response = jsonify(error="Invalid credentials", reason="unknown user or wrong password")
-        response.status_code = 401
-        return response
+    user = login_user(config.users)  # checks the password (scrypt), or answers 400/401
+    if isinstance(user, Response):
+        return user
     payload: dict[str, Any] = {"user": user.username, "role": user.role}
     if config.strategy in ("jwt", "both"):
         payload.update(access_token=issue_access_token(config, user.username, user.role), token_type="Bearer", expires_in=config.access_ttl)
@@ -337,11 +346,11 @@ def _refresh() -> Response:
     # second, cheap layer we demand Content-Type: application/json, which an HTML form cannot send
     # and cross-site fetch() can send only after a CORS preflight this app never approves.
     if request.mimetype != "application/json":
-        return _json_error(415, "Unsupported Media Type",
-                           "POST /refresh needs Content-Type: application/json (a CSRF defence)")
+        return json_answer(415, error="Unsupported Media Type",
+                           reason="POST /refresh needs Content-Type: application/json (a CSRF defence)")
     refresh_token = request.cookies.get(REFRESH_COOKIE)
     if not refresh_token:
-        return _json_error(401, "No refresh token", "no refresh cookie; log in first")
+        return json_answer(401, error="No refresh token", reason="no refresh cookie; log in first")
     try:
         if len(refresh_token) > MAX_CREDENTIAL_LENGTH:
             raise RefreshTokenError("refresh cookie too long")
@@ -353,7 +362,7 @@ def _refresh() -> Response:
             config.refresh_store.revoke_family(rotated.token)
             raise RefreshTokenError("the user no longer exists")
     except RefreshTokenError as exc:  # invalid, expired, revoked, or reused (then the family is revoked)
-        response = _json_error(401, "Invalid refresh token", str(exc))
+        response = json_answer(401, error="Invalid refresh token", reason=str(exc))
         _clear_refresh_cookie(response)
         return response
     response = jsonify(
@@ -375,16 +384,12 @@ def _api_data() -> Response:
 
 
 def _error_response(exc: HTTPException) -> Response:
-    response = jsonify(error=exc.name, reason=exc.description)
-    response.status_code = exc.code or 500
-    return response
+    return json_answer(exc.code or 500, error=exc.name, reason=exc.description)
 
 
 def _internal_error(exc: Exception) -> Response:
     # Never leak a traceback to the client; the tests make sure this handler is never reached.
-    response = jsonify(error="Internal Server Error", reason="the server failed; this is a bug")
-    response.status_code = 500
-    return response
+    return json_answer(500, error="Internal Server Error", reason="the server failed; this is a bug")
 
 
 def create_app(

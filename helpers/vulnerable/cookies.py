@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, request
 
 from helpers.users import User, UserDirectory
+from helpers.web import json_answer, login_user  # the safe app's JSON plumbing; the flaw is elsewhere
 
 __all__ = ["COOKIE_NAME", "create_naive_app", "current_user"]
 
@@ -27,25 +28,16 @@ def current_user(users: UserDirectory) -> User | None:
     return users.get(name) if name else None
 
 
-def _answer(status: int, **body: Any) -> Any:
-    response = jsonify(body)
-    response.status_code = status
-    return response
-
-
 def create_naive_app(users: UserDirectory) -> Flask:
     """A login app whose only proof of identity on later requests is a cookie holding the username in plain text."""
     app = Flask("helpers.vulnerable.cookies")
 
     @app.post("/login")
     def login() -> Any:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict) or not isinstance(body.get("username"), str) or not isinstance(body.get("password"), str):
-            return _answer(400, error="Bad request", reason='send JSON {"username": ..., "password": ...}')
-        user = users.authenticate(body["username"], body["password"])
-        if user is None:
-            return _answer(401, error="Invalid credentials", reason="unknown user or wrong password")
-        response = _answer(200, user=user.username, role=user.role)
+        user = login_user(users)
+        if isinstance(user, Response):
+            return user
+        response = json_answer(200, user=user.username, role=user.role)
         response.set_cookie(COOKIE_NAME, user.username, path="/", secure=True, httponly=True, samesite="Lax")
         return response
 
@@ -53,16 +45,16 @@ def create_naive_app(users: UserDirectory) -> Flask:
     def me() -> Any:
         user = current_user(users)
         if user is None:
-            return _answer(401, error="Not authenticated", reason="no user cookie, or it names no known user")
-        return _answer(200, user=user.username, role=user.role)
+            return json_answer(401, error="Not authenticated", reason="no user cookie, or it names no known user")
+        return json_answer(200, user=user.username, role=user.role)
 
     @app.get("/admin")
     def admin() -> Any:
         user = current_user(users)
         if user is None:
-            return _answer(401, error="Not authenticated", reason="no user cookie, or it names no known user")
+            return json_answer(401, error="Not authenticated", reason="no user cookie, or it names no known user")
         if user.role != "admin":
-            return _answer(403, error="Forbidden", reason="admins only")
-        return _answer(200, area="admin", user=user.username)
+            return json_answer(403, error="Forbidden", reason="admins only")
+        return json_answer(200, area="admin", user=user.username)
 
     return app

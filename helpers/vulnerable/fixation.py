@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, request
 
 from helpers.sessions import MAX_SESSION_ID_LENGTH, hash_session_id, new_session_id
 from helpers.users import UserDirectory
+from helpers.web import json_answer, login_user  # the safe app's JSON plumbing; the flaw is elsewhere
 
 __all__ = ["COOKIE_NAME", "FixationProneSessions", "bind_login", "create_fixation_app"]
 
@@ -95,12 +95,6 @@ def bind_login(sessions: FixationProneSessions, presented_id: str | None, user: 
     return session_id
 
 
-def _answer(status: int, **body: Any) -> Response:
-    response = jsonify(body)
-    response.status_code = status
-    return response
-
-
 def _set_cookie(response: Response, session_id: str) -> None:
     response.set_cookie(COOKIE_NAME, session_id, path="/", secure=True, httponly=True, samesite="Lax")
 
@@ -114,21 +108,18 @@ def create_fixation_app(users: UserDirectory, sessions: FixationProneSessions | 
     def home() -> Response:
         session_id = request.cookies.get(COOKIE_NAME)
         if table.knows(session_id):
-            return _answer(200, visitor=table.user_of(session_id) is None)
-        response = _answer(200, visitor=True)
+            return json_answer(200, visitor=table.user_of(session_id) is None)
+        response = json_answer(200, visitor=True)
         _set_cookie(response, table.start())
         return response
 
     @app.post("/login")
     def login() -> Response:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict) or not isinstance(body.get("username"), str) or not isinstance(body.get("password"), str):
-            return _answer(400, error="Bad request", reason='send JSON {"username": ..., "password": ...}')
-        user = users.authenticate(body["username"], body["password"])
-        if user is None:
-            return _answer(401, error="Invalid credentials", reason="unknown user or wrong password")
+        user = login_user(users)
+        if isinstance(user, Response):
+            return user
         session_id = bind_login(table, request.cookies.get(COOKIE_NAME), user.username, user.role)
-        response = _answer(200, user=user.username, role=user.role)
+        response = json_answer(200, user=user.username, role=user.role)
         _set_cookie(response, session_id)
         return response
 
@@ -136,7 +127,7 @@ def create_fixation_app(users: UserDirectory, sessions: FixationProneSessions | 
     def me() -> Response:
         found = table.user_of(request.cookies.get(COOKIE_NAME))
         if found is None:
-            return _answer(401, error="Not authenticated", reason="no session, or nobody logged in on it")
-        return _answer(200, user=found[0], role=found[1])
+            return json_answer(401, error="Not authenticated", reason="no session, or nobody logged in on it")
+        return json_answer(200, user=found[0], role=found[1])
 
     return app

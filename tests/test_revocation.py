@@ -1,0 +1,78 @@
+"""The replay simulation behind chapter 05's revocation charts, run against live servers."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers.clock import FrozenClock
+from helpers.revocation import STRATEGIES, denylist_size_over_time, exposure_minutes, replay_after_logout
+from helpers.users import UserDirectory
+
+START = 1_700_000_000.0  # the same start as conftest.py's clock fixture
+
+
+def test_exposure_minutes_counts_up_to_the_last_accepted_interval() -> None:
+    assert exposure_minutes([], 1) == 0
+    assert exposure_minutes([False, False], 5) == 0
+    assert exposure_minutes([True, True, True, False], 1) == 3
+    assert exposure_minutes([True, False, True, False], 5) == 15  # a gap does not end the exposure
+    assert exposure_minutes([True] * 4, 2.5) == 10
+
+
+def test_exposure_minutes_rejects_a_non_positive_interval() -> None:
+    with pytest.raises(ValueError):
+        exposure_minutes([True], 0)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "ttl", "expected"),
+    [("session", 900, 0), ("jwt", 3600, 60), ("jwt+refresh", 900, 15), ("jwt+denylist", 900, 0)],
+)
+def test_replay_measures_each_strategy(users: UserDirectory, strategy: str, ttl: int, expected: int) -> None:
+    replay = replay_after_logout(strategy, users, "alice", "wonderland", clock=FrozenClock(START),
+                                 access_ttl=ttl, interval_minutes=5, duration_minutes=70)
+    assert replay.minutes == tuple(range(0, 75, 5))
+    assert exposure_minutes(replay.accepted, 5) == expected
+    # Once refused, the credential stays refused: no strategy lets it back in within the window.
+    first_refusal = replay.accepted.index(False)
+    assert not any(replay.accepted[first_refusal:])
+
+
+def test_logout_answers_and_denylist_lookups(users: UserDirectory) -> None:
+    replays = {s: replay_after_logout(s, users, "alice", "wonderland", clock=FrozenClock(START),
+                                      interval_minutes=20, duration_minutes=20) for s in STRATEGIES}
+    assert replays["session"].logout_answer["session_deleted"] is True
+    assert replays["jwt"].logout_answer == {}  # the client only forgets
+    assert replays["jwt+refresh"].logout_answer["refresh_revoked"] is True
+    assert replays["jwt+denylist"].logout_answer["token_revoked"] is True
+    assert {s: r.victim_lookups for s, r in replays.items()} == {"session": 0, "jwt": 0, "jwt+refresh": 0, "jwt+denylist": 2}
+    # The thief's stolen refresh cookie was tried once the access token died, and refused.
+    assert replays["jwt+refresh"].refresh_statuses == (401,)
+
+
+def test_stop_when_refused_ends_the_replay(users: UserDirectory) -> None:
+    replay = replay_after_logout("jwt", users, "alice", "wonderland", clock=FrozenClock(START), access_ttl=60,
+                                 interval_minutes=1 / 12, duration_minutes=600, stop_when_refused=True)
+    assert len(replay.accepted) == 13 and replay.accepted[-1] is False
+    assert exposure_minutes(replay.accepted, 1 / 12) == pytest.approx(1)
+
+
+def test_replay_rejects_unknown_strategies_and_bad_intervals(users: UserDirectory) -> None:
+    with pytest.raises(ValueError):
+        replay_after_logout("cookie", users, "alice", "wonderland", clock=FrozenClock(START))
+    with pytest.raises(ValueError):
+        replay_after_logout("jwt", users, "alice", "wonderland", clock=FrozenClock(START), interval_minutes=0)
+
+
+def test_denylist_entries_leave_when_their_token_would_have_expired(users: UserDirectory) -> None:
+    growth = denylist_size_over_time(users, "alice", "wonderland", [0, 0, 10], clock=FrozenClock(START),
+                                     access_ttl=15 * 60, duration_minutes=30)
+    assert growth.minutes == tuple(range(31))
+    assert growth.stored[0] == 2 and growth.stored[10] == 3
+    assert growth.stored[15] == 1  # the two minute-0 tokens expired at minute 15 and were purged
+    assert growth.stored[25] == 0 and growth.denied_total[-1] == 3
+
+
+def test_denylist_growth_rejects_logouts_outside_the_window(users: UserDirectory) -> None:
+    with pytest.raises(ValueError):
+        denylist_size_over_time(users, "alice", "wonderland", [40], clock=FrozenClock(START), duration_minutes=30)
