@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -47,3 +48,17 @@ def served(clock: FrozenClock, users: UserDirectory) -> Iterator[Callable[..., R
     yield start
     for srv in running:
         srv.stop()
+
+
+@pytest.fixture
+def closing() -> Iterator[Callable[[Any], Any]]:
+    """Register stores (anything with ``close()``) to be closed when the test ends; returns what it is given."""
+    made: list[Any] = []
+
+    def keep(store: Any) -> Any:
+        made.append(store)
+        return store
+
+    yield keep
+    for store in made:
+        store.close()

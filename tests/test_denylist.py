@@ -24,24 +24,10 @@ DENYLIST_FACTORIES: dict[str, Callable[[FrozenClock, Path], JtiDenylist]] = {
 }
 
 
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(START)
-
-
 @pytest.fixture(params=sorted(DENYLIST_FACTORIES))
-def make_denylist(request: pytest.FixtureRequest, clock: FrozenClock, tmp_path: Path) -> Iterator[Callable[[], JtiDenylist]]:
-    """Build denylists of the current backend; close them all after."""
-    made: list[JtiDenylist] = []
-
-    def make() -> JtiDenylist:
-        denylist = DENYLIST_FACTORIES[request.param](clock, tmp_path)
-        made.append(denylist)
-        return denylist
-
-    yield make
-    for denylist in made:
-        denylist.close()
+def make_denylist(request: pytest.FixtureRequest, clock: FrozenClock, tmp_path: Path, closing) -> Callable[[], JtiDenylist]:
+    """Build denylists of the current backend, closed after the test."""
+    return lambda: closing(DENYLIST_FACTORIES[request.param](clock, tmp_path))
 
 
 @pytest.fixture

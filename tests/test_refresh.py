@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers.clock import FrozenClock
+from store_backends import Backend, dump_python, dump_sqlite
 from helpers.denylist import SQLiteDenylist
 from helpers.refresh import (
     DEFAULT_REFRESH_TTL,
@@ -43,59 +44,15 @@ DAY = 86_400.0
 # --- backends -------------------------------------------------------------------------------------
 
 
-def _python_strings(obj: object, seen: set[int] | None = None) -> Iterator[str]:
-    """Every str reachable from ``obj`` through containers and the course's own objects."""
-    seen = set() if seen is None else seen
-    if id(obj) in seen:
-        return
-    seen.add(id(obj))
-    if isinstance(obj, str):
-        yield obj
-    elif isinstance(obj, dict):
-        for key, value in obj.items():
-            yield from _python_strings(key, seen)
-            yield from _python_strings(value, seen)
-    elif isinstance(obj, (list, tuple, set, frozenset)):
-        for item in obj:
-            yield from _python_strings(item, seen)
-    elif type(obj).__module__.startswith("helpers."):
-        yield from _python_strings(vars(obj), seen)
-
-
-def _dump_python(store: RefreshTokenStore, tmp_path: Path) -> str:
-    return "\n".join(_python_strings(store))
-
-
-def _dump_sqlite(store: RefreshTokenStore, tmp_path: Path) -> str:
-    assert isinstance(store, SQLiteRefreshStore)
-    dump = "\n".join(store.connection.iterdump())
-    # For a file database, also scan the raw bytes SQLite wrote: the database and its WAL.
-    files = b"".join(p.read_bytes() for p in sorted(tmp_path.glob("refresh.db*")))
-    return dump + files.decode("latin-1")
-
-
-@dataclass(frozen=True)
-class Backend:
-    """How to build one backend around a clock, and how to dump everything it stored."""
-
-    make: Callable[..., RefreshTokenStore]  # (clock, tmp_path, **constructor options) -> store
-    dump: Callable[[RefreshTokenStore, Path], str]
-
-
 STORE_FACTORIES: dict[str, Backend] = {
-    "memory": Backend(lambda clock, tmp_path, **kw: MemoryRefreshStore(clock=clock, **kw), _dump_python),
+    "memory": Backend(lambda clock, tmp_path, **kw: MemoryRefreshStore(clock=clock, **kw), dump_python),
     "sqlite-memory": Backend(
-        lambda clock, tmp_path, **kw: SQLiteRefreshStore(":memory:", clock=clock, **kw), _dump_sqlite
+        lambda clock, tmp_path, **kw: SQLiteRefreshStore(":memory:", clock=clock, **kw), dump_sqlite("refresh.db")
     ),
     "sqlite-file": Backend(
-        lambda clock, tmp_path, **kw: SQLiteRefreshStore(tmp_path / "refresh.db", clock=clock, **kw), _dump_sqlite
+        lambda clock, tmp_path, **kw: SQLiteRefreshStore(tmp_path / "refresh.db", clock=clock, **kw), dump_sqlite("refresh.db")
     ),
 }
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(START)
 
 
 @pytest.fixture(params=sorted(STORE_FACTORIES))
@@ -104,18 +61,9 @@ def backend(request: pytest.FixtureRequest) -> Backend:
 
 
 @pytest.fixture
-def make_store(backend: Backend, clock: FrozenClock, tmp_path: Path) -> Iterator[Callable[..., RefreshTokenStore]]:
-    """Build stores of the current backend (with optional constructor options); close them all after."""
-    made: list[RefreshTokenStore] = []
-
-    def make(**options: Any) -> RefreshTokenStore:
-        store = backend.make(clock, tmp_path, **options)
-        made.append(store)
-        return store
-
-    yield make
-    for store in made:
-        store.close()
+def make_store(backend: Backend, clock: FrozenClock, tmp_path: Path, closing) -> Callable[..., RefreshTokenStore]:
+    """Build stores of the current backend (with optional constructor options), closed after the test."""
+    return lambda **options: closing(backend.make(clock, tmp_path, **options))
 
 
 @pytest.fixture
@@ -170,8 +118,8 @@ def test_store_never_holds_the_raw_token(backend, store, clock, tmp_path):
     second = store.rotate(first).token
     dump = backend.dump(store, tmp_path)
     for token in (first, second):
-        assert token not in dump
-        assert hash_refresh_token(token) in dump
+        assert token.encode() not in dump
+        assert hash_refresh_token(token).encode() in dump
 
 
 def test_hash_refresh_token_is_plain_sha256_hex():

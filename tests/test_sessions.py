@@ -23,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers.clock import FrozenClock
+from store_backends import Backend, dump_python, dump_sqlite
 from helpers.sessions import (
     DEFAULT_ABSOLUTE_LIFETIME,
     DEFAULT_TTL,
@@ -40,59 +41,13 @@ DAY = 86_400.0
 # --- backends -------------------------------------------------------------------------------------
 
 
-def _python_strings(obj: object, seen: set[int] | None = None) -> Iterator[str]:
-    """Every str reachable from ``obj`` through containers and the course's own objects."""
-    seen = set() if seen is None else seen
-    if id(obj) in seen:
-        return
-    seen.add(id(obj))
-    if isinstance(obj, str):
-        yield obj
-    elif isinstance(obj, bytes):
-        yield obj.decode("latin-1")
-    elif isinstance(obj, dict):
-        for key, value in obj.items():
-            yield from _python_strings(key, seen)
-            yield from _python_strings(value, seen)
-    elif isinstance(obj, (list, tuple, set, frozenset)):
-        for item in obj:
-            yield from _python_strings(item, seen)
-    elif type(obj).__module__.startswith("helpers."):
-        yield from _python_strings(vars(obj), seen)
-
-
-def _dump_python(store: SessionStore, tmp_path: Path) -> bytes:
-    return "\n".join(_python_strings(store)).encode("utf-8", "surrogatepass")
-
-
-def _dump_sqlite(store: SessionStore, tmp_path: Path) -> bytes:
-    assert isinstance(store, SQLiteStore)
-    dump = "\n".join(store.connection.iterdump()).encode()
-    # For a file database, also scan the raw bytes SQLite wrote: the database, its WAL and index.
-    files = b"".join(p.read_bytes() for p in sorted(tmp_path.glob("sessions.db*")))
-    return dump + files
-
-
-@dataclass(frozen=True)
-class Backend:
-    """How to build one backend around a clock, and how to dump everything it stored."""
-
-    make: Callable[..., SessionStore]  # (clock, tmp_path, **constructor options) -> store
-    dump: Callable[[SessionStore, Path], bytes]
-
-
 STORE_FACTORIES: dict[str, Backend] = {
-    "memory": Backend(lambda clock, tmp_path, **kw: MemoryStore(clock=clock, **kw), _dump_python),
-    "sqlite-memory": Backend(lambda clock, tmp_path, **kw: SQLiteStore(":memory:", clock=clock, **kw), _dump_sqlite),
+    "memory": Backend(lambda clock, tmp_path, **kw: MemoryStore(clock=clock, **kw), dump_python),
+    "sqlite-memory": Backend(lambda clock, tmp_path, **kw: SQLiteStore(":memory:", clock=clock, **kw), dump_sqlite("sessions.db")),
     "sqlite-file": Backend(
-        lambda clock, tmp_path, **kw: SQLiteStore(tmp_path / "sessions.db", clock=clock, **kw), _dump_sqlite
+        lambda clock, tmp_path, **kw: SQLiteStore(tmp_path / "sessions.db", clock=clock, **kw), dump_sqlite("sessions.db")
     ),
 }
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(START)
 
 
 @pytest.fixture(params=sorted(STORE_FACTORIES))
@@ -101,18 +56,9 @@ def backend(request: pytest.FixtureRequest) -> Backend:
 
 
 @pytest.fixture
-def make_store(backend: Backend, clock: FrozenClock, tmp_path: Path) -> Iterator[Callable[..., SessionStore]]:
-    """Build stores of the current backend (with optional constructor options); close them all after."""
-    made: list[SessionStore] = []
-
-    def make(**options: Any) -> SessionStore:
-        store = backend.make(clock, tmp_path, **options)
-        made.append(store)
-        return store
-
-    yield make
-    for store in made:
-        store.close()
+def make_store(backend: Backend, clock: FrozenClock, tmp_path: Path, closing) -> Callable[..., SessionStore]:
+    """Build stores of the current backend (with optional constructor options), closed after the test."""
+    return lambda **options: closing(backend.make(clock, tmp_path, **options))
 
 
 @pytest.fixture
