@@ -1,7 +1,7 @@
 """Shared implementation for the course on authentication state: sessions versus JWTs.
 
 One module per idea: ``clock``, ``passwords``, ``users``, ``storage``, ``sessions``, ``refresh``, ``denylist``, ``signing``,
-``tokens``, ``keys``, ``web``, ``server``, ``trace``, ``bench``, ``plots``, ``display``, ``quiz``; ``vulnerable`` holds the
+``tokens``, ``keys``, ``web``, ``server``, ``trace``, ``revocation``, ``attacks``, ``bench``, ``plots``, ``display``, ``quiz``; ``vulnerable`` holds the
 deliberately broken apps the attack demos break, and nothing else imports it. Notebooks teach with these;
 ``tests/`` proves them.
 """

@@ -17,6 +17,9 @@ revokes the whole login. Because the browser sends that cookie only to paths und
 receives the refresh cookie and the session cookie alike. With a ``denylist`` (``helpers.denylist``),
 logout also revokes the presented access token, at the price of one lookup on every API request.
 
+Every POST is refused (403) when the browser marks it as cross-site (``Sec-Fetch-Site`` or a foreign
+``Origin``): a CSRF defence on top of the cookies' SameSite; non-browser clients send neither header.
+
 ``login_required`` and ``token_required`` are the Flask counterpart of Next.js middleware: they run
 before a view, reject with 401 and a JSON reason, or put the caller in ``flask.g.auth``.
 """
@@ -373,6 +376,23 @@ def _refresh() -> Response:
     return response
 
 
+def _refuse_cross_site() -> Response | None:
+    """CSRF defence for every POST: refuse a request a browser marks as coming from another site.
+
+    SameSite on the cookies is the first layer; this is the second, for browsers or cookies where it
+    fails. Browsers send ``Sec-Fetch-Site`` and, on POST, ``Origin``; clients that send neither (curl,
+    requests) are not browsers, so no other site can be riding their cookies.
+    """
+    if request.method != "POST":
+        return None
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    origin = request.headers.get("Origin")
+    own_origin = request.host_url.rstrip("/")
+    if fetch_site in ("cross-site", "same-site") or (origin is not None and origin != own_origin):
+        return json_answer(403, error="Forbidden", reason="cross-site request refused (a CSRF defence)")
+    return None
+
+
 def _me() -> Response:
     principal: Principal = g.auth
     return jsonify(user=principal.user, role=principal.role, via=principal.via)
@@ -429,6 +449,7 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024  # a login body is tiny; refuse anything bigger early
     app.extensions["auth_course"] = config
     app.after_request(_renew_session_cookie)
+    app.before_request(_refuse_cross_site)
     app.register_error_handler(Unauthorized, _unauthorized_response)
     app.register_error_handler(HTTPException, _error_response)
     app.register_error_handler(Exception, _internal_error)

