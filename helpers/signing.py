@@ -14,7 +14,6 @@ a notebook can take its cookie apart.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 from typing import Any
 

@@ -1,8 +1,8 @@
-import threading
 
 import pytest
 
 from helpers.clock import FrozenClock, SystemClock
+from support import run_together
 
 
 def test_system_clock_follows_wall_time():
@@ -29,9 +29,5 @@ def test_frozen_clock_refuses_to_go_back():
 
 def test_frozen_clock_is_safe_to_advance_from_many_threads():
     clock = FrozenClock(0.0)
-    threads = [threading.Thread(target=lambda: [clock.advance(seconds=1) for _ in range(1000)]) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(lambda index: [clock.advance(seconds=1) for _ in range(1000)], 8)
     assert clock.now() == 8000.0

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers.clock import FrozenClock
+from support import run_together
 from helpers.denylist import MAX_JTI_LENGTH, JtiDenylist, MemoryDenylist, SQLiteDenylist
 
 START = 1_700_000_000.0
@@ -136,24 +136,13 @@ def test_denylist_is_a_context_manager(clock, tmp_path):
 
 def test_concurrent_threads_lose_no_entries_and_no_lookups(denylist):
     threads_count, per_thread = 8, 50
-    barrier = threading.Barrier(threads_count)
-    errors: list[BaseException] = []
 
     def work(index: int) -> None:
-        try:
-            barrier.wait()
-            for n in range(per_thread):
-                assert denylist.deny(f"{index}-{n}", START + 60 + n)
-                assert denylist.is_denied(f"{index}-{n}")
-        except BaseException as exc:  # collected and re-raised in the main thread
-            errors.append(exc)
+        for n in range(per_thread):
+            assert denylist.deny(f"{index}-{n}", START + 60 + n)
+            assert denylist.is_denied(f"{index}-{n}")
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(threads_count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    run_together(work, threads_count)
     assert denylist.count() == threads_count * per_thread
     assert denylist.lookups == threads_count * per_thread
 

@@ -10,18 +10,12 @@ from __future__ import annotations
 import math
 import re
 import sqlite3
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import FrozenInstanceError, dataclass
-from pathlib import Path
-from typing import Any
+from dataclasses import FrozenInstanceError
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers.clock import FrozenClock
-from store_backends import Backend, dump_python, dump_sqlite
 from helpers.denylist import SQLiteDenylist
 from helpers.refresh import (
     DEFAULT_REFRESH_TTL,
@@ -36,6 +30,7 @@ from helpers.refresh import (
     hash_refresh_token,
 )
 from helpers.sessions import SQLiteStore
+from support import Backend, dump_python, dump_sqlite, run_together, store_fixtures
 
 START = 1_700_000_000.0
 DAY = 86_400.0
@@ -55,20 +50,7 @@ STORE_FACTORIES: dict[str, Backend] = {
 }
 
 
-@pytest.fixture(params=sorted(STORE_FACTORIES))
-def backend(request: pytest.FixtureRequest) -> Backend:
-    return STORE_FACTORIES[request.param]
-
-
-@pytest.fixture
-def make_store(backend: Backend, clock: FrozenClock, tmp_path: Path, closing) -> Callable[..., RefreshTokenStore]:
-    """Build stores of the current backend (with optional constructor options), closed after the test."""
-    return lambda **options: closing(backend.make(clock, tmp_path, **options))
-
-
-@pytest.fixture
-def store(make_store: Callable[..., RefreshTokenStore]) -> RefreshTokenStore:
-    return make_store()
+backend, make_store, store = store_fixtures(STORE_FACTORIES)
 
 
 def refused(store: RefreshTokenStore, token: object) -> RefreshTokenError:
@@ -341,22 +323,7 @@ def test_store_is_a_context_manager(backend, clock, tmp_path):
 
 def _race(store: RefreshTokenStore, token: str, racers: int) -> list[object]:
     """Rotate ``token`` from ``racers`` threads released together; each thread's result or error."""
-    barrier = threading.Barrier(racers)
-    outcomes: list[object] = [None] * racers
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            outcomes[index] = store.rotate(token)
-        except BaseException as exc:  # collected and checked in the main thread
-            outcomes[index] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(racers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return outcomes
+    return run_together(lambda index: store.rotate(token), racers, raise_errors=False)
 
 
 @pytest.mark.parametrize("racers", [2, 4])
@@ -375,26 +342,15 @@ def test_concurrent_rotations_of_one_token_have_exactly_one_winner(store, racers
 
 def test_concurrent_logins_and_rotations_lose_nothing(store):
     threads_count, per_thread = 8, 30
-    barrier = threading.Barrier(threads_count)
-    errors: list[BaseException] = []
 
     def work(index: int) -> None:
-        try:
-            barrier.wait()
-            token = store.issue(f"user{index}")
-            for _ in range(per_thread):
-                result = store.rotate(token)
-                assert result.user_id == f"user{index}"
-                token = result.token
-        except BaseException as exc:  # collected and re-raised in the main thread
-            errors.append(exc)
+        token = store.issue(f"user{index}")
+        for _ in range(per_thread):
+            result = store.rotate(token)
+            assert result.user_id == f"user{index}"
+            token = result.token
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(threads_count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    run_together(work, threads_count)
     assert store.count() == threads_count * (per_thread + 1)
     assert sorted(f.tokens_issued for f in store.active_families()) == [per_thread + 1] * threads_count
 
@@ -429,21 +385,7 @@ def test_two_stores_on_one_file_cannot_both_spend_a_token(tmp_path, clock):
     with SQLiteRefreshStore(path, clock=clock) as a, SQLiteRefreshStore(path, clock=clock) as b:
         for _ in range(20):
             token = a.issue("alice")
-            barrier = threading.Barrier(2)
-            outcomes: list[object] = []
-
-            def run(store: RefreshTokenStore) -> None:
-                barrier.wait()
-                try:
-                    outcomes.append(store.rotate(token))
-                except RefreshTokenError as exc:
-                    outcomes.append(exc)
-
-            threads = [threading.Thread(target=run, args=(s,)) for s in (a, b)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            outcomes = run_together(lambda index: (a, b)[index].rotate(token), 2, raise_errors=False)
             assert sorted(type(o).__name__ for o in outcomes) == ["RefreshTokenReuseError", "RotationResult"]
 
 

@@ -12,18 +12,16 @@ import hashlib
 import math
 import re
 import sqlite3
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import FrozenInstanceError, dataclass, replace
+from collections.abc import Iterator
+from dataclasses import FrozenInstanceError, replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers.clock import FrozenClock
-from store_backends import Backend, dump_python, dump_sqlite
+from support import Backend, dump_python, dump_sqlite, run_together, store_fixtures
 from helpers.sessions import (
     DEFAULT_ABSOLUTE_LIFETIME,
     DEFAULT_TTL,
@@ -50,20 +48,7 @@ STORE_FACTORIES: dict[str, Backend] = {
 }
 
 
-@pytest.fixture(params=sorted(STORE_FACTORIES))
-def backend(request: pytest.FixtureRequest) -> Backend:
-    return STORE_FACTORIES[request.param]
-
-
-@pytest.fixture
-def make_store(backend: Backend, clock: FrozenClock, tmp_path: Path, closing) -> Callable[..., SessionStore]:
-    """Build stores of the current backend (with optional constructor options), closed after the test."""
-    return lambda **options: closing(backend.make(clock, tmp_path, **options))
-
-
-@pytest.fixture
-def store(make_store: Callable[..., SessionStore]) -> SessionStore:
-    return make_store()
+backend, make_store, store = store_fixtures(STORE_FACTORIES)
 
 
 # --- the contract: create and get ---------------------------------------------------------------
@@ -343,30 +328,19 @@ def test_store_is_a_context_manager(backend, clock, tmp_path):
 
 def test_concurrent_threads_lose_nothing_and_raise_nothing(store):
     threads_count, per_thread = 8, 60
-    start = threading.Barrier(threads_count)
     kept: list[list[str]] = [[] for _ in range(threads_count)]
-    errors: list[BaseException] = []
 
     def work(index: int) -> None:
-        try:
-            start.wait()
-            for n in range(per_thread):
-                session_id = store.create(f"user{index}", data={"n": n})
-                assert store.get(session_id).data == {"n": n}
-                if n % 2:
-                    assert store.delete(session_id) is True
-                else:
-                    assert store.touch(session_id) is not None
-                    kept[index].append(session_id)
-        except BaseException as exc:  # collected and re-raised in the main thread
-            errors.append(exc)
+        for n in range(per_thread):
+            session_id = store.create(f"user{index}", data={"n": n})
+            assert store.get(session_id).data == {"n": n}
+            if n % 2:
+                assert store.delete(session_id) is True
+            else:
+                assert store.touch(session_id) is not None
+                kept[index].append(session_id)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(threads_count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    run_together(work, threads_count)
     assert store.count() == threads_count * per_thread // 2
     for index, ids in enumerate(kept):
         assert all(store.get(session_id).user_id == f"user{index}" for session_id in ids)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import pytest
 
 from helpers.passwords import DEFAULT_PARAMS, ScryptParams, hash_password, needs_rehash, verify_password
 from helpers.users import DEMO_USERS_PATH, User, UserDirectory, load_demo_users
+from support import run_together
 
 CHEAP = ScryptParams(n=2**4, r=1, p=1)
 
@@ -147,23 +147,13 @@ def test_user_repr_hides_the_hash(directory):
 
 
 def test_directory_is_thread_safe(directory):
-    errors: list[BaseException] = []
-
     def work(index: int) -> None:
-        try:
-            for n in range(20):
-                directory.add(f"user{index}-{n}", "pw")
-                directory.set_role("alice", f"role{index}")
-                assert directory.authenticate(f"user{index}-{n}", "pw") is not None
-        except BaseException as exc:
-            errors.append(exc)
+        for n in range(20):
+            directory.add(f"user{index}-{n}", "pw")
+            directory.set_role("alice", f"role{index}")
+            assert directory.authenticate(f"user{index}-{n}", "pw") is not None
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    run_together(work, 8)
     assert len(directory) == 2 + 8 * 20
 
 

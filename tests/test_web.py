@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 
 import jwt
 import pytest
@@ -14,6 +13,7 @@ from helpers.refresh import MemoryRefreshStore, SQLiteRefreshStore
 from helpers.sessions import MemoryStore, SQLiteStore, hash_session_id
 from helpers.users import UserDirectory
 from helpers.web import REFRESH_COOKIE, SESSION_COOKIE, auth_config, create_app
+from support import run_together
 
 ALICE = {"username": "alice", "password": "wonderland"}
 BOB = {"username": "bob", "password": "builder"}
@@ -244,9 +244,8 @@ def test_create_app_refuses_an_unknown_strategy():
 def test_eight_threads_logging_in_and_out_lose_nothing(served, clock):
     store = SQLiteStore(":memory:", clock=clock)
     srv = served("both", store=store)
-    errors: list[str] = []
-
-    def worker(index: int) -> None:
+    def worker(index: int) -> list[str]:
+        errors: list[str] = []
         for _ in range(5):
             client, response = login(srv, credentials=ALICE if index % 2 else BOB)
             if response.status_code != 200:
@@ -258,13 +257,9 @@ def test_eight_threads_logging_in_and_out_lose_nothing(served, clock):
                 errors.append("token refused")
             if client.post(srv.url + "/logout").json().get("session_deleted") is not True:
                 errors.append("logout missed")
+        return errors
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert [error for errors in run_together(worker, 8) for error in errors] == []
     assert store.count() == 0
 
 
@@ -524,18 +519,9 @@ def test_two_refreshes_racing_with_one_token_have_exactly_one_winner(served):
         client, _ = login(srv)
         token = client.cookies[REFRESH_COOKIE]
         racers = [srv.client() for _ in range(2)]
-        barrier = threading.Barrier(len(racers))
-        answers: list = [None] * len(racers)
-
-        def run(index: int) -> None:
-            barrier.wait()
-            answers[index] = racers[index].post(srv.url + "/refresh", json={}, headers=with_refresh_cookie(token))
-
-        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(racers))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        answers = run_together(
+            lambda index: racers[index].post(srv.url + "/refresh", json={}, headers=with_refresh_cookie(token)), len(racers)
+        )
         statuses = sorted(answer.status_code for answer in answers)
         assert statuses == [200, 401], [answer.text for answer in answers]
         loser = next(answer for answer in answers if answer.status_code == 401)
