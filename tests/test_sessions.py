@@ -21,7 +21,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers.clock import FrozenClock
-from support import Backend, dump_python, dump_sqlite, run_together, store_fixtures
+from support import (
+    Backend,
+    dump_postgres,
+    dump_python,
+    dump_redis,
+    dump_sqlite,
+    postgres_url,
+    redis_url,
+    run_together,
+    store_fixtures,
+    unique_name,
+)
+from helpers.postgres_sessions import PostgresStore
+from helpers.redis_sessions import RedisStore
 from helpers.sessions import (
     DEFAULT_ABSOLUTE_LIFETIME,
     DEFAULT_TTL,
@@ -44,6 +57,13 @@ STORE_FACTORIES: dict[str, Backend] = {
     "sqlite-memory": Backend(lambda clock, tmp_path, **kw: SQLiteStore(":memory:", clock=clock, **kw), dump_sqlite("sessions.db")),
     "sqlite-file": Backend(
         lambda clock, tmp_path, **kw: SQLiteStore(tmp_path / "sessions.db", clock=clock, **kw), dump_sqlite("sessions.db")
+    ),
+    "redis": Backend(
+        lambda clock, tmp_path, **kw: RedisStore(redis_url(), clock=clock, prefix=unique_name("t:"), **kw), dump_redis
+    ),
+    "postgres": Backend(
+        lambda clock, tmp_path, **kw: PostgresStore(postgres_url(), clock=clock, table=unique_name("s_"), **kw),
+        dump_postgres,
     ),
 }
 
