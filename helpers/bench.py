@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .sessions import SessionStore
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,7 @@ def format_table(rows: list[Measurement], baseline: Measurement | None = None, b
 
 FULL_SESSION_COUNTS = (1_000, 100_000, 1_000_000)
 QUICK_SESSION_COUNTS = (1_000, 100_000)
+SHARED_SESSION_COUNTS = (1_000, 100_000)  # filling Redis or PostgreSQL with a million takes minutes
 ASYMMETRIC_ALGORITHMS = ("RS256", "ES256", "EdDSA")
 
 
@@ -127,21 +132,49 @@ def token_benchmarks(repeat: int = 15) -> tuple[list[Measurement], dict[str, flo
     return rows, ratios
 
 
+def lookup_benchmark(store: SessionStore, name: str, sessions: int, repeat: int = 15) -> Measurement:
+    """Fill ``store`` with ``sessions`` sessions, then time ``get`` on one of them (SHA-256 of the ID included)."""
+    ids = store.create_many([f"user{i}" for i in range(sessions)])
+    probe = ids[len(ids) // 2]
+    return measure(lambda: store.get(probe), name=f"{name} get, {sessions:,} sessions", repeat=repeat)
+
+
 def session_lookup_benchmarks(counts: tuple[int, ...] = FULL_SESSION_COUNTS, repeat: int = 15,
-                              progress: bool = True) -> list[Measurement]:
-    """``get`` on a known session in ``MemoryStore`` and ``SQLiteStore`` holding each number of sessions."""
+                              progress: bool = True,
+                              stores: Mapping[str, Callable[[], SessionStore]] | None = None) -> list[Measurement]:
+    """``get`` on a known session in each store (default: ``MemoryStore`` and ``SQLiteStore``) holding each number of sessions."""
     from .sessions import MemoryStore, SQLiteStore
 
+    if stores is None:
+        stores = {"MemoryStore": MemoryStore, "SQLiteStore :memory:": lambda: SQLiteStore(":memory:")}
     rows: list[Measurement] = []
     for count in counts:
-        for name, store in (("MemoryStore", MemoryStore()), ("SQLiteStore :memory:", SQLiteStore(":memory:"))):
+        for name, make_store in stores.items():
             if progress:
                 print(f"  filling {name} with {count:,} sessions ...", flush=True)
-            ids = store.create_many([f"user{i}" for i in range(count)])
-            probe = ids[len(ids) // 2]
-            rows.append(measure(lambda: store.get(probe), name=f"{name} get, {count:,} sessions", repeat=repeat))
-            store.close()
+            store = make_store()
+            try:
+                rows.append(lookup_benchmark(store, name, count, repeat=repeat))
+            finally:
+                store.close()
     return rows
+
+
+def _shared_stores(servers: list[Any]) -> dict[str, Callable[[], SessionStore]]:
+    """Redis and PostgreSQL stores on servers started here (embedded, or REDIS_URL / DATABASE_URL)."""
+    import secrets
+
+    from .databases import start_postgres, start_redis
+    from .postgres_sessions import PostgresStore
+    from .redis_sessions import RedisStore
+
+    redis_server, postgres_server = start_redis(), start_postgres()
+    servers += [redis_server, postgres_server]
+    print(f"  {redis_server.description}; {postgres_server.description}", flush=True)
+    return {
+        "RedisStore": lambda: RedisStore(redis_server.url, prefix=f"bench-{secrets.token_hex(4)}:"),
+        "PostgresStore": lambda: PostgresStore(postgres_server.url, table=f"bench_{secrets.token_hex(4)}"),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m helpers.bench", description=main.__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer samples, stores up to 100k sessions")
+    parser.add_argument("--shared", action="store_true",
+                        help="also Redis and PostgreSQL lookups (embedded servers, or REDIS_URL / DATABASE_URL)")
     args = parser.parse_args(argv)
     repeat = 7 if args.quick else 25
     print("Decoding an access token with full claim checks (exp, nbf, iat, iss, aud):", flush=True)
@@ -161,8 +196,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{algorithm}: helpers.tokens takes {ratio:.2f}× PyJWT's time")
     print("\nLooking up a session by ID (SHA-256 of the ID included):", flush=True)
     lookup_rows = session_lookup_benchmarks(QUICK_SESSION_COUNTS if args.quick else FULL_SESSION_COUNTS, repeat=repeat)
+    servers: list[Any] = []
+    try:
+        if args.shared:
+            print("Over a connection to a shared store (the network round trip included):", flush=True)
+            lookup_rows += session_lookup_benchmarks(SHARED_SESSION_COUNTS, repeat=repeat, stores=_shared_stores(servers))
+    finally:
+        for server in servers:
+            server.stop()
     pyjwt_hs256 = next(row for row in token_rows if row.name == "HS256 decode, PyJWT")
     print(format_table(lookup_rows, baseline=pyjwt_hs256, baseline_label="PyJWT HS256"))
+    print()
+    print(format_table(lookup_rows, baseline=floor, baseline_label="HMAC floor"))
     return 0
 
 

@@ -182,6 +182,17 @@ class RedisStore(SessionStore):
         """Sessions currently stored, *including* expired ones not yet purged."""
         return self._redis.zcard(self._index)
 
+    def clear(self) -> int:
+        """Delete every key under this store's prefix (all its sessions, live or not); how many keys."""
+        deleted = 0
+        batch = []
+        for key in self._redis.scan_iter(match=self.prefix + "*", count=1000):
+            batch.append(key)
+            if len(batch) == 1000:
+                deleted += self._redis.delete(*batch)
+                batch = []
+        return deleted + (self._redis.delete(*batch) if batch else 0)
+
     def close(self) -> None:
         """Close this store's connections (the sessions stay in Redis for the other servers)."""
         self._redis.close()

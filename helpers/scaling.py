@@ -1,0 +1,297 @@
+"""The experiments of chapter 07 (scaling): each returns plain rows that a chart or a CSV can take.
+
+* ``success_by_servers`` — log users in behind a round-robin balancer over 1…N servers and count how
+  many of their requests are recognised, for each way of keeping auth state (``Setup``).
+* ``end_to_end`` — K concurrent clients against one server per setup: latency and throughput.
+* ``token_sizes`` — how an access token grows with its claims, per algorithm.
+* ``bytes_per_session`` — what one stored session costs in each store.
+* ``denylist_over_time`` — how many revoked-token entries a denylist holds when users log out at a
+  steady rate (it levels off at rate × token lifetime).
+* ``save_rows`` / ``load_rows`` — CSV files under ``data/results/`` for a full run, and reading them
+  back so a saved run can be charted without measuring again.
+
+Every experiment stops its servers and closes its stores, even when a request fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import random
+import secrets
+import tempfile
+import tracemalloc
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from helpers import tokens
+from helpers.clock import Clock, FrozenClock
+from helpers.cluster import BalancedClient, start_cluster
+from helpers.denylist import JtiDenylist
+from helpers.load import LoadResult, run_load
+from helpers.sessions import MemoryStore, SessionStore, SQLiteStore
+from helpers.users import UserDirectory
+from helpers.web import SESSION_COOKIE, create_app
+
+__all__ = [
+    "Setup",
+    "bytes_per_session",
+    "denylist_over_time",
+    "end_to_end",
+    "load_rows",
+    "login",
+    "save_rows",
+    "standard_setups",
+    "success_by_servers",
+    "token_sizes",
+]
+
+Row = dict[str, Any]
+StoreFactory = Callable[[int], SessionStore]  # server index -> the store that server uses
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One way of keeping auth state across servers: a store per server (or none: JWT), sticky or not."""
+
+    name: str
+    make_store: StoreFactory | None  # None: the JWT strategy, which keeps no session state
+    sticky: bool = False
+    # A browser drops the session cookie when a server that does not know it answers 401 (the
+    # course's app clears it). A client that keeps re-sending its cookie shows the bare odds: 1/N.
+    resend_cookie: bool = False
+
+    @property
+    def strategy(self) -> str:
+        """``"session"`` or ``"jwt"``, the ``create_app`` strategy this setup runs."""
+        return "jwt" if self.make_store is None else "session"
+
+
+def standard_setups(clock: Clock, workdir: Path, redis_url: str | None = None,
+                    postgres_url: str | None = None) -> list[Setup]:
+    """The chapter's setups: own in-memory stores (as a browser sees them, and re-sending the cookie), sticky,
+    shared SQLite file, shared Redis and PostgreSQL (when their URLs are given), and JWT."""
+    tag = secrets.token_hex(4)  # keeps runs apart on a shared Redis or PostgreSQL
+    setups = [
+        Setup("in-memory, own store per server", lambda i: MemoryStore(clock=clock)),
+        Setup("in-memory, own store, cookie re-sent", lambda i: MemoryStore(clock=clock), resend_cookie=True),
+        Setup("in-memory, sticky balancer", lambda i: MemoryStore(clock=clock), sticky=True),
+        Setup("SQLite file, shared", lambda i: SQLiteStore(workdir / f"sessions-{tag}.db", clock=clock)),
+    ]
+    # The database clients are imported only when asked for, so SQLite-only use needs neither.
+    if redis_url is not None:
+        from helpers.redis_sessions import RedisStore
+
+        setups.append(Setup("Redis, shared", lambda i: RedisStore(redis_url, clock=clock, prefix=f"scaling-{tag}:")))
+    if postgres_url is not None:
+        from helpers.postgres_sessions import PostgresStore
+
+        setups.append(Setup("PostgreSQL, shared",
+                            lambda i: PostgresStore(postgres_url, clock=clock, table=f"sessions_{tag}")))
+    setups.append(Setup("JWT (HS256), no server state", None))
+    return setups
+
+
+@contextlib.contextmanager
+def _running(setup: Setup, servers: int, clock: Clock, users: UserDirectory) -> Iterator[Any]:
+    """A cluster of ``servers`` running ``setup``; stores closed and servers stopped on the way out."""
+    stores: list[SessionStore] = []
+    secret = secrets.token_bytes(32)  # every JWT server shares the signing key, as a real deployment would
+
+    def make_app(index: int) -> Any:
+        store = None
+        if setup.make_store is not None:
+            store = setup.make_store(index)
+            stores.append(store)
+        return create_app(setup.strategy, store=store, clock=clock, secret=secret, users=users)
+
+    try:
+        with start_cluster(servers, make_app) as cluster:
+            yield cluster
+    finally:
+        for store in stores:
+            store.close()
+
+
+def login(client: BalancedClient, username: str, password: str) -> dict[str, str]:
+    """Log in through the balancer; the headers later requests need (a bearer token, or none: the cookie)."""
+    response = client.post("/login", json={"username": username, "password": password})
+    if response.status_code != 200:
+        raise RuntimeError(f"login as {username!r} failed with {response.status_code}: {response.text[:200]}")
+    token = response.json().get("access_token")
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def success_by_servers(
+    setups: Sequence[Setup], server_counts: Sequence[int], users: UserDirectory, credentials: Sequence[tuple[str, str]],
+    requests_per_user: int, clock: Clock, progress: Callable[[str], None] | None = print,
+) -> list[Row]:
+    """For each setup and server count: log every user in, send ``GET /me`` repeatedly, count the 200s."""
+    rows: list[Row] = []
+    for setup in setups:
+        for servers in server_counts:
+            with _running(setup, servers, clock, users) as cluster:
+                ok = sent = 0
+                for username, password in credentials:
+                    client = cluster.client(sticky=setup.sticky)
+                    headers = login(client, username, password)
+                    kept = client.session.cookies.get(SESSION_COOKIE) if setup.resend_cookie else None
+                    for _ in range(requests_per_user):
+                        cookies = {SESSION_COOKIE: kept} if kept else None
+                        ok += client.get("/me", headers=headers, cookies=cookies).status_code == 200
+                        sent += 1
+            rows.append({"setup": setup.name, "servers": servers, "requests": sent, "ok": ok,
+                         "success_rate": ok / sent})
+        if progress is not None:
+            rates = ", ".join(f"{row['servers']}: {row['success_rate']:.0%}" for row in rows[-len(server_counts):])
+            progress(f"{setup.name:<34} {rates}")
+    return rows
+
+
+def end_to_end(
+    setups: Sequence[Setup], client_counts: Sequence[int], users: UserDirectory, credentials: tuple[str, str],
+    requests_per_client: int, clock: Clock, progress: Callable[[str], None] | None = print,
+) -> list[Row]:
+    """One server per setup; K clients each send ``requests_per_client`` authenticated ``GET /me``; latency and throughput."""
+    rows: list[Row] = []
+    for setup in setups:
+        with _running(setup, 1, clock, users) as cluster:
+
+            def make_sender(k: int) -> Callable[[], tuple[int, int]]:
+                client = cluster.client()
+                headers = login(client, *credentials)
+                return lambda: (client.get("/me", headers=headers).status_code, client.last_server)
+
+            for clients in client_counts:
+                result: LoadResult = run_load(make_sender, clients, requests_per_client, progress=None)
+                q1, median, q3 = result.latency_ms()
+                rows.append({"setup": setup.name, "clients": clients, "requests": result.requests,
+                             "success_rate": result.success_rate, "latency_q1_ms": q1, "latency_median_ms": median,
+                             "latency_q3_ms": q3, "throughput_rps": result.throughput})
+        if progress is not None:
+            progress(f"{setup.name:<34} {len(client_counts)} client counts × {requests_per_client} requests each: done")
+    return rows
+
+
+def token_sizes(claim_counts: Sequence[int], algorithms: Sequence[str], keys: dict[str, Any]) -> list[Row]:
+    """Length in bytes of an access token carrying the usual claims plus ``n`` permission strings."""
+    rows: list[Row] = []
+    base = {"sub": "alice", "role": "user", "iss": "auth-course", "aud": "auth-course-api",
+            "iat": 1_700_000_000, "exp": 1_700_000_900, "jti": "0" * 32}
+    for count in claim_counts:
+        claims = dict(base, permissions=[f"orders:read:region-{n:03d}" for n in range(count)])
+        for algorithm in algorithms:
+            token = tokens.encode(claims, keys[algorithm], algorithm=algorithm)
+            rows.append({"claims": count, "algorithm": algorithm, "bytes": len(token)})
+    return rows
+
+
+def _sqlite_bytes(store: SQLiteStore) -> int:
+    conn = store.connection
+    return conn.execute("PRAGMA page_count").fetchone()[0] * conn.execute("PRAGMA page_size").fetchone()[0]
+
+
+def bytes_per_session(sessions: int, redis_url: str | None = None, postgres_url: str | None = None,
+                      clock: Clock | None = None) -> list[Row]:
+    """Bytes each store grows by per stored session (IDs hashed, one short data field), measured by filling it."""
+    clock = clock or FrozenClock()
+    user_ids = [f"user{n:07d}" for n in range(sessions)]
+    data = {"theme": "dark"}
+    rows: list[Row] = []
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        memory = MemoryStore(clock=clock)
+        memory.create_many(user_ids, data=data)
+        rows.append({"store": "MemoryStore (Python dict)", "bytes": (tracemalloc.get_traced_memory()[0] - before) / sessions})
+    finally:
+        tracemalloc.stop()
+    del memory
+
+    with tempfile.TemporaryDirectory(prefix="auth-course-size-") as folder, \
+            SQLiteStore(Path(folder) / "size.db", clock=clock) as sqlite:
+        before = _sqlite_bytes(sqlite)
+        sqlite.create_many(user_ids, data=data)
+        rows.append({"store": "SQLite file", "bytes": (_sqlite_bytes(sqlite) - before) / sessions})
+
+    if redis_url is not None:
+        from helpers.redis_sessions import RedisStore
+
+        with RedisStore(redis_url, clock=clock, prefix=f"size-{secrets.token_hex(4)}:") as redis_store:
+            used = lambda: redis_store.client.info("memory")["used_memory"]  # noqa: E731
+            before = used()
+            redis_store.create_many(user_ids, data=data)
+            rows.append({"store": "Redis", "bytes": (used() - before) / sessions})
+            redis_store.clear()  # leave an external Redis as it was
+    if postgres_url is not None:
+        from helpers.postgres_sessions import PostgresStore
+
+        table = f"size_{secrets.token_hex(4)}"
+        with PostgresStore(postgres_url, clock=clock, table=table) as pg:
+            size = f"SELECT pg_total_relation_size('{table}')"  # the table's name is ours, not user input
+            before = pg.connection.execute(size).fetchone()[0]
+            pg.create_many(user_ids, data=data)
+            pg.connection.execute(f"VACUUM ANALYZE {table}")
+            rows.append({"store": "PostgreSQL", "bytes": (pg.connection.execute(size).fetchone()[0] - before) / sessions})
+            pg.connection.execute(f"DROP TABLE {table}")
+    rows.append({"store": "JWT (nothing stored)", "bytes": 0.0})
+    return rows
+
+
+def denylist_over_time(denylist: JtiDenylist, clock: FrozenClock, logouts_per_hour: int, token_ttl_minutes: float,
+                       hours: float, rng: random.Random, step_minutes: float = 1.0) -> list[Row]:
+    """Simulate steady logouts whose tokens have a random part of their life left; the denylist's size each step.
+
+    A user logs out at a random moment of their access token's life, so the token still has between
+    0 and ``token_ttl_minutes`` to run; the denylist must hold its jti that long, then purges it.
+    """
+    if logouts_per_hour < 1:
+        raise ValueError(f"logouts_per_hour must be at least 1, got {logouts_per_hour}")
+    step, gap, ttl = 60.0 * step_minutes, 3600.0 / logouts_per_hour, 60.0 * token_ttl_minutes
+    start = next_logout = clock.now()
+    rows: list[Row] = []
+    logouts = 0
+    while clock.now() - start < hours * 3600:
+        end_of_step = clock.now() + step
+        while next_logout < end_of_step:
+            denylist.deny(f"jti-{logouts:08d}", next_logout + rng.uniform(0.0, ttl))
+            logouts += 1
+            next_logout += gap
+        clock.advance(seconds=step)
+        denylist.purge_expired()
+        rows.append({"minutes": round((clock.now() - start) / 60, 3), "entries": denylist.count()})
+    return rows
+
+
+def save_rows(rows: Sequence[Row], folder: str | os.PathLike[str], name: str) -> Path:
+    """Write ``rows`` to ``folder/name.csv`` (the folder is created); the path written."""
+    path = Path(folder) / f"{name}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def load_rows(folder: str | os.PathLike[str], name: str) -> list[Row]:
+    """Read back what ``save_rows`` wrote; numbers come back as int or float."""
+    path = Path(folder) / f"{name}.csv"
+    if not path.exists():
+        raise FileNotFoundError(f"no saved run at {path}: run the notebook with RESULTS_DIR set to write one")
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [{key: _number(value) for key, value in row.items()} for row in csv.DictReader(handle)]
+
+
+def _number(text: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+

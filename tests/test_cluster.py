@@ -1,0 +1,86 @@
+"""Several servers behind a round-robin or sticky balancer, over real HTTPS."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers.cluster import MAX_SERVERS, start_cluster
+from helpers.server import port_is_free
+from helpers.sessions import MemoryStore, SQLiteStore
+from helpers.web import create_app
+
+LOGIN = {"username": "alice", "password": "wonderland"}
+
+
+def test_round_robin_visits_every_server_in_turn_from_a_per_client_start(clock, users):
+    with start_cluster(3, lambda i: create_app("session", clock=clock, users=users)) as cluster:
+        first, second = cluster.client(), cluster.client()
+        for _ in range(4):
+            first.get("/me")
+            second.get("/me")
+        assert first.handled_by == [0, 1, 2, 0]
+        assert second.handled_by == [1, 2, 0, 1]
+
+
+def test_own_stores_recognise_a_session_only_on_the_server_that_made_it(clock, users):
+    with start_cluster(2, lambda i: create_app("session", store=MemoryStore(clock=clock), clock=clock, users=users)) as cluster:
+        client = cluster.client()
+        assert client.post("/login", json=LOGIN).status_code == 200  # answered by server 0
+        assert [client.get("/me").status_code for _ in range(4)] == [401, 401, 401, 401]
+        # The 401 cleared the cookie: once a stranger server answers, the session is gone for good.
+
+
+def test_sticky_clients_stay_on_their_first_server(clock, users):
+    with start_cluster(3, lambda i: create_app("session", store=MemoryStore(clock=clock), clock=clock, users=users)) as cluster:
+        client = cluster.client(sticky=True, start=2)
+        client.post("/login", json=LOGIN)
+        assert [client.get("/me").status_code for _ in range(5)] == [200] * 5
+        assert set(client.handled_by) == {2}
+
+
+def test_a_shared_store_file_serves_every_server(clock, users, tmp_path, closing):
+    stores = [closing(SQLiteStore(tmp_path / "shared.db", clock=clock)) for _ in range(3)]
+    with start_cluster(3, lambda i: create_app("session", store=stores[i], clock=clock, users=users)) as cluster:
+        client = cluster.client()
+        client.post("/login", json=LOGIN)
+        assert [client.get("/me").status_code for _ in range(6)] == [200] * 6
+        assert sorted(set(client.handled_by)) == [0, 1, 2]
+
+
+def test_jwt_servers_sharing_a_key_all_accept_the_token(clock, users):
+    secret = b"k" * 32
+    with start_cluster(4, lambda i: create_app("jwt", clock=clock, users=users, secret=secret)) as cluster:
+        client = cluster.client()
+        token = client.post("/login", json=LOGIN).json()["access_token"]
+        statuses = [client.get("/me", headers={"Authorization": f"Bearer {token}"}).status_code for _ in range(4)]
+        assert statuses == [200] * 4
+
+
+def test_stop_frees_every_port_and_clients_trust_only_the_cluster(clock, users):
+    cluster = start_cluster(2, lambda i: create_app("session", clock=clock, users=users))
+    ports = [server.port for server in cluster.servers]
+    assert cluster.client().session.trust_env is False
+    cluster.stop()
+    assert all(port_is_free(port) for port in ports)
+    assert "0 running" in repr(cluster)
+
+
+def test_a_failing_app_factory_stops_the_servers_already_started(clock, users):
+    started = []
+
+    def make_app(index):
+        if index == 2:
+            raise RuntimeError("no third app")
+        app = create_app("session", clock=clock, users=users)
+        started.append(app)
+        return app
+
+    with pytest.raises(RuntimeError, match="no third app"):
+        start_cluster(3, make_app)
+    assert len(started) == 2  # and their servers were stopped (the next test would leak threads otherwise)
+
+
+@pytest.mark.parametrize("count", [0, MAX_SERVERS + 1, 1.5, True, "2"])
+def test_server_count_is_checked(count):
+    with pytest.raises(ValueError, match="whole number of servers"):
+        start_cluster(count, lambda i: None)

@@ -1,0 +1,91 @@
+"""The chapter 07 experiments: real servers and stores, small sizes, exact outcomes where the design fixes them."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from helpers import scaling
+from helpers.clock import FrozenClock
+from helpers.denylist import MemoryDenylist
+from helpers.keys import demo_private_key
+from support import postgres_url, redis_url
+
+CREDENTIALS = [("alice", "wonderland"), ("bob", "builder")]
+
+
+@pytest.fixture
+def setups(clock, tmp_path):
+    return scaling.standard_setups(clock, tmp_path, redis_url(), postgres_url())
+
+
+def test_success_rates_follow_the_way_state_is_kept(setups, users, clock):
+    lines = []
+    rows = scaling.success_by_servers(setups, [1, 2, 3, 4], users, CREDENTIALS[:1], 12, clock, progress=lines.append)
+    rates = {(row["setup"], row["servers"]): row["success_rate"] for row in rows}
+    own, resent = "in-memory, own store per server", "in-memory, own store, cookie re-sent"
+    # The first request after login lands on another server, whose 401 clears the cookie: logged out.
+    assert [rates[own, n] for n in (1, 2, 3, 4)] == [1.0, 0.0, 0.0, 0.0]
+    # Re-sending the cookie anyway, exactly the requests that return to the login server succeed: 1/N.
+    assert [rates[resent, n] for n in (1, 2, 3, 4)] == [1.0, 1 / 2, 1 / 3, 1 / 4]
+    for setup in setups[2:]:
+        assert all(rates[setup.name, n] == 1.0 for n in (1, 2, 3, 4)), setup.name
+    assert len(lines) == len(setups) and lines[1].endswith("1: 100%, 2: 50%, 3: 33%, 4: 25%")
+
+
+def test_end_to_end_records_every_request_for_every_client_count(setups, users, clock):
+    chosen = [s for s in setups if s.name.startswith(("SQLite", "JWT"))]
+    rows = scaling.end_to_end(chosen, [1, 3], users, CREDENTIALS[0], 4, clock, progress=None)
+    assert [(row["setup"][:3], row["clients"], row["requests"]) for row in rows] == [
+        ("SQL", 1, 4), ("SQL", 3, 12), ("JWT", 1, 4), ("JWT", 3, 12)]
+    for row in rows:
+        assert row["success_rate"] == 1.0
+        assert 0 < row["latency_q1_ms"] <= row["latency_median_ms"] <= row["latency_q3_ms"]
+        assert row["throughput_rps"] > 0
+
+
+def test_token_sizes_grow_with_claims_and_rsa_is_largest():
+    keys = {"HS256": b"k" * 32, "RS256": demo_private_key("RS256"), "ES256": demo_private_key("ES256")}
+    rows = scaling.token_sizes([0, 10], ["HS256", "RS256", "ES256"], keys)
+    size = {(row["claims"], row["algorithm"]): row["bytes"] for row in rows}
+    assert size[10, "HS256"] > size[0, "HS256"]
+    assert size[0, "HS256"] < size[0, "ES256"] < size[0, "RS256"]
+    # Ten permission strings add the same bytes whatever signs them.
+    assert size[10, "RS256"] - size[0, "RS256"] == size[10, "HS256"] - size[0, "HS256"]
+
+
+def test_bytes_per_session_are_positive_for_stores_and_zero_for_jwt():
+    rows = scaling.bytes_per_session(500, redis_url(), postgres_url())
+    sizes = {row["store"]: row["bytes"] for row in rows}
+    assert list(sizes) == ["MemoryStore (Python dict)", "SQLite file", "Redis", "PostgreSQL", "JWT (nothing stored)"]
+    assert all(64 < size < 4096 for name, size in sizes.items() if not name.startswith("JWT"))
+    assert sizes["JWT (nothing stored)"] == 0
+
+
+def test_denylist_levels_off_at_half_the_rate_times_the_lifetime():
+    clock = FrozenClock(1_700_000_000)
+    rows = scaling.denylist_over_time(MemoryDenylist(clock=clock), clock, logouts_per_hour=1200,
+                                      token_ttl_minutes=30, hours=3, rng=random.Random(1))
+    steady = [row["entries"] for row in rows if row["minutes"] > 60]
+    expected = 1200 * 0.5 / 2  # rate × lifetime × the average share of life left at logout
+    assert abs(sum(steady) / len(steady) - expected) < 0.15 * expected
+    assert max(row["entries"] for row in rows) <= 1200 * 0.5
+
+
+def test_denylist_rate_must_be_positive():
+    clock = FrozenClock()
+    with pytest.raises(ValueError, match="at least 1"):
+        scaling.denylist_over_time(MemoryDenylist(clock=clock), clock, 0, 15, 1, random.Random(1))
+
+
+def test_rows_round_trip_through_csv(tmp_path):
+    rows = [{"setup": "JWT", "servers": 2, "success_rate": 0.5}, {"setup": "Redis, shared", "servers": 4, "success_rate": 1.0}]
+    path = scaling.save_rows(rows, tmp_path / "results", "success")
+    assert path.name == "success.csv"
+    assert scaling.load_rows(tmp_path / "results", "success") == rows
+
+
+def test_loading_a_missing_run_says_how_to_make_one(tmp_path):
+    with pytest.raises(FileNotFoundError, match="RESULTS_DIR"):
+        scaling.load_rows(tmp_path, "success")
