@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -114,8 +115,12 @@ class Cluster:
         for session in self._clients:
             session.close()
         self._clients.clear()
-        for server in self.servers:
-            server.stop()
+        # In parallel: each stop waits up to one poll interval of its server's loop.
+        stoppers = [threading.Thread(target=server.stop) for server in self.servers]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:
+            thread.join()
         shutil.rmtree(self._workdir, ignore_errors=True)
 
     def __enter__(self) -> Cluster:
