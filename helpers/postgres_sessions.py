@@ -30,8 +30,8 @@ from helpers.sessions import (
     DEFAULT_TTL,
     Session,
     SessionStore,
-    _decode_data,
-    _session,
+    row_of,
+    session_from_row,
 )
 
 __all__ = ["PostgresStore"]
@@ -105,16 +105,8 @@ class PostgresStore(SessionStore):
         """The underlying connection, so notebooks can show the stored rows (bypasses the lock)."""
         return self._conn
 
-    @staticmethod
-    def _to_session(id_hash: str, row: tuple[Any, ...]) -> Session:
-        user_id, role, data, created_at, expires_at, absolute_expires_at, ttl = row
-        return _session(user_id, role, _decode_data(data), created_at, expires_at,
-                        absolute_expires_at, ttl, id_hash)
-
-    @staticmethod
-    def _row(record: Session, data_json: str | None) -> tuple[Any, ...]:
-        return (record.id_hash, record.user_id, record.role, record.expires_at, data_json,
-                record.created_at, record.absolute_expires_at, record.ttl)
+    _to_session = staticmethod(session_from_row)
+    _row = staticmethod(row_of)
 
     def _run(self, statement: sql.Composed, params: dict[str, Any]) -> psycopg.Cursor[Any]:
         with self._lock:

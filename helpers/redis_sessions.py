@@ -28,8 +28,7 @@ from helpers.sessions import (
     DEFAULT_TTL,
     Session,
     SessionStore,
-    _decode_data,
-    _session,
+    session_from_row,
 )
 
 __all__ = ["RedisStore"]
@@ -125,10 +124,10 @@ class RedisStore(SessionStore):
     def _key(self, id_hash: str) -> str:
         return f"{self.prefix}session:{id_hash}"
 
-    def _to_session(self, id_hash: str, values: list[Any]) -> Session:
-        user_id, role, data, created_at, expires_at, absolute_expires_at, ttl = values
-        return _session(user_id, role, _decode_data(data), float(created_at), float(expires_at),
-                        float(absolute_expires_at), float(ttl), id_hash)
+    @staticmethod
+    def _to_session(id_hash: str, values: list[Any]) -> Session:
+        user_id, role, data, *times = values  # Redis hands back text: the four times become floats again
+        return session_from_row(id_hash, (user_id, role, data, *map(float, times)))
 
     def _queue_insert(self, pipe: Any, record: Session, data_json: str | None) -> None:
         key = self._key(record.id_hash)

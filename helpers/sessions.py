@@ -138,6 +138,21 @@ def _decode_data(text: str | None) -> dict[str, Any]:
     return json.loads(text) if text else {}
 
 
+# The SQL backends (SQLite here, PostgreSQL in helpers.postgres_sessions) read and write these columns.
+
+
+def session_from_row(id_hash: str, row: tuple[Any, ...]) -> Session:
+    """A Session from a SQL row of (user_id, role, data, created_at, expires_at, absolute_expires_at, ttl)."""
+    user_id, role, data, created_at, expires_at, absolute_expires_at, ttl = row
+    return _session(user_id, role, _decode_data(data), created_at, expires_at, absolute_expires_at, ttl, id_hash)
+
+
+def row_of(record: Session, data_json: str | None) -> tuple[Any, ...]:
+    """The SQL row inserted for ``record``: (id, user_id, role, expires_at, data, created_at, absolute_expires_at, ttl)."""
+    return (record.id_hash, record.user_id, record.role, record.expires_at, data_json,
+            record.created_at, record.absolute_expires_at, record.ttl)
+
+
 class SessionStore(ClockedStore):
     """The contract every session backend meets; see the module docstring for the rules."""
 
@@ -446,16 +461,8 @@ class SQLiteStore(SQLiteBacked, SessionStore):
         # connection finalises it too.
         self._reader = self._conn.cursor()
 
-    @staticmethod
-    def _to_session(id_hash: str, row: tuple[Any, ...]) -> Session:
-        user_id, role, data, created_at, expires_at, absolute_expires_at, ttl = row
-        return _session(user_id, role, _decode_data(data), created_at, expires_at,
-                        absolute_expires_at, ttl, id_hash)
-
-    @staticmethod
-    def _row(record: Session, data_json: str | None) -> tuple[Any, ...]:
-        return (record.id_hash, record.user_id, record.role, record.expires_at, data_json,
-                record.created_at, record.absolute_expires_at, record.ttl)
+    _to_session = staticmethod(session_from_row)
+    _row = staticmethod(row_of)
 
     def _insert(self, record: Session, data_json: str | None) -> None:
         with self._lock:
