@@ -5,6 +5,11 @@
     python3 course.py lab --headless   run every notebook top to bottom with papermill into build/executed/
     python3 course.py test             set up .venv with the test tools, then run the tests and nbval
     python3 course.py execute [NB ...] re-execute notebooks in place for committing (maintainers)
+    python3 course.py student [--out DIR]
+                                       teachers: write student versions into build/student/ (or DIR),
+                                       check them and print each chapter's autograded score
+    python3 course.py student --grade FILE ...
+                                       teachers: autograde learners' submitted copies of the chapters
 
 Extra arguments after ``test`` go to pytest (``python3 course.py test -k tokens``).
 """
@@ -120,6 +125,13 @@ def run_execute(names: list[str]) -> int:
     return subprocess.call([str(python), str(ROOT / "tools" / "execute_notebooks.py"), *paths], cwd=ROOT, env=course_environment())
 
 
+def run_student(options: list[str]) -> int:
+    """Make, check and autograde the student versions (``--out DIR``), or grade submissions (``--grade FILE ...``)."""
+    python = ensure_environment("test")
+    # Run from the caller's folder, so --out DIR and submitted FILEs are found where the teacher means.
+    return subprocess.call([str(python), str(ROOT / "tools" / "classroom.py"), *options], env=course_environment())
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -128,9 +140,12 @@ def main(argv: list[str]) -> int:
     commands.add_parser("test", help="run the tests and nbval (extra arguments go to pytest)")
     execute = commands.add_parser("execute", help="re-execute notebooks in place for committing")
     execute.add_argument("notebooks", nargs="*")
+    commands.add_parser("student", help="make, check and autograde student versions (--out DIR, --grade FILE ...)", add_help=False)
     args, rest = parser.parse_known_args(argv)
     if args.command == "test":
         return run_tests(rest)
+    if args.command == "student":
+        return run_student(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "lab":

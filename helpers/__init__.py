@@ -1,8 +1,10 @@
 """Shared implementation for the course on authentication state: sessions versus JWTs.
 
-One module per idea: ``clock``, ``passwords``, ``users``, ``storage``, ``sessions``, ``refresh``, ``denylist``, ``signing``,
-``tokens``, ``keys``, ``web``, ``server``, ``trace``, ``revocation``, ``attacks``, ``bench``, ``plots``, ``display``, ``quiz``; ``vulnerable`` holds the
-deliberately broken apps the attack demos break, and nothing else imports it. Notebooks teach with these;
+One module per idea: ``clock``, ``passwords``, ``users``, ``storage``, ``sessions`` (with ``redis_sessions``,
+``postgres_sessions`` and the servers behind them in ``databases``), ``refresh``, ``denylist``, ``signing``, ``tokens``,
+``keys``, ``web``, ``token_cookie``, ``server``, ``cluster``, ``load``, ``scaling``, ``trace``, ``revocation``, ``attacks``,
+``decide``, ``bench``, ``plots``, ``display``, ``quiz``; ``vulnerable`` holds the deliberately broken apps the attack
+demos break, and nothing else imports it. Notebooks teach with these;
 ``tests/`` proves them.
 """
 

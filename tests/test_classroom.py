@@ -9,13 +9,15 @@ past errors): the committed full-solution version, and the untouched student ver
 Why full runs of the student version, not a run that stops at the first error: a score of zero
 is only proven if every later check fails too, and the same run also shows the first error, so
 one run per version answers both questions. The parameters cells are used as committed (they are
-sized for CI already). The runs go in parallel, one kernel per core, once per test module; on two
-cores all six chapters took about 35 s.
+sized for CI already). The runs go in parallel, one kernel per core, once per test module (the
+two runs of a chapter are separate jobs, so a long chapter does not hold up the rest): on two
+cores the eight chapters took about 45 s in all.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -133,8 +135,7 @@ def test_first_exercise_is_the_first_answer_and_its_check() -> None:
 def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, classroom.ChapterReport]:
     """Every chapter made, checked and autograded once, in parallel."""
     out_dir = tmp_path_factory.mktemp("student")
-    arguments = [(path, out_dir) for path in CHAPTERS]
-    return {report.name: report for report in classroom.in_parallel(classroom.check_chapter, arguments, classroom.default_workers())}
+    return {report.name: report for report in classroom.check_chapters(CHAPTERS, out_dir, classroom.default_workers())}
 
 
 def test_there_are_chapters_with_exercises() -> None:
@@ -187,3 +188,17 @@ def test_student_version_first_fails_at_its_first_exercise(path: Path, reports: 
         f"{path.name}: expected the first error at cell {first_answer} or {its_check}, got {failure}"
     assert "NotImplementedError" in failure.ename + failure.evalue, f"{path.name}: {failure} is not the unsolved stub"
     assert reports[path.stem].problems == []
+
+
+def test_readme_points_table_matches_the_notebooks() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    teachers = readme.split("## For teachers", 1)[1].split("\n## ", 1)[0]
+    listed = [line for line in teachers.splitlines() if re.match(r"\| \d\d \|", line)]
+    expected = []
+    for path in CHAPTERS:
+        points = {classroom.grader(cell)["grade_id"]: classroom.grader(cell)["points"]
+                  for cell in classroom.read(path).cells if classroom.is_grade(cell)}
+        checks = [f"{value:g}" for grade_id, value in points.items() if not grade_id.endswith("_quiz_check")]
+        quiz = sum(value for grade_id, value in points.items() if grade_id.endswith("_quiz_check"))
+        expected.append(f"| {path.name[:2]} | {' + '.join(checks)} | {quiz:g} | {sum(points.values()):g} |")
+    assert listed == expected, "README's points table is out of date; it should read:\n" + "\n".join(expected)
