@@ -118,6 +118,7 @@ class RunningServer:
             ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ssl_context.minimum_version = ssl.TLSVersion.TLSv1_2
             ssl_context.load_cert_chain(cert, key)
+            key.unlink()  # loaded: the private key need not outlive this line on disk
         self._server = _QuietServer(HOST, 0, app, handler=_QuietHandler, ssl_context=ssl_context)
         self.port: int = self._server.port
         self.url = f"{'https' if https else 'http'}://{HOST}:{self.port}"

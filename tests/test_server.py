@@ -71,3 +71,10 @@ def test_stop_is_idempotent_and_removes_the_certificates():
     srv.stop()
     assert not ca.exists()
     assert "stopped" in repr(srv)
+
+
+def test_the_server_private_key_never_stays_on_disk():
+    # A kernel killed before stop() leaves the run's folder behind: it must hold public certificates only.
+    with serve(make_app()) as srv:
+        assert sorted(path.name for path in srv.ca_file.parent.iterdir()) == ["ca.pem", "server.pem"]
+        assert srv.client().get(srv.url + "/").status_code in (200, 404)
