@@ -12,9 +12,10 @@ import statistics
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .clock import Clock
     from .sessions import SessionStore
 
 
@@ -156,24 +157,19 @@ def session_lookup_benchmarks(counts: tuple[int, ...] = FULL_SESSION_COUNTS, rep
             try:
                 rows.append(lookup_benchmark(store, name, count, repeat=repeat))
             finally:
+                store.clear()  # a shared store outlives this process: leave it as it was found
                 store.close()
     return rows
 
 
-def _shared_stores(servers: list[Any]) -> dict[str, Callable[[], SessionStore]]:
-    """Redis and PostgreSQL stores on servers started here (embedded, or REDIS_URL / DATABASE_URL)."""
-    import secrets
-
-    from .databases import start_postgres, start_redis
+def shared_stores(redis_url: str, postgres_url: str, clock: Clock | None = None) -> dict[str, Callable[[], SessionStore]]:
+    """Makers of a Redis and a PostgreSQL store on the given servers, under names kept for benchmarks."""
     from .postgres_sessions import PostgresStore
     from .redis_sessions import RedisStore
 
-    redis_server, postgres_server = start_redis(), start_postgres()
-    servers += [redis_server, postgres_server]
-    print(f"  {redis_server.description}; {postgres_server.description}", flush=True)
     return {
-        "RedisStore": lambda: RedisStore(redis_server.url, prefix=f"bench-{secrets.token_hex(4)}:"),
-        "PostgresStore": lambda: PostgresStore(postgres_server.url, table=f"bench_{secrets.token_hex(4)}"),
+        "RedisStore": lambda: RedisStore(redis_url, clock=clock, prefix="auth-course-bench:"),
+        "PostgresStore": lambda: PostgresStore(postgres_url, clock=clock, table="auth_course_bench"),
     }
 
 
@@ -196,14 +192,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{algorithm}: helpers.tokens takes {ratio:.2f}× PyJWT's time")
     print("\nLooking up a session by ID (SHA-256 of the ID included):", flush=True)
     lookup_rows = session_lookup_benchmarks(QUICK_SESSION_COUNTS if args.quick else FULL_SESSION_COUNTS, repeat=repeat)
-    servers: list[Any] = []
-    try:
-        if args.shared:
-            print("Over a connection to a shared store (the network round trip included):", flush=True)
-            lookup_rows += session_lookup_benchmarks(SHARED_SESSION_COUNTS, repeat=repeat, stores=_shared_stores(servers))
-    finally:
-        for server in servers:
-            server.stop()
+    if args.shared:
+        from .databases import start_postgres, start_redis
+
+        print("Over a connection to a shared store (the network round trip included):", flush=True)
+        with start_redis() as redis_server, start_postgres() as postgres_server:
+            print(f"  {redis_server.description}; {postgres_server.description}", flush=True)
+            stores = shared_stores(redis_server.url, postgres_server.url)
+            lookup_rows += session_lookup_benchmarks(SHARED_SESSION_COUNTS, repeat=repeat, stores=stores)
     pyjwt_hs256 = next(row for row in token_rows if row.name == "HS256 decode, PyJWT")
     print(format_table(lookup_rows, baseline=pyjwt_hs256, baseline_label="PyJWT HS256"))
     print()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 __all__ = ["LoadResult", "RequestRecord", "run_load"]
 
-Sender = Callable[[], "tuple[int, int]"]  # one request: (HTTP status, index of the server that answered)
+Sender = Callable[[], tuple[int, int]]  # one request: (HTTP status, index of the server that answered)
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,11 @@ class PostgresStore(SessionStore):
                 self._conn.execute(sql.SQL(statement).format(**names))
         # The database's clock when the store runs on real time; otherwise the injected clock's.
         now = "NOW()" if isinstance(self.clock, SystemClock) else "to_timestamp(%(now)s)"
-        q = lambda text: sql.SQL(text.replace("{now}", now)).format(table=sql.Identifier(table))  # noqa: E731
+
+        def q(text: str) -> sql.Composed:
+            """``text`` with ``{now}`` filled in and ``{table}`` quoted as an identifier."""
+            return sql.SQL(text.replace("{now}", now)).format(table=sql.Identifier(table))
+
         self._select_live = q(f"SELECT {_COLUMNS} FROM {{table}} WHERE id = %(id)s AND expires_at > {{now}}")
         self._insert_sql = q(
             "INSERT INTO {table} (id, user_id, role, expires_at, data, created_at, absolute_expires_at, ttl)"
@@ -98,6 +102,7 @@ class PostgresStore(SessionStore):
         self._revoke_sql = q("DELETE FROM {table} WHERE user_id = %(user)s AND expires_at > {now}")
         self._role_sql = q("UPDATE {table} SET role = %(role)s WHERE user_id = %(user)s AND expires_at > {now}")
         self._purge_sql = q("DELETE FROM {table} WHERE expires_at <= {now}")
+        self._clear_sql = q("DELETE FROM {table}")
         self._count_sql = q("SELECT count(*) FROM {table}")
 
     @property
@@ -143,6 +148,9 @@ class PostgresStore(SessionStore):
 
     def _purge_expired(self, now: float) -> int:
         return self._run(self._purge_sql, {"now": now}).rowcount
+
+    def _clear(self) -> int:
+        return self._run(self._clear_sql, {}).rowcount
 
     def count(self) -> int:
         """Sessions currently stored, *including* expired ones not yet purged."""

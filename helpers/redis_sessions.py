@@ -181,16 +181,18 @@ class RedisStore(SessionStore):
         """Sessions currently stored, *including* expired ones not yet purged."""
         return self._redis.zcard(self._index)
 
-    def clear(self) -> int:
-        """Delete every key under this store's prefix (all its sessions, live or not); how many keys."""
-        deleted = 0
-        batch = []
+    def _clear(self) -> int:
+        # Every key under the prefix goes: sessions, user sets, the index (and anything expired).
+        stored = self.count()
+        batch: list[str] = []
         for key in self._redis.scan_iter(match=self.prefix + "*", count=1000):
             batch.append(key)
             if len(batch) == 1000:
-                deleted += self._redis.delete(*batch)
+                self._redis.delete(*batch)
                 batch = []
-        return deleted + (self._redis.delete(*batch) if batch else 0)
+        if batch:
+            self._redis.delete(*batch)
+        return stored
 
     def close(self) -> None:
         """Close this store's connections (the sessions stay in Redis for the other servers)."""

@@ -36,7 +36,7 @@ from .clock import FrozenClock
 from .denylist import MemoryDenylist
 from .server import serve
 from .users import UserDirectory
-from .web import ACCESS_TOKEN_TTL, REFRESH_COOKIE, SESSION_COOKIE, create_app
+from .web import ACCESS_TOKEN_TTL, REFRESH_COOKIE, SESSION_COOKIE, bearer, create_app
 
 __all__ = [
     "STRATEGIES",
@@ -121,26 +121,25 @@ def replay_after_logout(
         token = login.json().get("access_token", "")
         wanted = SESSION_COOKIE if strategy == "session" else REFRESH_COOKIE
         stolen = [c for c in victim.cookies if c.name == wanted and strategy in ("session", "jwt+refresh")]
-        bearer = {"Authorization": f"Bearer {token}"} if token else {}
+        credential = bearer(token) if token else {}
         if denylist is not None:
             denylist.reset_lookups()
         for _ in range(uses_before_logout):  # the victim uses the API a little, to count its lookups
-            victim.get(srv.url + "/me", headers=bearer).raise_for_status()
+            victim.get(srv.url + "/me", headers=credential).raise_for_status()
         victim_lookups = denylist.reset_lookups() if denylist is not None else 0
         logout_answer: dict[str, object] = {}
         if strategy == "session":
             logout_answer = victim.post(srv.url + "/logout").json()
         elif strategy == "jwt+refresh":  # the path the refresh cookie is sent to, so the family is revoked
-            logout_answer = victim.post(srv.url + "/refresh/logout", headers=bearer).json()
+            logout_answer = victim.post(srv.url + "/refresh/logout", headers=credential).json()
         elif strategy == "jwt+denylist":
-            logout_answer = victim.post(srv.url + "/logout", headers=bearer).json()
+            logout_answer = victim.post(srv.url + "/logout", headers=credential).json()
         victim.cookies.clear()  # whatever the strategy, the victim's client forgets everything
         logged_out_at = clock.now()
         minutes, accepted, refresh_statuses = [], [], []
         for step in range(int(duration_minutes // interval_minutes) + 1):
             _plant(thief, stolen)
-            headers = {"Authorization": f"Bearer {token}"} if token else {}
-            ok = thief.get(srv.url + "/me", headers=headers).status_code == 200
+            ok = thief.get(srv.url + "/me", headers=credential).status_code == 200
             minutes.append(round(step * interval_minutes, 6))
             accepted.append(ok)
             if not ok and stolen and strategy == "jwt+refresh":  # access token refused: try the stolen refresh cookie
@@ -179,7 +178,7 @@ def denylist_size_over_time(
         for minute in range(duration_minutes + 1):
             for _ in range(list(logout_minutes).count(minute)):
                 token = client.post(srv.url + "/login", json={"username": username, "password": password}).json()["access_token"]
-                answer = client.post(srv.url + "/logout", headers={"Authorization": f"Bearer {token}"}).json()
+                answer = client.post(srv.url + "/logout", headers=bearer(token)).json()
                 denied += bool(answer.get("token_revoked"))
             denylist.purge_expired()
             minutes.append(minute)

@@ -34,7 +34,7 @@ from helpers.denylist import JtiDenylist
 from helpers.load import LoadResult, run_load
 from helpers.sessions import MemoryStore, SessionStore, SQLiteStore
 from helpers.users import UserDirectory
-from helpers.web import SESSION_COOKIE, create_app
+from helpers.web import SESSION_COOKIE, bearer, create_app
 
 __all__ = [
     "Setup",
@@ -122,7 +122,7 @@ def login(client: BalancedClient, username: str, password: str) -> dict[str, str
     if response.status_code != 200:
         raise RuntimeError(f"login as {username!r} failed with {response.status_code}: {response.text[:200]}")
     token = response.json().get("access_token")
-    return {"Authorization": f"Bearer {token}"} if token else {}
+    return bearer(token) if token else {}
 
 
 def success_by_servers(

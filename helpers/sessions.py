@@ -242,6 +242,10 @@ class SessionStore(ClockedStore):
         check_name("role", role)
         return self._set_role(user_id, role, self.clock.now())
 
+    def clear(self) -> int:
+        """End every session of every user, live or expired (log everyone out); how many were stored."""
+        return self._clear()
+
     # purge_expired, close and the context manager come from ClockedStore.
 
     @abc.abstractmethod
@@ -282,6 +286,10 @@ class SessionStore(ClockedStore):
     @abc.abstractmethod
     def _purge_expired(self, now: float) -> int:
         """Remove every session with ``expires_at <= now``; how many."""
+
+    @abc.abstractmethod
+    def _clear(self) -> int:
+        """Remove every stored session; how many there were."""
 
 
 class _Entry(NamedTuple):
@@ -387,6 +395,13 @@ class MemoryStore(SessionStore):
             for id_hash in expired:
                 self._remove(id_hash)
             return len(expired)
+
+    def _clear(self) -> int:
+        with self._lock:
+            stored = len(self._sessions)
+            self._sessions.clear()
+            self._by_user.clear()
+            return stored
 
     def count(self) -> int:
         """Sessions currently stored, *including* expired ones not yet purged."""
@@ -509,6 +524,9 @@ class SQLiteStore(SQLiteBacked, SessionStore):
 
     def _purge_expired(self, now: float) -> int:
         return self._write("DELETE FROM sessions WHERE expires_at <= ?", (now,))
+
+    def _clear(self) -> int:
+        return self._write("DELETE FROM sessions", ())
 
     def count(self) -> int:
         """Sessions currently stored, *including* expired ones not yet purged."""

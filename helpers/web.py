@@ -178,6 +178,11 @@ def _renew_session_cookie(response: Response) -> Response:
     return response
 
 
+def bearer(token: str) -> dict[str, str]:
+    """The request header a client sends to present ``token``: ``{"Authorization": "Bearer <token>"}``."""
+    return {"Authorization": f"Bearer {token}"}
+
+
 def _bearer_token() -> str:
     """Extract the token from ``Authorization: Bearer <token>`` or raise ``Unauthorized``."""
     header = request.headers.get("Authorization", "")

@@ -12,7 +12,7 @@ from helpers.vulnerable.fixation import create_fixation_app
 from helpers.vulnerable.fixation import COOKIE_NAME as FIXATION_COOKIE
 from helpers.vulnerable.session_app import CSRF_COOKIE, create_naive_session_app
 from helpers.server import serve
-from helpers.web import SESSION_COOKIE
+from helpers.web import SESSION_COOKIE, bearer
 
 ALICE = {"username": "alice", "password": "wonderland"}
 EVIL = "https://evil.example/prize.html"
@@ -203,8 +203,8 @@ def test_stolen_jwt_replay_after_logout(served, clock):
     def replay(srv):
         client = srv.client()
         token = client.post(srv.url + "/login", json=ALICE).json()["access_token"]
-        client.post(srv.url + "/logout", headers={"Authorization": f"Bearer {token}"})
-        return token, srv.client().get(srv.url + "/api/data", headers={"Authorization": f"Bearer {token}"})
+        client.post(srv.url + "/logout", headers=bearer(token))
+        return token, srv.client().get(srv.url + "/api/data", headers=bearer(token))
 
     _, plain = replay(served("jwt"))
     assert plain.status_code == 200  # no denylist: the token lives until exp
@@ -216,7 +216,7 @@ def test_stolen_jwt_dies_with_its_ttl(served, clock):
     srv = served("jwt")
     token = srv.client().post(srv.url + "/login", json=ALICE).json()["access_token"]
     thief = srv.client()
-    assert thief.get(srv.url + "/api/data", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert thief.get(srv.url + "/api/data", headers=bearer(token)).status_code == 200
     clock.advance(minutes=15)
-    answer = thief.get(srv.url + "/api/data", headers={"Authorization": f"Bearer {token}"})
+    answer = thief.get(srv.url + "/api/data", headers=bearer(token))
     assert answer.status_code == 401 and answer.json()["reason"] == "Signature has expired"

@@ -2,7 +2,9 @@ import itertools
 
 import pytest
 
-from helpers.bench import format_table, measure
+from helpers.bench import format_table, measure, session_lookup_benchmarks, shared_stores
+from helpers.sessions import MemoryStore
+from support import postgres_url, redis_url
 
 
 def fake_timer(step: float):
@@ -38,3 +40,13 @@ def test_ratio_and_table():
     table = format_table([fast], baseline=fast, baseline_label="fast")
     assert fast.ratio_to(fast) == 1.0
     assert "fast" in table.splitlines()[2] and table.splitlines()[2].rstrip().endswith("1.00")
+
+
+def test_lookup_benchmarks_time_every_store_they_are_given():
+    stores = {"dict": MemoryStore, **shared_stores(redis_url(), postgres_url())}
+    rows = session_lookup_benchmarks((20,), repeat=3, progress=False, stores=stores)
+    assert [row.name for row in rows] == ["dict get, 20 sessions", "RedisStore get, 20 sessions", "PostgresStore get, 20 sessions"]
+    assert all(row.median_us > 0 for row in rows)
+    for make_store in shared_stores(redis_url(), postgres_url()).values():  # the shared stores were left empty
+        with make_store() as store:
+            assert store.count() == 0

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from helpers.cluster import MAX_SERVERS, start_cluster
 from helpers.server import port_is_free
 from helpers.sessions import MemoryStore, SQLiteStore
-from helpers.web import create_app
+from helpers.web import bearer, create_app
 
 LOGIN = {"username": "alice", "password": "wonderland"}
 
@@ -52,7 +54,7 @@ def test_jwt_servers_sharing_a_key_all_accept_the_token(clock, users):
     with start_cluster(4, lambda i: create_app("jwt", clock=clock, users=users, secret=secret)) as cluster:
         client = cluster.client()
         token = client.post("/login", json=LOGIN).json()["access_token"]
-        statuses = [client.get("/me", headers={"Authorization": f"Bearer {token}"}).status_code for _ in range(4)]
+        statuses = [client.get("/me", headers=bearer(token)).status_code for _ in range(4)]
         assert statuses == [200] * 4
 
 
@@ -66,6 +68,7 @@ def test_stop_frees_every_port_and_clients_trust_only_the_cluster(clock, users):
 
 
 def test_a_failing_app_factory_stops_the_servers_already_started(clock, users):
+    baseline = threading.active_count()
     started = []
 
     def make_app(index):
@@ -77,7 +80,8 @@ def test_a_failing_app_factory_stops_the_servers_already_started(clock, users):
 
     with pytest.raises(RuntimeError, match="no third app"):
         start_cluster(3, make_app)
-    assert len(started) == 2  # and their servers were stopped (the next test would leak threads otherwise)
+    assert len(started) == 2
+    assert threading.active_count() == baseline, "the two servers started before the failure must be stopped"
 
 
 @pytest.mark.parametrize("count", [0, MAX_SERVERS + 1, 1.5, True, "2"])

@@ -39,17 +39,22 @@ def test_every_client_sends_its_requests_and_each_is_recorded():
     assert lines == [f"  4 clients × 5 requests: {p}%" for p in (25, 50, 75, 100)]
 
 
-def test_set_up_runs_before_the_clock_starts_and_threads_start_together():
+def test_set_up_runs_before_any_request_and_threads_start_together():
     barrier = threading.Barrier(3, timeout=5)
+    events = []
 
     def make_sender(k):
+        events.append(f"set up {k}")
+
         def send():
-            barrier.wait()  # deadlocks unless all three clients are sending at the same time
+            events.append("request")
+            barrier.wait()  # raises BrokenBarrierError unless all three clients are sending at the same time
             return 200, 0
         return send
 
     result = run_load(make_sender, clients=3, requests_per_client=2, progress=None)
     assert result.success_rate == 1.0
+    assert events[:3] == ["set up 0", "set up 1", "set up 2"] and events[3:] == ["request"] * 6
 
 
 def test_latency_quartiles_and_throughput_come_from_the_records():

@@ -277,6 +277,18 @@ def test_count_includes_expired_sessions_until_purged(store, clock):
     assert store.get(keeper) is not None
 
 
+def test_clear_ends_every_session_of_every_user(store, clock):
+    live = [store.create("alice"), store.create("alice"), store.create("bob", role="admin")]
+    store.create("carol", ttl=60)
+    clock.advance(seconds=60)  # carol's session has expired but is still stored
+    assert store.clear() == 4
+    assert store.count() == 0
+    assert all(store.get(session_id) is None for session_id in live)
+    assert store.revoke_all("alice") == 0 and store.purge_expired() == 0
+    assert store.get(store.create("alice")) is not None  # the store still works afterwards
+    assert store.clear() == 1
+
+
 # --- garbage in, None out -------------------------------------------------------------------------
 
 GARBAGE = [None, 12345, 1.5, b"bytes-id", ["list"], {"dict": 1}, "", " ", "x" * 257, "é" * 20, "\x00", "🍪", "\ud800"]

@@ -9,13 +9,10 @@ from helpers import attacks, tokens
 from helpers.keys import demo_private_key, generate_private_key, public_pem
 from helpers.server import serve
 from helpers.vulnerable.jwt import NaiveTokenError, create_naive_token_app, naive_decode, naive_encode
+from helpers.web import bearer
 
 ALICE = {"username": "alice", "password": "wonderland"}
 ADMIN = {"sub": "alice", "role": "admin"}
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture(scope="module")

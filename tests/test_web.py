@@ -12,7 +12,7 @@ from helpers.passwords import ScryptParams
 from helpers.refresh import MemoryRefreshStore, SQLiteRefreshStore
 from helpers.sessions import MemoryStore, SQLiteStore, hash_session_id
 from helpers.users import UserDirectory
-from helpers.web import REFRESH_COOKIE, SESSION_COOKIE, auth_config, create_app
+from helpers.web import REFRESH_COOKIE, SESSION_COOKIE, auth_config, bearer, create_app
 from support import run_together
 
 ALICE = {"username": "alice", "password": "wonderland"}
@@ -23,10 +23,6 @@ def login(srv, client=None, credentials=ALICE):
     client = client or srv.client()
     response = client.post(srv.url + "/login", json=credentials)
     return client, response
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def assert_401_json(response, error: str) -> dict:
@@ -135,6 +131,7 @@ def test_jwt_login_returns_a_token_and_only_a_refresh_cookie(served, clock):
                            audience="auth-course-api", issuer="auth-course", clock=clock)
     assert {"sub", "role", "iat", "exp", "jti", "iss", "aud"} <= set(claims)
     assert claims["exp"] - claims["iat"] == 900
+    assert bearer("abc") == {"Authorization": "Bearer abc"}
     me = client.get(srv.url + "/me", headers=bearer(body["access_token"]))
     assert me.json() == {"user": "alice", "role": "user", "via": "jwt"}
 
