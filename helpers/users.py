@@ -2,6 +2,8 @@
 
 Later chapters change a user's role or password while a server is running, to show how server-side
 sessions see the change at once while an already-issued JWT keeps the old claims until it expires.
+A server that must act on such a change (end every session after a password change) ``subscribe``s
+to the directory, so a change made anywhere, over HTTP or straight from a notebook, reaches it.
 
 ``authenticate`` takes the same time whether the username exists or not: for an unknown user it
 still runs a full password verification, against a dummy hash made with the same parameters, so an
@@ -26,6 +28,8 @@ __all__ = ["DEMO_USERS_PATH", "User", "UserDirectory", "load_demo_users"]
 DEMO_USERS_PATH = DATA_DIR / "users.json"
 
 Verifier = Callable[[str, str], bool]
+# Called as callback(username, what) after a change; ``what`` is "password" or "role".
+ChangeListener = Callable[[str, str], None]
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class UserDirectory:
         self._params = params
         self._verify = verify
         self._lock = threading.Lock()
+        self._listeners: list[ChangeListener] = []
         # Made now, not on the first unknown username: a lazy dummy would make that first
         # failed login slower than the rest, a one-off timing signal that a user does not exist.
         self._dummy_hash = hash_password("dummy password for unknown users", params=params)
@@ -137,20 +142,47 @@ class UserDirectory:
         return user
 
     def set_role(self, username: str, role: str) -> User:
-        """Change a user's role and return the new record; KeyError if there is no such user."""
+        """Change a user's role, notify subscribers, and return the new record; KeyError if there is no such user."""
         check_name("role", role, unpadded=True)
         with self._lock:
             user = replace(self._require(username), role=role)
             self._users[username] = user
+        self._notify(username, "role")
         return user
 
     def set_password(self, username: str, new_password: str) -> User:
-        """Replace a user's password hash and return the new record; KeyError if there is no such user."""
+        """Replace a user's password hash, notify subscribers, and return the new record; KeyError if no such user."""
         new_hash = hash_password(new_password, params=self._params)
         with self._lock:
             user = replace(self._require(username), password_hash=new_hash)
             self._users[username] = user
+        self._notify(username, "password")
         return user
+
+    def subscribe(self, callback: ChangeListener) -> None:
+        """Call ``callback(username, "password")`` after every ``set_password``, ``callback(username, "role")`` after ``set_role``."""
+        if not callable(callback):
+            raise TypeError(f"subscribe() expects a callable, got {type(callback).__name__}")
+        with self._lock:
+            self._listeners.append(callback)
+
+    def _notify(self, username: str, what: str) -> None:
+        """Call every subscriber, outside the lock, after the change is in place; re-raise the first failure.
+
+        The change is made first, so a failing subscriber cannot leave the directory half-changed, and
+        every subscriber still runs. The error is then raised, not swallowed: a subscriber usually ends
+        sessions after a password change, and a caller told "done" while they live on would be misled.
+        """
+        with self._lock:
+            listeners = list(self._listeners)  # a snapshot: a callback may subscribe another
+        first_error: BaseException | None = None
+        for listener in listeners:
+            try:
+                listener(username, what)
+            except Exception as exc:  # the others still run; the first error is raised below
+                first_error = first_error or exc
+        if first_error is not None:
+            raise first_error
 
     def _require(self, username: str) -> User:
         user = self._users.get(username)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -215,3 +216,56 @@ def test_demo_users_are_user_records_with_distinct_salts():
     alice, bob = users.get("alice"), users.get("bob")
     assert isinstance(alice, User) and isinstance(bob, User)
     assert alice.password_hash.split("$")[2] != bob.password_hash.split("$")[2]
+
+
+def test_subscribers_hear_of_password_and_role_changes_after_they_are_made(directory):
+    heard = []
+    directory.subscribe(lambda username, what: heard.append((username, what, directory.get(username).role)))
+    directory.set_role("alice", "admin")
+    directory.set_password("bob", "a new password")
+    assert heard == [("alice", "role", "admin"), ("bob", "password", "admin")]
+
+
+def test_a_failing_subscriber_leaves_the_change_made_and_the_others_called(directory):
+    heard = []
+
+    def broken(username: str, what: str) -> None:
+        raise RuntimeError("session store unreachable")
+
+    directory.subscribe(broken)
+    directory.subscribe(lambda username, what: heard.append((username, what)))
+    # The error reaches the caller (who must not believe every session ended), but only after the
+    # change and every other subscriber.
+    with pytest.raises(RuntimeError, match="unreachable"):
+        directory.set_password("alice", "changed")
+    assert directory.authenticate("alice", "changed") is not None
+    assert heard == [("alice", "password")]
+
+
+def test_no_notification_for_an_unknown_user_or_a_bad_role(directory):
+    heard = []
+    directory.subscribe(lambda username, what: heard.append(username))
+    with pytest.raises(KeyError):
+        directory.set_password("mallory", "x")
+    with pytest.raises(ValueError):
+        directory.set_role("alice", " admin")
+    assert heard == []
+
+
+def test_subscribe_refuses_what_cannot_be_called(directory):
+    with pytest.raises(TypeError):
+        directory.subscribe("not a function")  # type: ignore[arg-type]
+
+
+def test_subscribers_are_called_once_per_change_under_concurrency(directory):
+    heard = []
+    lock = threading.Lock()
+
+    def listen(username: str, what: str) -> None:
+        with lock:
+            heard.append(what)
+
+    directory.subscribe(listen)
+    run_together(lambda index: directory.set_role("alice", f"role{index}"), 8)
+    assert heard == ["role"] * 8
+    assert directory.get("alice").role in {f"role{index}" for index in range(8)}
