@@ -67,6 +67,7 @@ __all__ = [
 DEFAULT_REFRESH_TTL = 7 * 24 * 3600.0  # the tutorials' 7-day refresh token, counted from login
 REFRESH_TOKEN_BYTES = 32  # 256 bits, as for session IDs
 MAX_REFRESH_TOKEN_LENGTH = 256  # anything longer is garbage; refusing it early bounds the hashing work
+FAMILY_ID_BYTES = 16  # 128 random bits: a family ID names a login and must not be guessable either
 
 # Why a family was revoked, as stored, and how the error message says it.
 _REVOKED_BY_CALL = "revoked"
@@ -196,8 +197,9 @@ class RefreshTokenStore(ClockedStore):
         check_name("role", role)
         now = self.clock.now()
         token = new_refresh_token()
-        # The family ID names a login in logs and notebooks; it is not a credential.
-        family = _Family(secrets.token_hex(16), user_id, role, now, now + self.ttl)
+        # The family ID names a login in logs, notebooks and access tokens (their ``sid``); it is not
+        # a credential, but random so that nobody can name (and so revoke) another user's login.
+        family = _Family(secrets.token_hex(FAMILY_ID_BYTES), user_id, role, now, now + self.ttl)
         self._insert_family(family, hash_refresh_token(token), now)
         return token
 
@@ -226,12 +228,21 @@ class RefreshTokenStore(ClockedStore):
             raise InvalidRefreshTokenError("refresh token has expired; log in again", "expired")
         raise InvalidRefreshTokenError("unknown refresh token", "unknown")
 
+    def family_id(self, token: str) -> str | None:
+        """The ID of the family a stored token (live or spent) belongs to; None if unknown or malformed."""
+        token_hash = _hash_or_none(token)
+        return None if token_hash is None else self._family_of(token_hash)
+
     def revoke_family(self, token: str) -> bool:
         """Revoke the family ``token`` belongs to (logout); True if a live family was revoked."""
-        token_hash = _hash_or_none(token)
-        if token_hash is None:
-            return False
-        return self._revoke_family(token_hash, self.clock.now())
+        family_id = self.family_id(token)
+        return family_id is not None and self._revoke_family_id(family_id, self.clock.now())
+
+    def revoke_family_id(self, family_id: str) -> bool:
+        """Revoke the family with this ID (logout, given an access token's ``sid``); True if it was live."""
+        if type(family_id) is not str or not 0 < len(family_id) <= 2 * FAMILY_ID_BYTES or not family_id.isascii():
+            return False  # arrives inside a client's token: garbage is answered, never raised on
+        return self._revoke_family_id(family_id, self.clock.now())
 
     def revoke_user(self, user_id: str) -> int:
         """Revoke every live family of ``user_id`` ("log out everywhere"); how many were revoked."""
@@ -264,8 +275,12 @@ class RefreshTokenStore(ClockedStore):
         if reused, revoke the family (reason ``"reuse"``) unless already revoked. Return (verdict, family)."""
 
     @abc.abstractmethod
-    def _revoke_family(self, token_hash: str, now: float) -> bool:
-        """Revoke the live family holding this token; True if it was live."""
+    def _family_of(self, token_hash: str) -> str | None:
+        """The family ID of the stored token with this hash, or None."""
+
+    @abc.abstractmethod
+    def _revoke_family_id(self, family_id: str, now: float) -> bool:
+        """Revoke this family (reason ``"revoked"``) if it is live; True if it was."""
 
     @abc.abstractmethod
     def _revoke_user(self, user_id: str, now: float) -> int:
@@ -330,15 +345,17 @@ class MemoryRefreshStore(RefreshTokenStore):
                 self._families[family.family_id] = family
             return verdict, family
 
-    def _revoke_family(self, token_hash: str, now: float) -> bool:
+    def _family_of(self, token_hash: str) -> str | None:
         with self._lock:
             token = self._tokens.get(token_hash)
-            if token is None:
+        return None if token is None else token.family_id
+
+    def _revoke_family_id(self, family_id: str, now: float) -> bool:
+        with self._lock:
+            family = self._families.get(family_id)
+            if family is None or not self._live(family, now):
                 return False
-            family = self._families[token.family_id]
-            if not self._live(family, now):
-                return False
-            self._families[family.family_id] = family._replace(revoked_at=now, revoked_reason=_REVOKED_BY_CALL)
+            self._families[family_id] = family._replace(revoked_at=now, revoked_reason=_REVOKED_BY_CALL)
             return True
 
     def _revoke_user(self, user_id: str, now: float) -> int:
@@ -468,11 +485,15 @@ class SQLiteRefreshStore(SQLiteBacked, RefreshTokenStore):
 
         return self._transaction(work)
 
-    def _revoke_family(self, token_hash: str, now: float) -> bool:
+    def _family_of(self, token_hash: str) -> str | None:
+        with self._lock:
+            rows = self._conn.execute("SELECT family_id FROM refresh_tokens WHERE id = ?", (token_hash,)).fetchall()
+        return rows[0][0] if rows else None
+
+    def _revoke_family_id(self, family_id: str, now: float) -> bool:
         return self._write(
-            "UPDATE refresh_families SET revoked_at = ?, revoked_reason = ?"
-            f" WHERE id = (SELECT family_id FROM refresh_tokens WHERE id = ?) AND {_LIVE}",
-            (now, _REVOKED_BY_CALL, token_hash, now),
+            f"UPDATE refresh_families SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND {_LIVE}",
+            (now, _REVOKED_BY_CALL, family_id, now),
         ) > 0
 
     def _revoke_user(self, user_id: str, now: float) -> int:

@@ -211,6 +211,46 @@ def test_revoke_family_of_an_expired_or_unknown_token_is_false(store, clock):
     assert store.revoke_family(token) is False
 
 
+def test_family_id_names_the_login_of_a_live_or_spent_token(store, clock):
+    first = store.issue("alice")
+    second = store.rotate(first)
+    family_id = store.family_id(first)
+    assert family_id == store.family_id(second.token) == second.family_id
+    assert re.fullmatch(r"[0-9a-f]{32}", family_id)  # 128 random bits
+    assert store.family_id(store.issue("alice")) != family_id  # a second login, a second family
+    assert store.family_id("A" * 43) is None
+    store.revoke_family(first)
+    assert store.family_id(first) == family_id  # still known: a logout can name it
+    clock.advance(days=7)
+    store.issue("bob")
+    store.purge_expired()
+    assert store.family_id(first) is None  # purged
+
+
+def test_revoke_family_id_logs_that_login_out_and_no_other(store):
+    token = store.issue("alice")
+    other = store.issue("alice")
+    family_id = store.family_id(token)
+    assert store.revoke_family_id(family_id) is True
+    assert store.revoke_family_id(family_id) is False  # already revoked
+    error = refused(store, token)
+    assert error.code == "revoked" and "logged out" in str(error)
+    assert store.rotate(other).user_id == "alice"
+
+
+@pytest.mark.parametrize("garbage", [None, 7, "", "x" * 1000, "f\u00e9" * 8, "0" * 32, ["a"]])
+def test_revoke_family_id_answers_false_to_garbage(store, garbage):
+    store.issue("alice")
+    assert store.revoke_family_id(garbage) is False
+    assert store.family_id(garbage) is None
+
+
+def test_revoke_family_id_of_an_expired_family_is_false(store, clock):
+    family_id = store.family_id(store.issue("alice"))
+    clock.advance(days=7)
+    assert store.revoke_family_id(family_id) is False
+
+
 def test_revoke_user_logs_out_every_login_of_one_user(store, clock):
     tokens = [store.issue("alice") for _ in range(3)]
     bob = store.issue("bob")
