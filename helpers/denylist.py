@@ -14,6 +14,11 @@ Every store follows one contract, ``JtiDenylist``:
   until ``purge_expired`` removes them — the same lesson as the session stores.
 * A ``jti`` arrives inside a client's token, so garbage (a non-string, empty, over-long or
   non-ASCII) is never denied and ``is_denied`` answers False to it instead of raising.
+* ``cut_off(user_id, issued_before, expires_at)`` revokes every token of one user issued before a
+  moment ("log out everywhere", a password change) without knowing their jtis: one row per user,
+  kept until ``expires_at`` (the ``exp`` of the newest token it can catch). ``is_revoked(jti,
+  user_id, issued_at)`` asks both questions, the token's jti and its user's cut-off, in one
+  lookup, which is what a server calls on every request.
 
 Unlike session IDs and refresh tokens, the ``jti`` is stored as it is, not hashed: it names a token
 but does not grant anything (the token's signature does), so a leaked denylist lets nobody in.
@@ -30,7 +35,7 @@ import os
 import threading
 
 from helpers.clock import Clock
-from helpers.storage import ClockedStore, SQLiteBacked
+from helpers.storage import ClockedStore, SQLiteBacked, check_name
 
 __all__ = ["JtiDenylist", "MAX_JTI_LENGTH", "MemoryDenylist", "SQLiteDenylist"]
 
@@ -43,11 +48,11 @@ def _valid_jti(jti: object) -> bool:
     return type(jti) is str and 0 < len(jti) <= MAX_JTI_LENGTH and jti.isascii()
 
 
-def _check_time(value: object) -> float:
+def _check_time(value: object, kind: str = "expires_at") -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"expires_at must be epoch seconds (a number), got {type(value).__name__}")
+        raise TypeError(f"{kind} must be epoch seconds (a number), got {type(value).__name__}")
     if not math.isfinite(value):
-        raise ValueError(f"expires_at must be finite, got {value}")
+        raise ValueError(f"{kind} must be finite, got {value}")
     return float(value)
 
 
@@ -62,7 +67,7 @@ class JtiDenylist(ClockedStore):
 
     @property
     def lookups(self) -> int:
-        """How many times ``is_denied`` has been called: the extra lookups revocation costs."""
+        """How many times ``is_denied`` or ``is_revoked`` has been called: the extra lookups revocation costs."""
         with self._lookups_lock:
             return self._lookups
 
@@ -84,17 +89,42 @@ class JtiDenylist(ClockedStore):
 
     def is_denied(self, jti: str) -> bool:
         """True if ``jti`` is on the list and its entry has not lapsed; False for anything else."""
-        with self._lookups_lock:
-            self._lookups += 1
+        self._count_lookup()
         if not _valid_jti(jti):
             return False
         return self._is_denied(jti, self.clock.now())
+
+    def cut_off(self, user_id: str, issued_before: float, expires_at: float) -> None:
+        """Count every token of ``user_id`` issued before ``issued_before`` as revoked, until ``expires_at``."""
+        check_name("user_id", user_id)
+        issued_before = _check_time(issued_before, "issued_before")
+        expires_at = _check_time(expires_at)
+        if expires_at <= self.clock.now():
+            return  # every token it could catch has expired already
+        self._cut_off(user_id, issued_before, expires_at)
+
+    def is_revoked(self, jti: str, user_id: str, issued_at: float) -> bool:
+        """True if ``jti`` is denied or the token predates its user's cut-off; one lookup, counted once."""
+        self._count_lookup()
+        now = self.clock.now()
+        # All three arrive from a token. A garbage jti or user cannot match a stored entry; an
+        # issued_at that is not a finite number counts as older than any cut-off (fail closed).
+        jti_key = jti if _valid_jti(jti) else None
+        user_key = user_id if _valid_jti(user_id) else None
+        valid_time = not isinstance(issued_at, bool) and isinstance(issued_at, (int, float)) and math.isfinite(issued_at)
+        if jti_key is None and user_key is None:
+            return False
+        return self._is_revoked(jti_key, user_key, float(issued_at) if valid_time else -math.inf, now)
+
+    def _count_lookup(self) -> None:
+        with self._lookups_lock:
+            self._lookups += 1
 
     # purge_expired (of lapsed entries), close and the context manager come from ClockedStore.
 
     @abc.abstractmethod
     def count(self) -> int:
-        """Entries currently stored, *including* lapsed ones not yet purged."""
+        """Entries (denied jtis and per-user cut-offs) currently stored, *including* lapsed ones not yet purged."""
 
     # -- what a backend implements; jti already validated, ``now`` already read --------------------
 
@@ -107,8 +137,16 @@ class JtiDenylist(ClockedStore):
         """True if stored with ``now < expires_at``."""
 
     @abc.abstractmethod
+    def _cut_off(self, user_id: str, issued_before: float, expires_at: float) -> None:
+        """Store the user's cut-off; if present, keep the later of each (more revoked, never less)."""
+
+    @abc.abstractmethod
+    def _is_revoked(self, jti: str | None, user_id: str | None, issued_at: float, now: float) -> bool:
+        """True if the jti is denied, or the user's live cut-off is later than ``issued_at``; None never matches."""
+
+    @abc.abstractmethod
     def _purge_expired(self, now: float) -> int:
-        """Remove entries with ``expires_at <= now``; how many."""
+        """Remove entries (jtis and cut-offs) with ``expires_at <= now``; how many."""
 
 
 class MemoryDenylist(JtiDenylist):
@@ -119,6 +157,7 @@ class MemoryDenylist(JtiDenylist):
         super().__init__(clock)
         self._lock = threading.Lock()
         self._entries: dict[str, float] = {}  # jti -> expires_at
+        self._cut_offs: dict[str, tuple[float, float]] = {}  # user_id -> (issued_before, expires_at)
 
     def _deny(self, jti: str, expires_at: float) -> None:
         with self._lock:
@@ -130,17 +169,33 @@ class MemoryDenylist(JtiDenylist):
             expires_at = self._entries.get(jti)
         return expires_at is not None and now < expires_at
 
+    def _cut_off(self, user_id: str, issued_before: float, expires_at: float) -> None:
+        with self._lock:
+            before, until = self._cut_offs.get(user_id, (issued_before, expires_at))
+            self._cut_offs[user_id] = (max(before, issued_before), max(until, expires_at))
+
+    def _is_revoked(self, jti: str | None, user_id: str | None, issued_at: float, now: float) -> bool:
+        with self._lock:
+            jti_until = self._entries.get(jti) if jti is not None else None
+            cut_off = self._cut_offs.get(user_id) if user_id is not None else None
+        if jti_until is not None and now < jti_until:
+            return True
+        return cut_off is not None and issued_at < cut_off[0] and now < cut_off[1]
+
     def _purge_expired(self, now: float) -> int:
         with self._lock:
             lapsed = [jti for jti, expires_at in self._entries.items() if expires_at <= now]
             for jti in lapsed:
                 del self._entries[jti]
-            return len(lapsed)
+            ended = [user for user, (_, expires_at) in self._cut_offs.items() if expires_at <= now]
+            for user in ended:
+                del self._cut_offs[user]
+            return len(lapsed) + len(ended)
 
     def count(self) -> int:
-        """Entries currently stored, *including* lapsed ones not yet purged."""
+        """Entries (denied jtis and per-user cut-offs) currently stored, *including* lapsed ones not yet purged."""
         with self._lock:
-            return len(self._entries)
+            return len(self._entries) + len(self._cut_offs)
 
     def __repr__(self) -> str:
         return f"MemoryDenylist(clock={self.clock!r}, entries={self.count()}, lookups={self.lookups})"
@@ -152,7 +207,18 @@ CREATE TABLE IF NOT EXISTS jti_denylist (
     expires_at REAL NOT NULL      -- the token's exp: after it, the entry is useless
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS jti_denylist_expires_at ON jti_denylist (expires_at);
+CREATE TABLE IF NOT EXISTS jti_cut_offs (
+    user_id       TEXT PRIMARY KEY,
+    issued_before REAL NOT NULL,  -- tokens of this user issued earlier are revoked
+    expires_at    REAL NOT NULL   -- when the newest such token expires: after it, the row is useless
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS jti_cut_offs_expires_at ON jti_cut_offs (expires_at);
 """
+# Both questions in one statement, so a revocation check stays one lookup (one round trip, one lock).
+_IS_REVOKED = (
+    "SELECT EXISTS (SELECT 1 FROM jti_denylist WHERE jti = ? AND expires_at > ?)"
+    " OR EXISTS (SELECT 1 FROM jti_cut_offs WHERE user_id = ? AND issued_before > ? AND expires_at > ?)"
+)
 
 
 class SQLiteDenylist(SQLiteBacked, JtiDenylist):
@@ -183,13 +249,32 @@ class SQLiteDenylist(SQLiteBacked, JtiDenylist):
             ).fetchall()
         return bool(rows)
 
+    def _cut_off(self, user_id: str, issued_before: float, expires_at: float) -> None:
+        self._write(
+            "INSERT INTO jti_cut_offs (user_id, issued_before, expires_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (user_id) DO UPDATE SET issued_before = max(issued_before, excluded.issued_before),"
+            " expires_at = max(expires_at, excluded.expires_at)",
+            (user_id, issued_before, expires_at),
+        )
+
+    def _is_revoked(self, jti: str | None, user_id: str | None, issued_at: float, now: float) -> bool:
+        with self._lock:
+            # NULL never equals anything, so an absent jti or user simply matches no row.
+            return bool(self._conn.execute(_IS_REVOKED, (jti, now, user_id, issued_at, now)).fetchall()[0][0])
+
     def _purge_expired(self, now: float) -> int:
-        return self._write("DELETE FROM jti_denylist WHERE expires_at <= ?", (now,))
+        def work() -> int:
+            lapsed = self._conn.execute("DELETE FROM jti_denylist WHERE expires_at <= ?", (now,)).rowcount
+            return lapsed + self._conn.execute("DELETE FROM jti_cut_offs WHERE expires_at <= ?", (now,)).rowcount
+
+        return self._transaction(work)
 
     def count(self) -> int:
-        """Entries currently stored, *including* lapsed ones not yet purged."""
+        """Entries (denied jtis and per-user cut-offs) currently stored, *including* lapsed ones not yet purged."""
         with self._lock:
-            return self._conn.execute("SELECT count(*) FROM jti_denylist").fetchone()[0]
+            return self._conn.execute(
+                "SELECT (SELECT count(*) FROM jti_denylist) + (SELECT count(*) FROM jti_cut_offs)"
+            ).fetchone()[0]
 
     def __repr__(self) -> str:
         return f"SQLiteDenylist(path={self.path!r}, clock={self.clock!r}, {self._state()})"

@@ -89,6 +89,67 @@ def test_lookups_count_every_is_denied_call_and_nothing_else(denylist):
     assert denylist.lookups == 0
 
 
+def test_a_cut_off_revokes_the_users_older_tokens_until_it_lapses(denylist, clock):
+    denylist.cut_off("alice", issued_before=START, expires_at=START + 900)
+    assert denylist.is_revoked("jti-old", "alice", START - 1) is True
+    assert denylist.is_revoked("jti-new", "alice", START) is False  # issued at the cut-off: not before it
+    assert denylist.is_revoked("jti-new", "alice", START + 5) is False
+    assert denylist.is_revoked("jti-old", "bob", START - 1) is False  # other users untouched
+    clock.advance(seconds=900)  # every token the cut-off could catch has expired by itself
+    assert denylist.is_revoked("jti-old", "alice", START - 1) is False
+    assert denylist.count() == 1
+    assert denylist.purge_expired() == 1
+    assert denylist.count() == 0
+
+
+def test_is_revoked_also_answers_for_denied_jtis(denylist):
+    denylist.deny("stolen", START + 60)
+    assert denylist.is_revoked("stolen", "alice", START) is True
+    assert denylist.is_revoked("other", "alice", START) is False
+    assert denylist.is_revoked("stolen", None, START) is True  # type: ignore[arg-type]
+
+
+def test_cut_offs_never_shrink(denylist, clock):
+    denylist.cut_off("alice", issued_before=START + 10, expires_at=START + 900)
+    denylist.cut_off("alice", issued_before=START, expires_at=START + 60)  # earlier on both counts
+    assert denylist.count() == 1
+    clock.advance(seconds=100)
+    assert denylist.is_revoked("jti", "alice", START + 5) is True
+
+
+def test_a_cut_off_that_has_already_lapsed_stores_nothing(denylist):
+    denylist.cut_off("alice", issued_before=START, expires_at=START)
+    assert denylist.count() == 0
+
+
+@pytest.mark.parametrize("issued_at", [None, "yesterday", math.nan, math.inf, True])
+def test_a_token_time_that_is_not_a_number_counts_as_before_any_cut_off(denylist, issued_at):
+    assert denylist.is_revoked("jti", "alice", issued_at) is False  # no cut-off: nothing to be before
+    denylist.cut_off("alice", issued_before=START, expires_at=START + 60)
+    assert denylist.is_revoked("jti", "alice", issued_at) is True  # fail closed
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [({"user_id": ""}, ValueError), ({"user_id": 7}, TypeError), ({"issued_before": "now"}, TypeError),
+     ({"expires_at": math.nan}, ValueError)],
+)
+def test_cut_off_rejects_programming_errors(denylist, kwargs, error):
+    arguments = {"user_id": "alice", "issued_before": START, "expires_at": START + 60, **kwargs}
+    with pytest.raises(error):
+        denylist.cut_off(**arguments)
+    assert denylist.count() == 0
+
+
+def test_is_revoked_is_one_counted_lookup(denylist):
+    denylist.cut_off("alice", START, START + 60)
+    denylist.deny("jti", START + 60)
+    denylist.is_revoked("jti", "alice", START - 1)
+    denylist.is_revoked("other", "bob", START)
+    denylist.is_revoked(None, None, None)  # type: ignore[arg-type]
+    assert denylist.lookups == 3
+
+
 GARBAGE = [None, 12345, 1.5, b"bytes", ["list"], {"dict": 1}, "", "x" * (MAX_JTI_LENGTH + 1), "é", "\ud800", "🍪"]
 
 
@@ -97,6 +158,13 @@ def test_garbage_jtis_are_ignored_safely(denylist, garbage):
     assert denylist.deny(garbage, START + 60) is False
     assert denylist.is_denied(garbage) is False
     assert denylist.count() == 0
+
+
+@pytest.mark.parametrize("garbage", GARBAGE, ids=repr)
+def test_garbage_in_is_revoked_matches_nothing(denylist, garbage):
+    denylist.cut_off("alice", START, START + 60)
+    assert denylist.is_revoked(garbage, garbage, START + 1) is False
+    assert denylist.is_revoked(garbage, "alice", START - 1) is True
 
 
 def test_the_longest_allowed_jti_works(denylist):
