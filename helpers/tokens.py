@@ -29,11 +29,11 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from .clock import Clock, SystemClock
 
 __all__ = [
-    "ALGORITHMS", "MAX_TOKEN_LENGTH", "encode", "decode", "get_unverified_header", "b64url_encode",
-    "b64url_decode", "InvalidTokenError", "DecodeError", "InvalidSignatureError", "ExpiredSignatureError",
+    "ALGORITHMS", "MAX_TOKEN_LENGTH", "encode", "decode", "decode_complete", "get_unverified_header",
+    "b64url_encode", "b64url_decode", "PyJWTError", "InvalidTokenError", "DecodeError", "InvalidSignatureError", "ExpiredSignatureError",
     "ImmatureSignatureError", "InvalidAudienceError", "InvalidIssuerError", "InvalidIssuedAtError",
     "InvalidSubjectError", "InvalidJTIError", "InvalidAlgorithmError", "InvalidKeyError",
-    "MissingRequiredClaimError",
+    "MissingRequiredClaimError", "InvalidTypeError",
 ]
 
 PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey]
@@ -43,10 +43,14 @@ ALGORITHMS: tuple[str, ...] = ("HS256", "HS384", "HS512", "RS256", "PS256", "ES2
 MAX_TOKEN_LENGTH = 16384  # chars (str) or bytes; longer tokens are refused before any parsing
 
 
-# --- Exceptions: PyJWT's names, all catchable as InvalidTokenError -------------------------------
+# --- Exceptions: PyJWT's tree under PyJWTError; every error decode() raises is an InvalidTokenError --
 
 
-class InvalidTokenError(Exception):
+class PyJWTError(Exception):
+    """Root of every exception this module raises on purpose (PyJWT's name)."""
+
+
+class InvalidTokenError(PyJWTError):
     """Base class: the token cannot be trusted (or the key cannot be used on it)."""
 
 
@@ -92,6 +96,12 @@ class InvalidAlgorithmError(InvalidTokenError):
 
 class InvalidKeyError(InvalidTokenError):
     """The key is unusable: wrong family for the algorithm, too short, too small, or unparsable."""
+    # PyJWT derives it from PyJWTError only. Here a token can pick the algorithm a key is tried with, so
+    # ``except InvalidTokenError`` around decode() must catch it too; ``except PyJWTError`` still does.
+
+
+class InvalidTypeError(InvalidTokenError):
+    """The ``typ`` header is missing or is not the type the verifier asked for (RFC 8725 §3.11)."""
 
 
 class MissingRequiredClaimError(InvalidTokenError):
@@ -385,7 +395,7 @@ def get_unverified_header(token: str | bytes) -> dict[str, Any]:
     return _load(token)[0]
 
 
-# --- Options and claims -------------------------------------------------------------------------
+# --- Arguments, options and claims --------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -403,43 +413,94 @@ class _Options:
 
 
 _DEFAULT_OPTIONS = _Options()
+_CHECKS = ("verify_exp", "verify_nbf", "verify_iat", "verify_aud", "verify_iss", "verify_sub", "verify_jti")
 # PyJWT also has enforce_minimum_key_length; it is accepted and ignored because minimums are always enforced.
-_OPTION_NAMES = frozenset(f.name for f in fields(_Options)) | {"enforce_minimum_key_length"}
+_FLAGS = frozenset(_CHECKS) | {"verify_signature", "strict_aud", "enforce_minimum_key_length"}
+_OPTION_NAMES = _FLAGS | {"require"}
 _SYSTEM_CLOCK = SystemClock()  # stateless: reads time.time() on each call
 
 
 def _merge_options(options: Mapping[str, Any]) -> _Options:
     """PyJWT's option semantics: without signature checking, claim checks default to off too."""
+    if not isinstance(options, Mapping):
+        raise TypeError(f"options must be a mapping of option names to values, not {type(options).__name__}")
     unknown = set(options) - _OPTION_NAMES
     if unknown:
         raise TypeError(f"Unknown decode option(s): {sorted(unknown)}; known: {sorted(_OPTION_NAMES)}")
+    for name in _FLAGS.intersection(options):
+        if not isinstance(options[name], bool):  # the string "false" would otherwise switch a check ON silently
+            raise TypeError(f'options["{name}"] must be True or False, not {type(options[name]).__name__}')
     require = options.get("require", ())
-    if isinstance(require, (str, bytes)):
+    if isinstance(require, (str, bytes)) or not isinstance(require, Iterable):
         raise TypeError('options["require"] must be a list of claim names, e.g. ["exp", "sub"]')
-    verify = bool(options.get("verify_signature", True))
-    checks = {name: bool(options.get(name, verify)) for name in
-              ("verify_exp", "verify_nbf", "verify_iat", "verify_aud", "verify_iss", "verify_sub", "verify_jti")}
-    return _Options(verify, require=tuple(require), strict_aud=bool(options.get("strict_aud", False)), **checks)
+    require = tuple(require)
+    if not all(isinstance(claim, str) for claim in require):
+        raise TypeError('options["require"] must contain only claim names (strings)')
+    verify = options.get("verify_signature", True)
+    checks = {name: options.get(name, verify) for name in _CHECKS}
+    return _Options(verify, require=require, strict_aud=options.get("strict_aud", False), **checks)
 
 
-def _numeric_date(value: Any, error: type[InvalidTokenError], message: str) -> int:
-    """A NumericDate is a JSON number (RFC 7519 §2); truncated to int like PyJWT. No bools, strings, inf."""
-    if type(value) is int:
+def _leeway_seconds(leeway: object) -> float:
+    """Leeway as seconds: a finite number or a timedelta (NaN or infinity would switch every time check off)."""
+    if isinstance(leeway, timedelta):
+        leeway = leeway.total_seconds()
+    elif type(leeway) not in (int, float):  # not bool, not str: PyJWT would fail later, or never
+        raise TypeError(f"leeway must be a number of seconds or a timedelta, not {type(leeway).__name__}")
+    if not math.isfinite(leeway):
+        raise ValueError("leeway must be finite")
+    return leeway
+
+
+def _accepted_audience(audience: object) -> str | tuple[str, ...] | None:
+    """The audience argument as None, one string, or a tuple of strings."""
+    if audience is None or isinstance(audience, str):
+        return audience
+    if isinstance(audience, (bytes, bytearray)) or not isinstance(audience, Iterable):
+        raise TypeError("audience must be a string, iterable or None")
+    accepted = tuple(audience)  # once, so a generator is not used up by the first comparison
+    if not all(isinstance(aud, str) for aud in accepted):
+        raise TypeError("audience must contain only strings")
+    return accepted
+
+
+def _check_issuer(issuer: object) -> None:
+    if issuer is None or isinstance(issuer, str):
+        return
+    if (isinstance(issuer, (bytes, bytearray)) or not isinstance(issuer, Container)
+            or (isinstance(issuer, Iterable) and not all(isinstance(iss, str) for iss in issuer))):
+        raise TypeError('Issuer param must be "str" or "Container[str]"')
+
+
+def _media_type(value: str) -> str:
+    """RFC 7515 §4.1.9: compared case-insensitively, and "application/" may be left out."""
+    value = value.lower()
+    return value[12:] if value.startswith("application/") else value
+
+
+def _check_typ(header: dict[str, Any], expected: str) -> None:
+    """RFC 8725 §3.11, RFC 9068 §4: a token of one kind must not pass for another."""
+    found = header.get("typ")
+    if found is None:
+        raise InvalidTypeError('Token is missing the "typ" header')
+    if not isinstance(found, str) or _media_type(found) != expected:
+        raise InvalidTypeError(f'Invalid token type: expected "{expected}"')  # never echo the token's value
+
+
+def _numeric_date(value: Any, error: type[InvalidTokenError], message: str) -> int | float:
+    """A NumericDate is a JSON number (RFC 7519 §2), compared as it is, fraction included. No bools, strings, inf."""
+    if type(value) is int or (type(value) is float and math.isfinite(value)):
         return value
-    if type(value) is float and math.isfinite(value):
-        return int(value)
     raise error(message)
 
 
-def _validate_aud(payload: dict[str, Any], audience: str | Iterable[str] | None, strict: bool) -> None:
+def _validate_aud(payload: dict[str, Any], audience: str | tuple[str, ...] | None, strict: bool) -> None:
     # RFC 7519 §4.1.3: a recipient that does not identify itself with a value in "aud" MUST reject.
     claim = payload.get("aud")
     if audience is None:
         if claim:
             raise InvalidAudienceError("Invalid audience")
         return
-    if not isinstance(audience, (str, Iterable)):
-        raise TypeError("audience must be a string, iterable or None")
     if not claim:
         raise MissingRequiredClaimError("aud")
     if strict:
@@ -453,7 +514,7 @@ def _validate_aud(payload: dict[str, Any], audience: str | Iterable[str] | None,
     claims = [claim] if isinstance(claim, str) else claim
     if not isinstance(claims, list) or not all(isinstance(c, str) for c in claims):
         raise InvalidAudienceError("Invalid claim format in token")
-    accepted = [audience] if isinstance(audience, str) else audience
+    accepted = (audience,) if isinstance(audience, str) else audience
     if all(aud not in claims for aud in accepted):
         raise InvalidAudienceError("Audience doesn't match")
 
@@ -464,26 +525,31 @@ def _validate_iss(payload: dict[str, Any], issuer: str | Container[str]) -> None
     iss = payload["iss"]
     if not isinstance(iss, str):
         raise InvalidIssuerError("Payload Issuer (iss) must be a string")
-    if isinstance(issuer, str):
-        accepted = iss == issuer
-    else:
-        try:
-            accepted = iss in issuer
-        except TypeError:
-            raise InvalidIssuerError('Issuer param must be "str" or "Container[str]"') from None
-    if not accepted:
+    if not (iss == issuer if isinstance(issuer, str) else iss in issuer):
         raise InvalidIssuerError("Invalid issuer")
 
 
+def _validate_sub(payload: dict[str, Any], subject: str | None) -> None:
+    if "sub" not in payload:
+        if subject is not None:  # PyJWT lets a token without "sub" through; asking for one means requiring it
+            raise MissingRequiredClaimError("sub")
+        return
+    if not isinstance(payload["sub"], str):
+        raise InvalidSubjectError("Subject must be a string")
+    if subject is not None and payload["sub"] != subject:
+        raise InvalidSubjectError("Invalid subject")
+
+
 def _validate_claims(payload: dict[str, Any], opts: _Options, now: float, leeway: float,
-                     audience: str | Iterable[str] | None, issuer: str | Container[str] | None) -> None:
+                     audience: str | tuple[str, ...] | None, issuer: str | Container[str] | None,
+                     subject: str | None) -> None:
     """Check registered claims (RFC 7519 §4.1) in PyJWT's order and with PyJWT's messages."""
     for claim in opts.require:
         if payload.get(claim) is None:
             raise MissingRequiredClaimError(claim)
     if opts.verify_iat and "iat" in payload:
         iat = _numeric_date(payload["iat"], InvalidIssuedAtError, "Issued At claim (iat) must be an integer.")
-        if iat > now + leeway:
+        if iat > now + leeway:  # the same leeway as nbf: a verifier whose clock lags still accepts fresh tokens
             raise ImmatureSignatureError("The token is not yet valid (iat)")
     if opts.verify_nbf and "nbf" in payload:
         nbf = _numeric_date(payload["nbf"], DecodeError, "Not Before claim (nbf) must be an integer.")
@@ -497,8 +563,8 @@ def _validate_claims(payload: dict[str, Any], opts: _Options, now: float, leeway
         _validate_iss(payload, issuer)
     if opts.verify_aud:
         _validate_aud(payload, audience, opts.strict_aud)
-    if opts.verify_sub and "sub" in payload and not isinstance(payload["sub"], str):
-        raise InvalidSubjectError("Subject must be a string")
+    if opts.verify_sub:
+        _validate_sub(payload, subject)
     if opts.verify_jti and "jti" in payload and not isinstance(payload["jti"], str):
         raise InvalidJTIError("JWT ID must be a string")
 
@@ -544,11 +610,13 @@ def encode(payload: dict[str, Any], key: str | bytes | PrivateKey, algorithm: st
     return (segments + b"." + _b64encode(_sign(alg, digest, material, segments))).decode("ascii")
 
 
-def decode(token: str | bytes, key: str | bytes | PrivateKey | PublicKey | None = None,
-           algorithms: Collection[str] | None = None, *, audience: str | Iterable[str] | None = None,
-           issuer: str | Container[str] | None = None, leeway: float | timedelta = 0,
-           options: Mapping[str, Any] | None = None, clock: Clock | None = None) -> dict[str, Any]:
-    """Verify ``token`` with ``key`` under an explicit ``algorithms`` allow-list, check claims, return them."""
+def decode_complete(token: str | bytes, key: str | bytes | PrivateKey | PublicKey | None = None,
+                    algorithms: Collection[str] | None = None, options: Mapping[str, Any] | None = None, *,
+                    audience: str | Iterable[str] | None = None, issuer: str | Container[str] | None = None,
+                    subject: str | None = None, leeway: float | timedelta = 0, typ: str | None = None,
+                    clock: Clock | None = None) -> dict[str, Any]:
+    """Like ``decode``, but return ``{"header", "payload", "signature"}`` (the signature as bytes)."""
+    # Argument errors are programming errors: raised first and always, whatever the token holds.
     opts = _DEFAULT_OPTIONS if options is None else _merge_options(options)
     if opts.verify_signature and (not algorithms or isinstance(algorithms, (str, bytes))):
         # RFC 8725 §3.1: the verifier, not the token, decides which algorithms are acceptable.
@@ -556,6 +624,18 @@ def decode(token: str | bytes, key: str | bytes | PrivateKey | PublicKey | None 
             'It is required that you pass in a value for the "algorithms" argument when calling decode(), '
             'as a list such as ["HS256"].'
         )
+    if algorithms is not None and not all(isinstance(alg, str) for alg in algorithms):
+        raise TypeError("algorithms must contain only algorithm names (strings)")
+    audience = _accepted_audience(audience)
+    _check_issuer(issuer)
+    if subject is not None and not isinstance(subject, str):
+        raise TypeError("subject must be a string or None")
+    if typ is not None:
+        if not isinstance(typ, str) or not typ:
+            raise TypeError('typ must be a media type such as "at+jwt", or None')
+        typ = _media_type(typ)
+    leeway = _leeway_seconds(leeway) if leeway else 0
+
     header, signing_input, payload_bytes, signature = _load(token)
     if opts.verify_signature:
         # The caller's key alone is used: header fields (jwk, jku, x5u, kid) never pick one (RFC 8725 §3.10).
@@ -571,10 +651,23 @@ def decode(token: str | bytes, key: str | bytes | PrivateKey | PublicKey | None 
         digest, material = _key_for(alg, key)
         if not _verify(alg, digest, material, signing_input, signature):
             raise InvalidSignatureError("Signature verification failed")
+    if typ is not None:
+        _check_typ(header, typ)
     # Only now, with the signature checked, is the payload parsed (RFC 7519 §7.2).
     payload = _json_object(payload_bytes, "payload")
-    if isinstance(leeway, timedelta):
-        leeway = leeway.total_seconds()
     now = (clock if clock is not None else _SYSTEM_CLOCK).now()
-    _validate_claims(payload, opts, now, leeway, audience, issuer)
-    return payload
+    _validate_claims(payload, opts, now, leeway, audience, issuer, subject)
+    return {"header": header, "payload": payload, "signature": signature}
+
+
+def decode(token: str | bytes, key: str | bytes | PrivateKey | PublicKey | None = None,
+           algorithms: Collection[str] | None = None, options: Mapping[str, Any] | None = None, *,
+           audience: str | Iterable[str] | None = None, issuer: str | Container[str] | None = None,
+           subject: str | None = None, leeway: float | timedelta = 0, typ: str | None = None,
+           clock: Clock | None = None) -> dict[str, Any]:
+    """Verify ``token`` with ``key`` under an explicit ``algorithms`` allow-list, check claims, return them.
+
+    ``typ="at+jwt"`` also requires that header type (RFC 9068), so no other kind of token passes for it.
+    """
+    return decode_complete(token, key, algorithms, options, audience=audience, issuer=issuer, subject=subject,
+                           leeway=leeway, typ=typ, clock=clock)["payload"]

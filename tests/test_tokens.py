@@ -196,8 +196,11 @@ def test_issuer_rules(clock):
     assert tokens.decode(token, SECRET, ["HS256"], issuer="auth-course", clock=clock)
     assert tokens.decode(token, SECRET, ["HS256"], issuer=["x", "auth-course"], clock=clock)
     assert tokens.decode(token, SECRET, ["HS256"], clock=clock)  # no issuer asked for, none checked
-    for issuer in ("auth", ["a", "b"], b"auth-course", 5):
+    for issuer in ("auth", ["a", "b"]):
         with pytest.raises(tokens.InvalidIssuerError):
+            tokens.decode(token, SECRET, ["HS256"], issuer=issuer, clock=clock)
+    for issuer in (b"auth-course", 5, ["auth-course", 5]):  # argument errors, whatever the token holds
+        with pytest.raises(TypeError, match="Issuer param"):
             tokens.decode(token, SECRET, ["HS256"], issuer=issuer, clock=clock)
     with pytest.raises(tokens.MissingRequiredClaimError, match='"iss"'):
         tokens.decode(tokens.encode({}, SECRET), SECRET, ["HS256"], issuer="auth-course", clock=clock)
@@ -426,13 +429,36 @@ def test_oversized_tokens_are_refused_before_parsing(clock):
     assert time.perf_counter() - started < 0.05  # 100 refusals: no splitting, no decoding
 
 
-def test_exception_hierarchy_matches_pyjwt():
-    names = ["DecodeError", "InvalidSignatureError", "ExpiredSignatureError", "ImmatureSignatureError",
-             "InvalidAudienceError", "InvalidIssuerError", "InvalidAlgorithmError", "MissingRequiredClaimError",
-             "InvalidKeyError", "InvalidIssuedAtError", "InvalidSubjectError", "InvalidJTIError"]
-    for name in names:
-        assert issubclass(getattr(tokens, name), tokens.InvalidTokenError) and hasattr(jwt.exceptions, name)
-    assert issubclass(tokens.InvalidSignatureError, tokens.DecodeError)
+# PyJWT's exceptions for JWK objects and JWKS clients, which this module does not have.
+NOT_MIRRORED = {"PyJWKError", "MissingCryptographyError", "PyJWKSetError", "PyJWKClientError",
+                "PyJWKClientConnectionError"}
+# One deliberate extra edge: a token can pick the algorithm a key is tried with, so InvalidKeyError is
+# also an InvalidTokenError here (README: "Where helpers.tokens differs from PyJWT").
+EXTRA_EDGES = {("InvalidKeyError", "InvalidTokenError")}
+
+
+def pyjwt_exception_classes() -> dict[str, type]:
+    return {name: cls for name, cls in vars(jwt.exceptions).items()
+            if isinstance(cls, type) and issubclass(cls, Exception) and cls.__module__ == "jwt.exceptions"}
+
+
+def test_exception_tree_is_pyjwts():
+    theirs = pyjwt_exception_classes()
+    assert NOT_MIRRORED < set(theirs) and "PyJWTError" in theirs and len(theirs) >= 18
+    mirrored = {name: cls for name, cls in theirs.items() if name not in NOT_MIRRORED}
+    for name, cls in mirrored.items():
+        ours = getattr(tokens, name)
+        assert ours.__module__ == tokens.__name__ and name in tokens.__all__
+        assert issubclass(ours, tokens.PyJWTError) and ours.__doc__
+        for other_name, other in mirrored.items():
+            edge = issubclass(cls, other) or (name, other_name) in EXTRA_EDGES
+            assert issubclass(ours, getattr(tokens, other_name)) == edge, (name, other_name)
+    # The same shape: each MRO, read by name, is PyJWT's (plus the one extra edge).
+    shape = [c.__name__ for c in tokens.InvalidSignatureError.__mro__]
+    assert shape == [c.__name__ for c in jwt.InvalidSignatureError.__mro__] == [
+        "InvalidSignatureError", "DecodeError", "InvalidTokenError", "PyJWTError", "Exception", "BaseException",
+        "object"]
+    assert issubclass(tokens.InvalidTypeError, tokens.InvalidTokenError)
     assert tokens.MAX_TOKEN_LENGTH == 16384
     assert tokens.ALGORITHMS == ("HS256", "HS384", "HS512", "RS256", "PS256", "ES256", "EdDSA")
 
@@ -569,3 +595,94 @@ def test_mutated_tokens_are_never_accepted(keys, valid_tokens, alg, data):
         return
     # Accepted: it must be the same token, segment for segment, down to the decoded bytes.
     assert lenient_segments(mutated) == lenient_segments(token) and claims["sub"] == "alice"
+
+
+# --- Drop-in for PyJWT: decode_complete, subject, PyJWTError ------------------------------------
+
+
+def test_decode_complete_returns_what_pyjwt_returns(keys, clock):
+    for alg in ("HS256", "EdDSA"):
+        token = tokens.encode({"sub": "alice", "exp": START + 60}, keys[alg].private, alg, headers={"kid": "k1"})
+        ours = tokens.decode_complete(token, keys[alg].public, [alg], clock=clock)
+        theirs = jwt.decode_complete(token, keys[alg].public, algorithms=[alg], options={"verify_exp": False})
+        assert ours == theirs and set(ours) == {"header", "payload", "signature"}
+        assert isinstance(ours["signature"], bytes) and ours["header"] == {"alg": alg, "typ": "JWT", "kid": "k1"}
+        assert tokens.decode(token, keys[alg].public, [alg], clock=clock) == ours["payload"]
+    with pytest.raises(tokens.ExpiredSignatureError):
+        tokens.decode_complete(token, keys["EdDSA"].public, ["EdDSA"], clock=FrozenClock(START + 60))
+
+
+def test_options_may_be_passed_in_pyjwts_position(clock):
+    token = tokens.encode({"exp": START - 1}, SECRET)
+    assert tokens.decode(token, SECRET, ["HS256"], {"verify_exp": False}, clock=clock) == {"exp": START - 1}
+    assert jwt.decode(token, SECRET, ["HS256"], {"verify_exp": False}) == {"exp": START - 1}
+
+
+def test_subject_is_checked_like_pyjwt_and_required_when_asked_for(clock):
+    token = tokens.encode({"sub": "alice"}, SECRET)
+    assert tokens.decode(token, SECRET, ["HS256"], subject="alice", clock=clock) == {"sub": "alice"}
+    same_error_as_pyjwt(token, SECRET, algorithms=["HS256"], subject="bob")  # InvalidSubjectError: Invalid subject
+    same_error_as_pyjwt(signed({"sub": 7}), SECRET, algorithms=["HS256"], subject="7")
+    no_sub = tokens.encode({"role": "user"}, SECRET)
+    assert jwt.decode(no_sub, SECRET, algorithms=["HS256"], subject="bob")  # PyJWT lets it through
+    with pytest.raises(tokens.MissingRequiredClaimError, match='"sub"'):
+        tokens.decode(no_sub, SECRET, ["HS256"], subject="bob", clock=clock)
+    with pytest.raises(TypeError):
+        tokens.decode(token, SECRET, ["HS256"], subject=1, clock=clock)  # type: ignore[arg-type]
+
+
+def test_except_pyjwterror_written_for_pyjwt_catches_every_refusal(keys, clock):
+    refused = [
+        "a.b", tokens.encode({"exp": START - 1}, SECRET), tokens.encode({}, SECRET[::-1]),
+        tokens.encode({}, SECRET, "HS512"), tokens.encode({"aud": "x"}, SECRET),
+        hs256(b'{"alg":"HS256"}', b"{}", key=keys["RS256"].public_pem),
+    ]
+    for token in refused:
+        for key in (SECRET, keys["RS256"].public_pem):
+            try:
+                tokens.decode(token, key, ["HS256"], clock=clock)
+            except tokens.PyJWTError as err:
+                assert isinstance(err, tokens.InvalidTokenError)
+            else:
+                raise AssertionError(f"accepted {token!r}")
+
+
+# --- Explicit token types (RFC 8725 §3.11, RFC 9068) ---------------------------------------------
+
+
+def test_encode_puts_typ_in_the_header_byte_identical_to_pyjwt():
+    claims = {"sub": "alice", "exp": START + 60}
+    for headers in ({"typ": "at+jwt"}, {"typ": "at+jwt", "kid": "k"}, {"typ": "JWT"}, {"typ": "application/at+jwt"}):
+        ours = tokens.encode(claims, SECRET, "HS256", headers=headers)
+        assert ours == jwt.encode(claims, SECRET, algorithm="HS256", headers=headers)
+        assert tokens.get_unverified_header(ours)["typ"] == headers["typ"]
+
+
+@pytest.mark.parametrize("header_typ", ["at+jwt", "AT+JWT", "At+Jwt", "application/at+jwt", "Application/AT+JWT"])
+@pytest.mark.parametrize("wanted", ["at+jwt", "application/at+jwt", "AT+JWT"])
+def test_typ_matches_case_insensitively_with_optional_application_prefix(header_typ, wanted, clock):
+    token = tokens.encode({"sub": "a"}, SECRET, headers={"typ": header_typ})
+    assert tokens.decode(token, SECRET, ["HS256"], typ=wanted, clock=clock) == {"sub": "a"}
+
+
+@pytest.mark.parametrize("header", [
+    {"alg": "HS256"}, {"alg": "HS256", "typ": "JWT"}, {"alg": "HS256", "typ": "refresh+jwt"},
+    {"alg": "HS256", "typ": "application/jwt"}, {"alg": "HS256", "typ": "at+jwt "}, {"alg": "HS256", "typ": "xat+jwt"},
+    {"alg": "HS256", "typ": "application/application/at+jwt"}, {"alg": "HS256", "typ": ["at+jwt"]},
+    {"alg": "HS256", "typ": None}, {"alg": "HS256", "typ": 1}, {"alg": "HS256", "typ": "<img src=x>"},
+])
+def test_a_token_of_another_type_is_refused_when_a_type_is_required(header, clock):
+    token = signed({"sub": "a"}, header)
+    assert tokens.decode(token, SECRET, ["HS256"], clock=clock) == {"sub": "a"}  # no typ asked for: not checked
+    with pytest.raises(tokens.InvalidTypeError) as info:
+        tokens.decode(token, SECRET, ["HS256"], typ="at+jwt", clock=clock)
+    assert isinstance(info.value, tokens.InvalidTokenError)
+    assert str(info.value) in ('Token is missing the "typ" header', 'Invalid token type: expected "at+jwt"')
+    with pytest.raises(tokens.InvalidTypeError):
+        tokens.decode(token, options={"verify_signature": False}, typ="at+jwt")
+
+
+def test_the_signature_is_checked_before_the_type(clock):
+    forged = tokens.encode({"sub": "a"}, SECRET[::-1], headers={"typ": "JWT"})
+    with pytest.raises(tokens.InvalidSignatureError):
+        tokens.decode(forged, SECRET, ["HS256"], typ="at+jwt", clock=clock)
