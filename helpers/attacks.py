@@ -15,8 +15,9 @@ import hmac
 import json
 import math
 import random
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
@@ -28,6 +29,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from . import DATA_DIR
+from .clock import Clock
 from .display import Table
 from .tokens import b64url_encode
 
@@ -35,7 +37,9 @@ __all__ = [
     "WORDLIST", "NONE_CASINGS", "segments", "unverified_claims", "tamper_claims", "sign_hs256",
     "alg_none_tokens", "confusion_token", "CrackResult", "load_wordlist", "crack_hs256", "guess_rate",
     "brute_force_years", "rsa_jwk", "jwks_document", "jwk_injection_token", "jku_injection_token",
-    "kid_traversal_token", "StoredCookie", "Browser", "xss_steal", "AttackLog", "status_verdict",
+    "kid_traversal_token", "StoredCookie", "Browser", "xss_steal", "HEURISTICALLY_CACHEABLE", "CacheAnswer",
+    "SharedCache", "HeldPasswordChecks", "FloodResult", "login_flood", "guess_passwords", "AttackLog",
+    "status_verdict",
 ]
 
 WORDLIST = DATA_DIR / "wordlist.txt"
@@ -198,6 +202,8 @@ class StoredCookie:
     secure: bool = False
     httponly: bool = False
     samesite: str = "Lax"  # what current browsers assume when the attribute is missing
+    host_only: bool = True  # False: set with a Domain attribute, so sibling subdomains share it
+    created: int = 0  # order of creation: among cookies with equally long paths, the older is sent first
 
 
 def _site(url: str) -> tuple[str, str]:
@@ -221,7 +227,10 @@ class Browser:
 
     def __init__(self, transport: requests.Session) -> None:
         self.transport = transport
-        self.cookies: dict[tuple[str, str, str], StoredCookie] = {}
+        # Keyed like a browser's jar: a host-only cookie and a Domain cookie of the same name and path
+        # are two cookies, and both are sent.
+        self.cookies: dict[tuple[str, str, str, bool], StoredCookie] = {}
+        self._created = 0
         self.local_storage: dict[str, str] = {}  # per origin in a real browser; one page here
         self.memory: dict[str, str] = {}  # JavaScript variables of the open page
 
@@ -237,19 +246,50 @@ class Browser:
             for name, morsel in parsed.items():
                 cookie = StoredCookie(name, morsel.value, host, morsel["path"] or "/", bool(morsel["secure"]),
                                       bool(morsel["httponly"]), (morsel["samesite"] or "Lax").capitalize())
-                key = (host, cookie.path, name)
                 if morsel["max-age"] in ("0", "-1"):
-                    self.cookies.pop(key, None)
+                    self.cookies.pop(self._key(cookie), None)
                 else:
-                    self.cookies[key] = cookie
+                    self._store(cookie)
 
-    def cookies_for(self, url: str, initiator: str | None = None, method: str = "GET", top_level: bool = False) -> dict[str, str]:
-        """The cookies this browser attaches to a request to ``url`` started by a page at ``initiator`` (None: typed by the user)."""
+    @staticmethod
+    def _key(cookie: StoredCookie) -> tuple[str, str, str, bool]:
+        return cookie.host, cookie.path, cookie.name, cookie.host_only
+
+    def _store(self, cookie: StoredCookie) -> None:
+        old = self.cookies.get(self._key(cookie))
+        if old is not None:  # RFC 6265 §5.3 step 11: a replaced cookie keeps its creation time
+            cookie.created = old.created
+        else:
+            self._created += 1
+            cookie.created = self._created
+        self.cookies[self._key(cookie)] = cookie
+
+    def plant_from_sibling(self, url: str, name: str, value: str, path: str = "/") -> bool:
+        """Store the cookie a page on a sibling subdomain sets with ``Domain=<parent>`` (cookie tossing); False if refused.
+
+        Our servers live on 127.0.0.1, which has no subdomains, so this stands in for the page on
+        ``evil.site.example`` writing ``document.cookie = "name=value; Domain=site.example; Path=path; Secure"``
+        while the victim's app is ``app.site.example`` (= ``url``). Browsers refuse a ``__Host-`` cookie that
+        names a Domain or a Path other than ``/`` (RFC 6265bis §4.1.3.2), so those cannot be planted.
+        """
+        if name.startswith("__Host-"):
+            return False
+        _, host = _site(url)
+        self._store(StoredCookie(name, value, host, path, secure=True, httponly=False, samesite="Lax", host_only=False))
+        return True
+
+    def cookie_pairs(self, url: str, initiator: str | None = None, method: str = "GET",
+                     top_level: bool = False) -> list[tuple[str, str]]:
+        """Every (name, value) the browser sends to ``url``, in the Cookie header's order: longer paths first, then older.
+
+        A name can appear twice (a host-only cookie and a planted Domain cookie, or two paths); servers
+        that read "the" cookie by name get the first one (RFC 6265 §5.4 step 2 gives the order).
+        """
         scheme, host = _site(url)
         cross_site = initiator is not None and _site(initiator) != (scheme, host)
         path = urlsplit(url).path or "/"
-        sent = {}
-        for cookie in sorted(self.cookies.values(), key=lambda c: (-len(c.path), c.name)):
+        sent = []
+        for cookie in sorted(self.cookies.values(), key=lambda c: (-len(c.path), c.created)):
             if cookie.host != host or not (path == cookie.path or path.startswith(cookie.path.rstrip("/") + "/")):
                 continue
             if cookie.secure and scheme != "https":
@@ -257,16 +297,26 @@ class Browser:
             if cross_site and not (cookie.samesite == "None" and cookie.secure
                                    or cookie.samesite == "Lax" and top_level and method == "GET"):
                 continue
-            sent.setdefault(cookie.name, cookie.value)
+            sent.append((cookie.name, cookie.value))
+        return sent
+
+    def cookies_for(self, url: str, initiator: str | None = None, method: str = "GET", top_level: bool = False) -> dict[str, str]:
+        """The cookies this browser attaches to a request to ``url`` started by a page at ``initiator`` (None: typed by the user).
+
+        One value per name, the first sent (what a server reading the cookie by name sees); ``cookie_pairs`` lists them all.
+        """
+        sent: dict[str, str] = {}
+        for name, value in self.cookie_pairs(url, initiator, method, top_level):
+            sent.setdefault(name, value)
         return sent
 
     def request(self, method: str, url: str, *, initiator: str | None = None, top_level: bool = False,
                 **kwargs: Any) -> requests.Response:
         """Send a request the way a browser would: its cookies by the rules, plus ``Origin`` and ``Sec-Fetch-Site``."""
         headers = dict(kwargs.pop("headers", None) or {})
-        jar = self.cookies_for(url, initiator, method.upper(), top_level)
+        jar = self.cookie_pairs(url, initiator, method.upper(), top_level)
         if jar:
-            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in jar.items())
+            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in jar)
         if initiator is None:
             headers["Sec-Fetch-Site"] = "none"
         else:
@@ -295,6 +345,213 @@ def xss_steal(browser: Browser, page_url: str) -> dict[str, str]:
         loot["document.cookie"] = cookies
     loot.update({f"page variable {k}": v for k, v in sorted(browser.memory.items())})
     return loot
+
+
+# --- a shared cache, modelled: what a CDN or reverse proxy may store and hand to the next user -------
+
+# RFC 9111 §4.2.2 (via RFC 9110 §15.1): statuses a cache may store without explicit freshness.
+HEURISTICALLY_CACHEABLE = frozenset({200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501})
+
+
+def _directives(value: str) -> dict[str, str | None]:
+    """``Cache-Control: max-age=60, private`` -> ``{"max-age": "60", "private": None}`` (names lower-cased)."""
+    found: dict[str, str | None] = {}
+    for part in value.split(","):
+        name, _, argument = part.strip().partition("=")
+        if name:
+            found[name.lower()] = argument.strip('"') if argument else None
+    return found
+
+
+def _seconds(argument: str | None) -> float | None:
+    return float(argument) if argument is not None and argument.isdigit() else None
+
+
+@dataclass(frozen=True)
+class CacheAnswer:
+    """What the cache handed back: status, parsed JSON body, and whether it came from the cache or the origin."""
+
+    status: int
+    body: Any
+    from_cache: bool
+    stored: bool  # True if this answer is now in the cache for the next request
+
+
+@dataclass
+class _Entry:
+    status: int
+    body: Any
+    vary: dict[str, str | None]  # request headers named by Vary, as the storing request sent them
+    expires_at: float
+
+
+class SharedCache:
+    """A MODEL of a shared HTTP cache (a CDN or reverse proxy in front of the app), applying RFC 9111's rules.
+
+    Not a proxy: ``get(url, headers)`` asks the origin through ``transport`` on a miss and decides, by the
+    rules below, whether to keep the answer for the next request to the same URL, from anyone:
+
+    - store only a GET whose response is not marked ``no-store`` or ``private`` (§3, §5.2.2.3, §5.2.2.7);
+    - never store a response to a request with ``Authorization`` unless the response says ``public``,
+      ``s-maxage`` or ``must-revalidate`` (§3.5); a ``Cookie`` header earns no such protection;
+    - freshness from ``s-maxage``, then ``max-age`` (§4.2.1); with neither, a status listed in
+      ``HEURISTICALLY_CACHEABLE`` gets ``heuristic_ttl`` seconds (§4.2.2 lets a cache choose one; CDNs
+      ship default TTLs); ``no-cache`` means "revalidate first", modelled as never reused;
+    - the cache key is the URL plus the request headers the response's ``Vary`` names; ``Vary: *`` is
+      never reused (§4.1).
+
+    Real caches add their own rules (many skip responses that set cookies); this one applies only the RFC's.
+    """
+
+    def __init__(self, transport: requests.Session, clock: Clock, heuristic_ttl: float = 60.0) -> None:
+        self.transport = transport
+        self.clock = clock
+        self.heuristic_ttl = heuristic_ttl
+        self._entries: dict[str, _Entry] = {}
+
+    def _lifetime(self, response: requests.Response, request_headers: dict[str, str]) -> float | None:
+        """Seconds the response may be reused for, or None if a shared cache must not store it."""
+        control = _directives(response.headers.get("Cache-Control", ""))
+        if "no-store" in control or "private" in control or response.headers.get("Vary", "").strip() == "*":
+            return None
+        if "authorization" in {name.lower() for name in request_headers} and not (
+                {"public", "s-maxage", "must-revalidate"} & control.keys()):
+            return None
+        explicit = _seconds(control.get("s-maxage")) if "s-maxage" in control else _seconds(control.get("max-age"))
+        if explicit is not None:
+            return explicit
+        if "public" in control or response.status_code in HEURISTICALLY_CACHEABLE:
+            return self.heuristic_ttl
+        return None
+
+    @staticmethod
+    def _header_values(names: Iterable[str], request_headers: dict[str, str]) -> dict[str, str | None]:
+        """The request's value (or None) of each header name, compared case-insensitively."""
+        lowered = {name.lower(): value for name, value in request_headers.items()}
+        return {name: lowered.get(name) for name in names}
+
+    def get(self, url: str, headers: dict[str, str] | None = None) -> CacheAnswer:
+        """GET ``url`` through the cache, as the client sending ``headers`` (its Cookie, Authorization...)."""
+        headers = dict(headers or {})
+        entry = self._entries.get(url)
+        if (entry is not None and entry.expires_at > self.clock.now()
+                and self._header_values(entry.vary, headers) == entry.vary):
+            return CacheAnswer(entry.status, entry.body, from_cache=True, stored=True)
+        self.transport.cookies.clear()  # only the headers given travel, never a jar of the cache's own
+        response = self.transport.get(url, headers=headers)
+        body = response.json() if response.headers.get("Content-Type", "").startswith("application/json") else response.text
+        lifetime = self._lifetime(response, headers)
+        control = _directives(response.headers.get("Cache-Control", ""))
+        if lifetime is None or lifetime <= 0 or "no-cache" in control:
+            self._entries.pop(url, None)
+            return CacheAnswer(response.status_code, body, from_cache=False, stored=False)
+        varied = [name.strip().lower() for name in response.headers.get("Vary", "").split(",") if name.strip()]
+        self._entries[url] = _Entry(response.status_code, body, self._header_values(varied, headers),
+                                    self.clock.now() + lifetime)
+        return CacheAnswer(response.status_code, body, from_cache=False, stored=True)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+# --- a login flood: many password checks at once ------------------------------------------------------
+
+
+class HeldPasswordChecks:
+    """Wraps a ``UserDirectory`` so every password check waits at a gate; counts how many are held at once.
+
+    A flood test needs to know how many scrypt computations a server would run *at the same moment*.
+    Cheap demo hashes finish too fast to overlap reliably, so each check waits here until ``release()``:
+    then the peak is exact on any machine, however loaded. Everything else is the wrapped directory's.
+    """
+
+    def __init__(self, users: Any) -> None:
+        self._users = users
+        self._condition = threading.Condition()
+        self._released = False
+        self.inside = 0
+        self.peak = 0
+        self.checks = 0
+
+    def authenticate(self, username: str, password: str) -> Any:
+        """The wrapped directory's check, once the gate is open; counted while it waits."""
+        with self._condition:
+            self.inside += 1
+            self.checks += 1
+            self.peak = max(self.peak, self.inside)
+            self._condition.notify_all()
+            self._condition.wait_for(lambda: self._released, timeout=30)
+        try:
+            return self._users.authenticate(username, password)
+        finally:
+            with self._condition:
+                self.inside -= 1
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float = 30) -> bool:
+        """Block until ``predicate()`` is true (re-checked whenever a check arrives, and every 10 ms)."""
+        deadline = time.monotonic() + timeout
+        with self._condition:
+            while not predicate():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._condition.wait(min(remaining, 0.01))
+        return True
+
+    def release(self) -> None:
+        """Open the gate: every held check, and every later one, goes through."""
+        with self._condition:
+            self._released = True
+            self._condition.notify_all()
+
+    def __getattr__(self, name: str) -> Any:  # get, subscribe, set_role...: the wrapped directory's own
+        return getattr(self._users, name)
+
+
+@dataclass(frozen=True)
+class FloodResult:
+    """The answers to one burst of simultaneous logins and how many password checks ran at once."""
+
+    statuses: tuple[int, ...]
+    retry_after: tuple[str | None, ...]  # each answer's Retry-After header
+    peak_checks: int  # password checks in progress at the same moment (held at the gate)
+
+    def count(self, status: int) -> int:
+        """How many answers had this status."""
+        return self.statuses.count(status)
+
+
+def login_flood(url: str, make_client: Callable[[], requests.Session], bodies: Sequence[dict[str, str]],
+                gate: HeldPasswordChecks, timeout: float = 30) -> FloodResult:
+    """POST every body to ``url + "/login"`` at once; release the gate once each request is held or answered."""
+    answers: list[requests.Response | None] = [None] * len(bodies)
+
+    def send(index: int, client: requests.Session) -> None:
+        answers[index] = client.post(url + "/login", json=bodies[index], timeout=timeout)
+
+    threads = [threading.Thread(target=send, args=(i, make_client()), daemon=True) for i in range(len(bodies))]
+    for thread in threads:
+        thread.start()
+    # Nothing is released until every request is either waiting at the gate or answered (refused
+    # before any hashing): the peak then counts all the checks the server let start at once.
+    gate.wait_until(lambda: gate.inside + sum(a is not None for a in answers) >= len(bodies), timeout)
+    peak = gate.peak
+    gate.release()
+    for thread in threads:
+        thread.join(timeout)
+    done = [a for a in answers if a is not None]
+    if len(done) != len(bodies):
+        raise TimeoutError(f"{len(bodies) - len(done)} of {len(bodies)} logins got no answer within {timeout} s")
+    return FloodResult(tuple(a.status_code for a in done), tuple(a.headers.get("Retry-After") for a in done), peak)
+
+
+def guess_passwords(client: requests.Session, url: str, username: str, guesses: Iterable[str]) -> list[tuple[int, str | None]]:
+    """Try each guess as ``username``'s password at ``url + "/login"``, one after another: (status, Retry-After) each."""
+    answers = []
+    for guess in guesses:
+        answer = client.post(url + "/login", json={"username": username, "password": guess})
+        answers.append((answer.status_code, answer.headers.get("Retry-After")))
+    return answers
 
 
 # --- the summary table -------------------------------------------------------------------------------

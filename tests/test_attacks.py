@@ -188,7 +188,7 @@ def test_session_replay_after_logout(users, served):
         thief = srv.client()
         thief.cookies.set("sid", stolen, domain="127.0.0.1")
         assert thief.get(srv.url + "/me").status_code == 200
-    hardened = served("session")
+    hardened = served("session", explain_errors=True)
     client = hardened.client()
     client.post(hardened.url + "/login", json=ALICE)
     stolen = client.cookies[SESSION_COOKIE]
@@ -208,15 +208,111 @@ def test_stolen_jwt_replay_after_logout(served, clock):
 
     _, plain = replay(served("jwt"))
     assert plain.status_code == 200  # no denylist: the token lives until exp
-    _, denied = replay(served("jwt", denylist=MemoryDenylist(clock=clock)))
+    _, denied = replay(served("jwt", denylist=MemoryDenylist(clock=clock), explain_errors=True))
     assert denied.status_code == 401 and denied.json()["reason"] == "Token has been revoked"
 
 
 def test_stolen_jwt_dies_with_its_ttl(served, clock):
-    srv = served("jwt")
+    srv = served("jwt", explain_errors=True)
     token = srv.client().post(srv.url + "/login", json=ALICE).json()["access_token"]
     thief = srv.client()
     assert thief.get(srv.url + "/api/data", headers=bearer(token)).status_code == 200
     clock.advance(minutes=15)
     answer = thief.get(srv.url + "/api/data", headers=bearer(token))
     assert answer.status_code == 401 and answer.json()["reason"] == "Signature has expired"
+
+
+# --- cookie tossing, the shared-cache model, the login flood ----------------------------------------
+
+
+def test_a_sibling_can_plant_a_secure_cookie_but_not_a_host_cookie():
+    browser = attacks.Browser(transport=None)  # type: ignore[arg-type]
+    url = "https://127.0.0.1:1"
+    assert browser.plant_from_sibling(url, "__Secure-refresh", "attacker", path="/refresh")
+    browser.receive(url + "/login", ["__Secure-refresh=victim; Path=/refresh; Secure; HttpOnly; SameSite=Strict"])
+    assert browser.cookie_pairs(url + "/refresh") == [("__Secure-refresh", "attacker"), ("__Secure-refresh", "victim")]
+    assert browser.cookies_for(url + "/refresh") == {"__Secure-refresh": "attacker"}  # what "first wins" reads
+    assert not browser.plant_from_sibling(url, "__Host-session", "attacker")
+    browser.receive(url + "/x", ["__Secure-refresh=; Max-Age=0; Path=/refresh; Secure"])  # the server's own deletion
+    assert browser.cookie_pairs(url + "/refresh") == [("__Secure-refresh", "attacker")]  # the planted one stays
+
+
+def test_browser_sends_longer_paths_first_then_older_cookies():
+    browser = attacks.Browser(transport=None)  # type: ignore[arg-type]
+    url = "https://127.0.0.1:1"
+    browser.receive(url, ["a=1; Path=/", "b=2; Path=/refresh", "a=3; Path=/refresh"])
+    browser.receive(url, ["a=4; Path=/"])  # a replaced cookie keeps its place
+    assert browser.cookie_pairs(url + "/refresh/x") == [("b", "2"), ("a", "3"), ("a", "4")]
+
+
+def _cache_headers(**headers):
+    from flask import Flask, jsonify
+
+    app = Flask("cache-test", static_folder=None)
+
+    @app.get("/r")
+    def answer():
+        response = jsonify(seen=app.config.setdefault("hits", 0) + 1)
+        app.config["hits"] += 1
+        response.headers.update(headers)
+        return response
+
+    return app
+
+
+@pytest.mark.parametrize("headers, request_headers, stored", [
+    ({}, {"Cookie": "sid=x"}, True),  # heuristic freshness for a 200; a cookie protects nothing
+    ({"Cache-Control": "no-store"}, {"Cookie": "sid=x"}, False),
+    ({"Cache-Control": "private"}, {}, False),
+    ({"Cache-Control": "no-cache"}, {}, False),
+    ({"Cache-Control": "max-age=0"}, {}, False),
+    ({}, {"Authorization": "Bearer x"}, False),  # RFC 9111 §3.5
+    ({"Cache-Control": "public"}, {"Authorization": "Bearer x"}, True),
+    ({"Cache-Control": "s-maxage=30"}, {"Authorization": "Bearer x"}, True),
+    ({"Vary": "*"}, {}, False),
+])
+def test_shared_cache_applies_the_rfc_9111_storage_rules(clock, headers, request_headers, stored):
+    with serve(_cache_headers(**headers)) as srv:
+        cache = attacks.SharedCache(srv.client(), clock)
+        first = cache.get(srv.url + "/r", request_headers)
+        second = cache.get(srv.url + "/r", {})
+        assert first.stored is stored and first.from_cache is False
+        assert second.from_cache is (stored and "Authorization" not in request_headers or stored and "public" in str(headers)
+                                     or stored and "s-maxage" in str(headers))
+
+
+def test_shared_cache_freshness_and_vary(clock):
+    with serve(_cache_headers(**{"Cache-Control": "max-age=30", "Vary": "Cookie"})) as srv:
+        cache = attacks.SharedCache(srv.client(), clock, heuristic_ttl=600)
+        assert cache.get(srv.url + "/r", {"Cookie": "a=1"}).body == {"seen": 1}
+        assert cache.get(srv.url + "/r", {"cookie": "a=1"}).from_cache  # header names are case-insensitive
+        assert cache.get(srv.url + "/r", {"Cookie": "a=2"}).body == {"seen": 2}  # another cookie: another entry
+        clock.advance(seconds=31)
+        assert not cache.get(srv.url + "/r", {"Cookie": "a=2"}).from_cache and len(cache) == 1
+
+
+def test_shared_cache_replays_the_naive_me_to_a_stranger(users, clock):
+    with serve(create_naive_session_app(users)) as srv:
+        alice = srv.client()
+        alice.post(srv.url + "/login", json=ALICE)
+        cache = attacks.SharedCache(srv.client(), clock)
+        assert cache.get(srv.url + "/me", {"Cookie": f"sid={alice.cookies['sid']}"}).stored
+        stranger = cache.get(srv.url + "/me")
+        assert stranger.from_cache and stranger.status == 200 and stranger.body["user"] == "alice"
+        clock.advance(seconds=61)
+        assert cache.get(srv.url + "/me").status == 401
+
+
+def test_login_flood_holds_every_check_of_the_naive_app_at_once(users):
+    gate = attacks.HeldPasswordChecks(users)
+    with serve(create_naive_session_app(gate)) as srv:  # type: ignore[arg-type]
+        bogus = [{"username": "alice", "password": f"guess{i}"} for i in range(8)]
+        flood = attacks.login_flood(srv.url, srv.client, bogus, gate)
+    assert flood.peak_checks == 8 and flood.count(401) == 8 and gate.checks == 8 and gate.inside == 0
+    assert gate.get("alice").role == "user"  # everything else is the wrapped directory's
+
+
+def test_guess_passwords_reports_status_and_retry_after(users):
+    with serve(create_naive_session_app(users)) as srv:
+        answers = attacks.guess_passwords(srv.client(), srv.url, "alice", ["a", "wonderland"])
+    assert answers == [(401, None), (200, None)]

@@ -44,7 +44,7 @@ def test_decode_only_app_accepts_a_tampered_payload_but_helpers_does_not(clock, 
     token = naive.post("/login", json=ALICE).get_json()["access_token"]
     forged = attacks.tamper_claims(token, role="admin")
     assert naive.get("/admin", headers=bearer(forged)).get_json() == {"area": "admin", "user": "alice"}
-    srv = served("jwt")
+    srv = served("jwt", explain_errors=True)
     real = srv.client().post(srv.url + "/login", json=ALICE).json()["access_token"]
     answer = srv.client().get(srv.url + "/api/data", headers=bearer(attacks.tamper_claims(real, role="admin")))
     assert answer.status_code == 401 and answer.json()["reason"] == "Signature verification failed"
@@ -58,7 +58,7 @@ def test_alg_none_in_every_casing(token, clock, users, served):
         tokens.decode(token, b"k" * 32, algorithms=["HS256"])
     with pytest.raises(jwt.PyJWTError):
         jwt.decode(token, b"k" * 32, algorithms=["HS256"])
-    srv = served("jwt")
+    srv = served("jwt", explain_errors=True)
     answer = srv.client().get(srv.url + "/api/data", headers=bearer(token))
     assert answer.status_code == 401 and answer.json()["reason"] == "The specified alg value is not allowed"
 
