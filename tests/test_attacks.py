@@ -316,3 +316,75 @@ def test_guess_passwords_reports_status_and_retry_after(users):
     with serve(create_naive_session_app(users)) as srv:
         answers = attacks.guess_passwords(srv.client(), srv.url, "alice", ["a", "wonderland"])
     assert answers == [(401, None), (200, None)]
+
+
+# --- the review's attacks: the naive refresh app falls, the course app holds, over HTTPS ------------
+
+MALLORY = {"username": "mallory", "password": "a DEMO ONLY attacker password"}
+
+
+@pytest.fixture
+def naive_and_hardened(users, clock):
+    from helpers.vulnerable.refresh_app import create_naive_refresh_app
+    from helpers.web import create_app
+
+    users.add("mallory", MALLORY["password"])
+    with serve(create_naive_refresh_app(users, SECRET, clock=clock)) as naive, \
+            serve(create_app("jwt", users=users, clock=clock, secret=SECRET)) as hardened:
+        yield naive, hardened
+
+
+def test_refresh_after_logout_naive_rotates_hardened_refuses(naive_and_hardened):
+    naive, hardened = naive_and_hardened
+    assert attacks.refresh_after_logout(naive.url, naive.client, ALICE) == (
+        {"logged_out": True, "refresh_revoked": False}, [200, 200, 200])
+    logout, statuses = attacks.refresh_after_logout(hardened.url, hardened.client, ALICE)
+    assert logout["refresh_revoked"] is True and statuses == [401, 401, 401]
+
+
+def test_cookie_tossing_naive_serves_the_attacker_hardened_refuses(naive_and_hardened):
+    naive, hardened = naive_and_hardened
+    assert attacks.toss_refresh_cookie(naive.url, naive.client, ALICE, MALLORY) == attacks.TossResult(
+        200, "mallory", (200, 200), victim_family_alive=True, attacker_family_alive=False)
+    assert attacks.toss_refresh_cookie(hardened.url, hardened.client, ALICE, MALLORY) == attacks.TossResult(
+        400, None, (400, 200), victim_family_alive=False, attacker_family_alive=True)
+
+
+def test_type_confusion_an_id_token_is_not_an_access_token(naive_and_hardened, clock):
+    naive, hardened = naive_and_hardened
+    id_token = naive.client().post(naive.url + "/login", json=ALICE).json()["id_token"]
+    assert naive.client().get(naive.url + "/me", headers=bearer(id_token)).status_code == 200
+    now = int(clock.now())
+    same_key = tokens.encode({"sub": "alice", "role": "user", "iss": "auth-course", "aud": "auth-course-api",
+                              "iat": now, "exp": now + 36_000, "jti": "id-1"}, SECRET)  # typ "JWT"
+    answer = hardened.client().get(hardened.url + "/me", headers=bearer(same_key))
+    assert answer.status_code == 401 and answer.json() == {"error": "Unauthorized"}
+    real = hardened.client().post(hardened.url + "/login", json=ALICE).json()["access_token"]
+    assert attacks.segments(real)[0]["typ"] == "at+jwt"
+
+
+def test_cache_replay_needs_a_missing_no_store(users, clock, served):
+    srv = served("session")
+    client = srv.client()
+    client.post(srv.url + "/login", json=ALICE)
+    cache = attacks.SharedCache(srv.client(), clock)
+    first = cache.get(srv.url + "/me", {"Cookie": f"{SESSION_COOKIE}={client.cookies[SESSION_COOKIE]}"})
+    assert first.status == 200 and not first.stored and len(cache) == 0
+    assert cache.get(srv.url + "/me").status == 401
+
+
+def test_login_flood_hardened_caps_hashing_and_throttles(users, clock, served):
+    from helpers.web import create_app
+
+    gate = attacks.HeldPasswordChecks(users)
+    with serve(create_app("session", users=gate, clock=clock, hashing_limit=3)) as srv:  # type: ignore[arg-type]
+        bogus = [{"username": f"user{i}", "password": "guess"} for i in range(7)]
+        flood = attacks.login_flood(srv.url, srv.client, bogus, gate)
+    assert flood.peak_checks == 3 and flood.count(401) == 3 and flood.count(503) == 4
+    assert {flood.retry_after[i] for i, s in enumerate(flood.statuses) if s == 503} == {"1"}
+    srv = served("jwt")
+    answers = attacks.guess_passwords(srv.client(), srv.url, "alice", [f"guess{i}" for i in range(7)])
+    assert [s for s, _ in answers] == [401] * 5 + [429] * 2 and answers[-1][1] == str(15 * 60)
+    assert attacks.guess_passwords(srv.client(), srv.url, "alice", ["wonderland"])[0][0] == 429
+    clock.advance(minutes=15)
+    assert attacks.guess_passwords(srv.client(), srv.url, "alice", ["wonderland"])[0][0] == 200
