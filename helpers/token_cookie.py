@@ -11,7 +11,9 @@ That last property has a price: a credential the browser sends on its own can be
 site (CSRF), exactly like a session cookie. SameSite=Strict keeps it off cross-site requests, and the
 course app already refuses every POST a browser marks as cross-site. And it is still a JWT: logout
 clears the browser's copy, but a copy taken earlier verifies until its ``exp`` (unless a denylist is
-injected, which works here as in the course app).
+injected, which works here as in the course app). The cookie is cleared only by a logout that happened
+(an answer of 200): a refused cross-site ``POST /logout`` must not wipe the victim's cookie, or the real
+logout could no longer present the token to deny it while a stolen copy lives on.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from .web import MAX_CREDENTIAL_LENGTH, create_app
 __all__ = ["ACCESS_COOKIE", "create_token_cookie_app"]
 
 ACCESS_COOKIE = "__Host-access"  # __Host-: browsers demand Secure, Path=/ and no Domain
-_LOGOUT_PATHS = ("/logout", "/refresh/logout")
+_LOGOUT_PATHS = ("/logout", "/refresh/logout", "/logout-everywhere", "/password")
 
 
 def _cookie_to_bearer() -> None:
@@ -39,7 +41,8 @@ def _cookie_to_bearer() -> None:
 def _token_to_cookie(response: Response) -> Response:
     """After the view: move an access token out of the JSON body into the HttpOnly cookie; clear it at logout."""
     if request.path in _LOGOUT_PATHS:
-        response.delete_cookie(ACCESS_COOKIE, path="/", secure=True, httponly=True, samesite="Strict")
+        if response.status_code == 200:  # a logout that happened, not a refused one (403, 400, 401...)
+            response.delete_cookie(ACCESS_COOKIE, path="/", secure=True, httponly=True, samesite="Strict")
         return response
     body = response.get_json(silent=True) if response.is_json else None
     if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:

@@ -3,56 +3,83 @@
 ``create_app(strategy=...)`` builds a fresh app (Flask refuses new routes once an app has served):
 
 - ``"session"``: ``POST /login`` stores a session server-side and sets an HttpOnly, Secure, SameSite
-  cookie holding only its random ID; every request looks the ID up.
+  cookie holding only its random ID; every request looks the ID up, and reads the user's current role.
 - ``"jwt"``: ``POST /login`` answers ``{"access_token": ...}``; the client sends it as
-  ``Authorization: Bearer ...`` and the server checks its signature and claims, with no lookup.
+  ``Authorization: Bearer ...`` and the server checks its signature, type and claims, with no lookup.
 - ``"both"``: the hybrid — pages use the session cookie, ``/api/...`` uses bearer tokens.
 
 With ``"jwt"`` and ``"both"``, ``POST /login`` also sets a refresh token (``helpers.refresh``) in the
 cookie ``__Secure-refresh`` (HttpOnly, Secure, SameSite=Strict, Path=/refresh), while the access token
 travels only in the JSON body, for the client to keep in memory. ``POST /refresh`` spends the refresh
 token and answers a new access token plus the rotated refresh cookie; replaying a spent refresh token
-revokes the whole login. Because the browser sends that cookie only to paths under ``/refresh``,
-``POST /logout`` cannot see it: a browser logs out at ``POST /refresh/logout`` (the same view), which
-receives the refresh cookie and the session cookie alike. With a ``denylist`` (``helpers.denylist``),
-logout also revokes the presented access token, at the price of one lookup on every API request.
+revokes the whole login. Access tokens are typed (header ``typ: at+jwt``, RFC 9068) and name their
+login's refresh family in the claim ``sid``.
 
-Every POST is refused (403) when the browser marks it as cross-site (``Sec-Fetch-Site`` or a foreign
-``Origin``): a CSRF defence on top of the cookies' SameSite; non-browser clients send neither header.
+One logout ends every credential the login created: ``POST /logout`` deletes the session, revokes the
+refresh family (found from the access token's ``sid``, from the session, or from the refresh cookie at
+``POST /refresh/logout``, the same view at a path the Path=/refresh cookie is sent to) and, with a
+``denylist`` (``helpers.denylist``), the presented access token. ``POST /logout-everywhere`` and
+``POST /password`` end every session and refresh family of the user (and with a denylist every access
+token issued so far); so does ``users.set_password`` called directly, through ``UserDirectory.subscribe``.
+
+Hardening on every request: a POST the browser marks as cross-site is refused (403, a CSRF defence on
+top of SameSite); a request carrying one cookie name twice with different values is refused (400,
+against cookie tossing); bodies over 16 KiB are refused (413, chunked or not) and JSON nested deeper
+than ``MAX_JSON_DEPTH`` is a 400; every answer carries ``Cache-Control: no-store`` and
+``X-Content-Type-Options: nosniff``. Failed logins are throttled per account and per client (429 +
+``Retry-After``) and at most ``hashing_limit`` password hashes run at once (503 + ``Retry-After: 1``
+beyond). A 401 says only ``{"error": "Unauthorized"}``: why a credential failed (expired, revoked,
+reuse detected) helps a thief as much as a developer, so the reason is added only with
+``create_app(..., explain_errors=True)``, and it is never raw input.
 
 ``login_required`` and ``token_required`` are the Flask counterpart of Next.js middleware: they run
-before a view, reject with 401 and a JSON reason, or put the caller in ``flask.g.auth``.
+before a view, reject with 401, or put the caller in ``flask.g.auth``.
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import math
 import secrets
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, TypeVar
 
 from flask import Flask, Response, current_app, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import tokens
 from .clock import Clock, SystemClock
 from .denylist import JtiDenylist
 from .refresh import DEFAULT_REFRESH_TTL, RefreshTokenError, RefreshTokenStore, SQLiteRefreshStore
 from .sessions import SessionStore, SQLiteStore
+from .throttle import ConcurrencyLimit, LoginThrottle
 from .users import User, UserDirectory, load_demo_users
 
 Strategy = Literal["session", "jwt", "both"]
 View = TypeVar("View", bound=Callable[..., Any])
 
 SESSION_COOKIE = "__Host-session"  # the __Host- prefix makes browsers demand Secure, Path=/ and no Domain
-# __Host- would force Path=/; __Secure- only demands Secure, so the cookie can be scoped to /refresh
-# and is never sent with ordinary requests (where it would only add exposure in logs and proxies).
+# Why __Secure- with Path=/refresh rather than __Host- with Path=/: a __Host- cookie cannot be planted by
+# a sibling subdomain, but it must have Path=/, so the refresh token (a 7-day credential) would ride on
+# every request, into every access log and proxy on the way. Scoped to /refresh it is sent only where it
+# is spent. The price is that a sibling subdomain can toss in a second __Secure-refresh; the app refuses
+# any request that carries a cookie name twice (400), so tossing can at worst block a refresh, never
+# make the server pick the attacker's family, and logout finds the family from the access token's sid.
 REFRESH_COOKIE = "__Secure-refresh"
 REFRESH_PATH = "/refresh"
 ACCESS_TOKEN_TTL = 15 * 60  # seconds: the tutorials' 15-minute access token
+ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068: an ID or refresh token signed with the same key is not an access token
 TOKEN_ALGORITHM = "HS256"
 MAX_CREDENTIAL_LENGTH = 4096  # bytes; longer cookies or tokens are refused before any parsing
+MAX_BODY_BYTES = 16 * 1024  # every body this app reads is tiny; refuse anything bigger early (413)
+MAX_JSON_DEPTH = 16  # deeper JSON is refused before parsing: no recursion a client can drive
+HASHING_LIMIT = 4  # password hashes at once: scrypt needs ~16 MiB each, so a flood cannot exhaust memory
+HASHING_WAIT = 1.0  # seconds a login may queue for a hashing slot before it is told to come back (503)
+MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH = 12, 128  # OWASP ASVS 2.1.1 and 2.1.2
+
+UNAUTHORIZED = "Unauthorized"
 
 
 @dataclass
@@ -70,6 +97,9 @@ class AuthConfig:
     algorithms: list[str] = field(default_factory=lambda: [TOKEN_ALGORITHM])
     refresh_store: RefreshTokenStore | None = None  # set for "jwt" and "both"
     denylist: JtiDenylist | None = None  # None: no revocation of access tokens, and no lookup per request
+    throttle: LoginThrottle | None = None  # None: failed logins are not counted (the naive apps' way)
+    hashing: ConcurrencyLimit | None = None  # None: no cap on password hashes at once
+    explain_errors: bool = False  # True: 401 bodies say why (for teaching); never raw input either way
 
 
 @dataclass(frozen=True)
@@ -82,11 +112,11 @@ class Principal:
 
 
 class Unauthorized(Exception):
-    """A request without a valid credential; turned into a 401 with a JSON reason."""
+    """A request without a valid credential; turned into a generic 401 (the reason only if explained)."""
 
-    def __init__(self, error: str, reason: str, bearer: bool, bearer_error: str | None = "invalid_token") -> None:
+    def __init__(self, reason: str, bearer: bool, bearer_error: str | None = "invalid_token") -> None:
         super().__init__(reason)
-        self.error, self.reason, self.bearer, self.bearer_error = error, reason, bearer, bearer_error
+        self.reason, self.bearer, self.bearer_error = reason, bearer, bearer_error
 
 
 def _config() -> AuthConfig:
@@ -107,14 +137,87 @@ def json_answer(status: int, **body: Any) -> Response:
     return response
 
 
-def login_user(users: UserDirectory) -> User | Response:
-    """The user the current request's JSON ``{"username", "password"}`` authenticates; else the 400 or 401 answer to send."""
-    # silent=True: a missing, non-JSON or malformed body is answered like a JSON body of the wrong
-    # shape, with one hint, instead of Flask's HTML error page.
-    body = request.get_json(silent=True)
+def _nesting_depth(data: bytes) -> int:
+    """How deeply arrays and objects nest in the JSON text ``data`` (brackets inside strings ignored)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # closing quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth -= 1
+    return deepest
+
+
+def json_body() -> Any:
+    """The request's JSON body; None if it is not JSON, not UTF-8, malformed, or nested too deep.
+
+    Too big a body (over the app's ``MAX_CONTENT_LENGTH``) raises Werkzeug's 413.
+    """
+    if not request.is_json:
+        return None
+    data = request.get_data(cache=True)
+    # Counting brackets first is cheap and bounds the parser's recursion: a body of 2,000 '[' is a 400,
+    # not a RecursionError. Most bodies have too few brackets to need the count at all.
+    if data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH and _nesting_depth(data) > MAX_JSON_DEPTH:
+        return None
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):  # ValueError: bad JSON, or an int of >4,300 digits
+        return None
+
+
+def _retry_later(status: int, error: str, reason: str, seconds: float) -> Response:
+    response = json_answer(status, error=error, reason=reason)
+    response.headers["Retry-After"] = str(max(1, math.ceil(seconds)))  # RFC 9110 §10.2.3: whole seconds
+    return response
+
+
+def check_password(
+    users: UserDirectory, username: str, password: str,
+    throttle: LoginThrottle | None = None, hashing: ConcurrencyLimit | None = None,
+) -> User | None | Response:
+    """The user if the password is right, None if not, or the 429/503 to send when throttled or too busy."""
+    client = request.remote_addr or ""
+    if throttle is not None:
+        wait = throttle.retry_after(username, client)
+        if wait is not None:
+            return _retry_later(429, "Too Many Requests", "too many failed logins; try again later", wait)
+    if hashing is None:
+        user = users.authenticate(username, password)
+    else:
+        with hashing.slot(timeout=HASHING_WAIT) as acquired:
+            if not acquired:
+                return _retry_later(503, "Service Unavailable", "too many logins at once; try again shortly", 1)
+            user = users.authenticate(username, password)
+    if throttle is not None:
+        if user is None:
+            throttle.record_failure(username, client)
+        else:
+            throttle.record_success(username, client)
+    return user
+
+
+def login_user(
+    users: UserDirectory, throttle: LoginThrottle | None = None, hashing: ConcurrencyLimit | None = None
+) -> User | Response:
+    """The user the current request's JSON ``{"username", "password"}`` authenticates; else the answer to send."""
+    # A missing, non-JSON, malformed or too deeply nested body is answered like a JSON body of the
+    # wrong shape, with one hint, instead of Flask's HTML error page (or a 500).
+    body = json_body()
     if not isinstance(body, dict) or not isinstance(body.get("username"), str) or not isinstance(body.get("password"), str):
         return json_answer(400, error="Bad request", reason='send JSON {"username": ..., "password": ...}')
-    user = users.authenticate(body["username"], body["password"])
+    user = check_password(users, body["username"], body["password"], throttle, hashing)
     if user is None:
         # One answer for both failures, so the response does not tell which usernames exist.
         return json_answer(401, error="Invalid credentials", reason="unknown user or wrong password")
@@ -122,12 +225,15 @@ def login_user(users: UserDirectory) -> User | Response:
 
 
 def _unauthorized_response(exc: Unauthorized) -> Response:
-    response = json_answer(401, error=exc.error, reason=exc.reason)
+    explain = _config().explain_errors
+    response = json_answer(401, error=UNAUTHORIZED, **({"reason": exc.reason} if explain else {}))
     if exc.bearer:
         # RFC 6750 §3.1: with no credential at all, the challenge carries no error code.
         challenge = 'Bearer realm="api"'
         if exc.bearer_error:
-            challenge += f', error="{exc.bearer_error}", error_description="{_header_safe(exc.reason)}"'
+            challenge += f', error="{exc.bearer_error}"'
+            if explain:
+                challenge += f', error_description="{_header_safe(exc.reason)}"'
         response.headers["WWW-Authenticate"] = challenge
     else:
         _clear_session_cookie(response)
@@ -154,26 +260,39 @@ def _clear_refresh_cookie(response: Response) -> None:
     response.delete_cookie(REFRESH_COOKIE, path=REFRESH_PATH, secure=True, httponly=True, samesite="Strict")
 
 
+def _cookie(name: str) -> str:
+    """The cookie ``name`` if it was sent and is not absurdly long, else ``""``."""
+    value = request.cookies.get(name, "")
+    return value if len(value) <= MAX_CREDENTIAL_LENGTH else ""
+
+
 def _session_principal() -> Principal:
     """Find the caller's session from the cookie, slide its expiry, or raise ``Unauthorized``."""
     session_id = request.cookies.get(SESSION_COOKIE)
     if not session_id:
-        raise Unauthorized("Not authenticated", "no session cookie", bearer=False)
+        raise Unauthorized("no session cookie", bearer=False)
     if len(session_id) > MAX_CREDENTIAL_LENGTH:
-        raise Unauthorized("Not authenticated", "session cookie too long", bearer=False)
-    record = _config().store.touch(session_id)  # a lookup that also slides the idle expiry
+        raise Unauthorized("session cookie too long", bearer=False)
+    config = _config()
+    record = config.store.touch(session_id)  # a lookup that also slides the idle expiry
     if record is None:
-        raise Unauthorized("Not authenticated", "unknown, expired or revoked session", bearer=False)
+        raise Unauthorized("unknown, expired or revoked session", bearer=False)
+    # The role is read from the directory on every request, not copied at login: a demoted user is
+    # demoted at once, and a deleted account's sessions end at their next request.
+    user = config.users.get(record.user_id)
+    if user is None:
+        config.store.delete(session_id)
+        raise Unauthorized("the account no longer exists", bearer=False)
     # The server slid the deadline; the browser's copy must slide too, or it drops the cookie at
     # the login-time Max-Age however active the user is. ``_renew_session_cookie`` sends it.
-    g.renewed_session = (session_id, int(record.expires_at - _config().clock.now()))
-    return Principal(user=record.user_id, role=record.role, via="session")
+    g.renewed_session = (session_id, int(record.expires_at - config.clock.now()))
+    return Principal(user=user.username, role=user.role, via="session")
 
 
 def _renew_session_cookie(response: Response) -> Response:
     """After a successful session request, re-send the cookie with the slid Max-Age."""
     renewed = g.pop("renewed_session", None)
-    if renewed is not None and response.status_code < 400:
+    if renewed is not None and response.status_code < 400 and not g.get("logged_out"):
         _set_session_cookie(response, *renewed)
     return response
 
@@ -187,14 +306,36 @@ def _bearer_token() -> str:
     """Extract the token from ``Authorization: Bearer <token>`` or raise ``Unauthorized``."""
     header = request.headers.get("Authorization", "")
     if not header:
-        raise Unauthorized("Not authenticated", "no bearer token", bearer=True, bearer_error=None)
+        raise Unauthorized("no bearer token", bearer=True, bearer_error=None)
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("Invalid or expired token", "Authorization header is not 'Bearer <token>'", bearer=True)
+        raise Unauthorized("Authorization header is not 'Bearer <token>'", bearer=True)
     if len(token) > MAX_CREDENTIAL_LENGTH:
-        raise Unauthorized("Invalid or expired token", "token too long", bearer=True)
+        raise Unauthorized("token too long", bearer=True)
     return token
+
+
+# Fixed wording per failure, most specific class first: some exception messages quote the token's own
+# header or claims (an attacker's text), and a reason must never carry it back, even when explained.
+_TOKEN_REASONS: list[tuple[type[Exception], str]] = [
+    (tokens.InvalidTypeError, f"not an access token (typ must be {ACCESS_TOKEN_TYPE})"),
+    (tokens.ExpiredSignatureError, "Signature has expired"),
+    (tokens.ImmatureSignatureError, "The token is not yet valid (nbf)"),
+    (tokens.InvalidSignatureError, "Signature verification failed"),
+    (tokens.InvalidAudienceError, "Invalid audience"),
+    (tokens.InvalidIssuerError, "Invalid issuer"),
+    (tokens.InvalidIssuedAtError, "Invalid issued-at time (iat)"),
+    (tokens.MissingRequiredClaimError, "Token is missing a required claim"),
+    (tokens.InvalidAlgorithmError, "The specified alg value is not allowed"),
+    (tokens.InvalidKeyError, "Invalid key"),
+    (tokens.DecodeError, "Malformed token"),
+]
+
+
+def _token_reason(exc: Exception) -> str:
+    """A fixed sentence for why a token failed; never text taken from the token."""
+    return next((reason for kind, reason in _TOKEN_REASONS if isinstance(exc, kind)), "Invalid token")
 
 
 def _decode_access_token(config: AuthConfig, token: str) -> dict[str, Any]:
@@ -207,29 +348,29 @@ def _decode_access_token(config: AuthConfig, token: str) -> dict[str, Any]:
         issuer=config.issuer,
         options={"require": ["exp", "iat", "sub"]},
         clock=config.clock,
+        typ=ACCESS_TOKEN_TYPE,
     )
 
 
 def _token_principal() -> Principal:
-    """Verify the bearer token's signature and claims (and the denylist, if any), or raise ``Unauthorized``."""
+    """Verify the bearer token's signature, type and claims (and the denylist, if any), or raise ``Unauthorized``."""
     config = _config()
     token = _bearer_token()
     try:
         claims = _decode_access_token(config, token)
     except tokens.InvalidTokenError as exc:
-        raise Unauthorized("Invalid or expired token", str(exc) or type(exc).__name__, bearer=True) from None
+        raise Unauthorized(_token_reason(exc), bearer=True) from None
     role = claims.get("role")
     if not isinstance(role, str):
-        raise Unauthorized("Invalid or expired token", "token has no role claim", bearer=True)
+        raise Unauthorized("token has no role claim", bearer=True)
     denylist = config.denylist
     if denylist is not None:  # without a denylist, no lookup at all: the stateless hot path stays stateless
         jti = claims.get("jti")
         if not isinstance(jti, str):
-            raise Unauthorized(
-                "Invalid or expired token", "token has no jti claim, so it cannot be checked for revocation", bearer=True
-            )
-        if denylist.is_denied(jti):
-            raise Unauthorized("Invalid or expired token", "Token has been revoked", bearer=True)
+            raise Unauthorized("token has no jti claim, so it cannot be checked for revocation", bearer=True)
+        # One lookup answers both "was this token logged out?" and "was its user logged out everywhere?".
+        if denylist.is_revoked(jti, claims["sub"], claims["iat"]):
+            raise Unauthorized("Token has been revoked", bearer=True)
     return Principal(user=claims["sub"], role=role, via="jwt")
 
 
@@ -268,10 +409,10 @@ def credential_required(view: View) -> View:
     return wrapper  # type: ignore[return-value]
 
 
-def issue_access_token(config: AuthConfig, user: str, role: str) -> str:
-    """Sign a short-lived access token for ``user`` with the app's key, issuer, audience and clock."""
+def issue_access_token(config: AuthConfig, user: str, role: str, sid: str | None = None) -> str:
+    """Sign a short-lived ``at+jwt`` access token for ``user``; ``sid`` names its login's refresh family."""
     now = int(config.clock.now())
-    claims = {
+    claims: dict[str, Any] = {
         "sub": user,
         "role": role,
         "iss": config.issuer,
@@ -280,69 +421,154 @@ def issue_access_token(config: AuthConfig, user: str, role: str) -> str:
         "exp": now + config.access_ttl,
         "jti": uuid.UUID(bytes=secrets.token_bytes(16), version=4).hex,
     }
-    return tokens.encode(claims, config.secret, algorithm=config.algorithms[0])
+    if sid is not None:
+        claims["sid"] = sid
+    return tokens.encode(claims, config.secret, algorithm=config.algorithms[0], headers={"typ": ACCESS_TOKEN_TYPE})
 
 
 def _login() -> Response:
     config = _config()
-    user = login_user(config.users)  # checks the password (scrypt), or answers 400/401
+    user = login_user(config.users, config.throttle, config.hashing)  # throttled, capped scrypt; or 400/401/429/503
     if isinstance(user, Response):
         return user
     payload: dict[str, Any] = {"user": user.username, "role": user.role}
-    if config.strategy in ("jwt", "both"):
-        payload.update(access_token=issue_access_token(config, user.username, user.role), token_type="Bearer", expires_in=config.access_ttl)
-    response = jsonify(payload)
+    family_id: str | None = None
+    refresh_token: str | None = None
     if config.refresh_store is not None:
         # A new family per login; the family lives refresh_store.ttl from now (rotation never extends it).
         refresh_token = config.refresh_store.issue(user.username, role=user.role)
+        family_id = config.refresh_store.family_id(refresh_token)
+    if config.strategy in ("jwt", "both"):
+        payload.update(access_token=issue_access_token(config, user.username, user.role, family_id),
+                       token_type="Bearer", expires_in=config.access_ttl)
+    response = jsonify(payload)
+    if config.refresh_store is not None and refresh_token is not None:
         _set_refresh_cookie(response, refresh_token, int(config.refresh_store.ttl))
-        response.headers["Cache-Control"] = "no-store"  # the body holds a token (RFC 6749 §5.1)
     if config.strategy in ("session", "both"):
         # A fresh ID at every login, and the one the browser came with is dropped: no session fixation.
-        previous = request.cookies.get(SESSION_COOKIE)
-        if previous and len(previous) <= MAX_CREDENTIAL_LENGTH:
+        previous = _cookie(SESSION_COOKIE)
+        if previous:
             config.store.delete(previous)
-        session_id = config.store.create(user.username, role=user.role)
+        # The session remembers its login's refresh family, so logging out with the cookie ends both.
+        data = {"sid": family_id} if family_id is not None else None
+        session_id = config.store.create(user.username, data=data, role=user.role)
         record = config.store.get(session_id)
         max_age = int(record.expires_at - config.clock.now()) if record else 0
         _set_session_cookie(response, session_id, max_age)
     return response
 
 
-def _deny_presented_token(config: AuthConfig) -> bool:
-    """Put the valid bearer token of this request on the denylist until its ``exp``; True if done."""
-    if config.denylist is None or "Authorization" not in request.headers:
-        return False
+def _presented_claims(config: AuthConfig) -> dict[str, Any] | None:
+    """The claims of this request's bearer token if it is a valid access token of this app, else None."""
+    if "Authorization" not in request.headers:
+        return None
     try:
-        claims = _decode_access_token(config, _bearer_token())
+        return _decode_access_token(config, _bearer_token())
     except (Unauthorized, tokens.InvalidTokenError):
-        return False  # logout still succeeds; there is just no valid token to revoke
-    jti, exp = claims.get("jti"), claims["exp"]
-    return isinstance(jti, str) and config.denylist.deny(jti, exp)
+        return None  # logout still succeeds; there is just no valid token to revoke
 
 
 def _logout() -> Response:
+    """End every credential this login created that the request names: session, refresh family, access token."""
     config = _config()
     result: dict[str, Any] = {"logged_out": True}
+    families: set[str] = set()
     if config.strategy in ("session", "both"):
-        session_id = request.cookies.get(SESSION_COOKIE, "")
-        result["session_deleted"] = bool(session_id) and len(session_id) <= MAX_CREDENTIAL_LENGTH and config.store.delete(session_id)
+        session_id = _cookie(SESSION_COOKIE)
+        record = config.store.get(session_id) if session_id else None
+        if record is not None and isinstance(record.data.get("sid"), str):
+            families.add(record.data["sid"])
+        result["session_deleted"] = bool(session_id) and config.store.delete(session_id)
     if config.strategy in ("jwt", "both"):
+        claims = _presented_claims(config)
+        if claims is not None and isinstance(claims.get("sid"), str):
+            families.add(claims["sid"])
         # Without a denylist nothing on the server knows the access token: it stays valid until
         # ``exp`` and the client must forget it. With one, its jti is refused from now on.
-        result["token_revoked"] = _deny_presented_token(config)
-        # The refresh cookie arrives only at /refresh/logout (its Path is /refresh); at /logout it
-        # is absent unless a non-browser client sends it, and the family then lives until it expires.
-        refresh_token = request.cookies.get(REFRESH_COOKIE, "")
-        result["refresh_revoked"] = (
-            bool(refresh_token) and len(refresh_token) <= MAX_CREDENTIAL_LENGTH
-            and config.refresh_store is not None and config.refresh_store.revoke_family(refresh_token)
-        )
+        jti = claims.get("jti") if claims is not None else None
+        result["token_revoked"] = (config.denylist is not None and isinstance(jti, str)
+                                   and config.denylist.deny(jti, claims["exp"]))
+        # The refresh cookie arrives only under /refresh (its Path); elsewhere the family is found from
+        # the access token's sid or the session's.
+        assert config.refresh_store is not None  # always set for these strategies
+        refresh_token = _cookie(REFRESH_COOKIE)
+        family_id = config.refresh_store.family_id(refresh_token) if refresh_token else None
+        if family_id is not None:
+            families.add(family_id)
+        result["refresh_revoked"] = any([config.refresh_store.revoke_family_id(f) for f in sorted(families)])
+    g.logged_out = True
     response = jsonify(result)
+    _clear_credential_cookies(config, response)
+    return response
+
+
+def _clear_credential_cookies(config: AuthConfig, response: Response) -> None:
     if config.strategy in ("session", "both"):
         _clear_session_cookie(response)
     if config.strategy in ("jwt", "both"):
         _clear_refresh_cookie(response)  # a browser accepts the deletion from any path
+
+
+def end_everywhere(config: AuthConfig, username: str) -> dict[str, Any]:
+    """End every session and refresh family of ``username`` (and with a denylist, every access token so far)."""
+    result: dict[str, Any] = {}
+    if config.strategy in ("session", "both"):
+        result["sessions_deleted"] = config.store.revoke_all(username)
+    if config.refresh_store is not None:
+        result["refresh_families_revoked"] = config.refresh_store.revoke_user(username)
+    if config.strategy in ("jwt", "both"):
+        if config.denylist is not None:
+            # iat is in whole seconds, so the cut-off is rounded up: a token minted in this very second
+            # dies too (fail closed); the user's next login or refresh, a second later, is unaffected.
+            cut = math.floor(config.clock.now()) + 1
+            config.denylist.cut_off(username, cut, cut + config.access_ttl)
+        result["tokens_revoked"] = config.denylist is not None
+    return result
+
+
+def _on_user_change(config: AuthConfig, username: str, what: str) -> None:
+    """Subscribed to the user directory: a new password ends every login of that user."""
+    if what == "password":
+        end_everywhere(config, username)
+
+
+def _logout_everywhere() -> Response:
+    config = _config()
+    principal: Principal = g.auth
+    g.logged_out = True
+    response = jsonify(logged_out=True, **end_everywhere(config, principal.user))
+    _clear_credential_cookies(config, response)
+    return response
+
+
+def _change_password() -> Response:
+    """Check the current password, set the new one; the directory's subscription then ends every login."""
+    config = _config()
+    principal: Principal = g.auth
+    body = json_body()
+    if (not isinstance(body, dict) or not isinstance(body.get("current_password"), str)
+            or not isinstance(body.get("new_password"), str)):
+        return json_answer(400, error="Bad request", reason='send JSON {"current_password": ..., "new_password": ...}')
+    if not MIN_PASSWORD_LENGTH <= len(body["new_password"]) <= MAX_PASSWORD_LENGTH:
+        return json_answer(400, error="Bad request",
+                           reason=f"the new password must have {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters")
+    # The current password is checked like a login (throttled, capped): a stolen session must not be
+    # a way to guess it, nor to take the account over by setting a new one.
+    checked = check_password(config.users, principal.user, body["current_password"], config.throttle, config.hashing)
+    if isinstance(checked, Response):
+        return checked
+    if checked is None:
+        return json_answer(403, error="Forbidden", reason="the current password is wrong")
+    if config.hashing is None:
+        config.users.set_password(principal.user, body["new_password"])
+    else:
+        with config.hashing.slot(timeout=HASHING_WAIT) as acquired:
+            if not acquired:
+                return _retry_later(503, "Service Unavailable", "too many logins at once; try again shortly", 1)
+            config.users.set_password(principal.user, body["new_password"])
+    g.logged_out = True
+    response = jsonify(password_changed=True, logged_out=True)
+    _clear_credential_cookies(config, response)
     return response
 
 
@@ -358,7 +584,7 @@ def _refresh() -> Response:
                            reason="POST /refresh needs Content-Type: application/json (a CSRF defence)")
     refresh_token = request.cookies.get(REFRESH_COOKIE)
     if not refresh_token:
-        return json_answer(401, error="No refresh token", reason="no refresh cookie; log in first")
+        return _refresh_refused(config, "no refresh cookie; log in first", clear=False)
     try:
         if len(refresh_token) > MAX_CREDENTIAL_LENGTH:
             raise RefreshTokenError("refresh cookie too long")
@@ -370,14 +596,20 @@ def _refresh() -> Response:
             config.refresh_store.revoke_family(rotated.token)
             raise RefreshTokenError("the user no longer exists")
     except RefreshTokenError as exc:  # invalid, expired, revoked, or reused (then the family is revoked)
-        response = json_answer(401, error="Invalid refresh token", reason=str(exc))
-        _clear_refresh_cookie(response)
-        return response
+        return _refresh_refused(config, str(exc), clear=True)  # the store's own wording, never the token
     response = jsonify(
-        access_token=issue_access_token(config, user.username, user.role), token_type="Bearer", expires_in=config.access_ttl
+        access_token=issue_access_token(config, user.username, user.role, rotated.family_id),
+        token_type="Bearer", expires_in=config.access_ttl,
     )
     _set_refresh_cookie(response, rotated.token, max(0, int(rotated.expires_at - config.clock.now())))
-    response.headers["Cache-Control"] = "no-store"  # the body holds a token (RFC 6749 §5.1)
+    return response
+
+
+def _refresh_refused(config: AuthConfig, reason: str, clear: bool) -> Response:
+    """The 401 of a refused refresh: generic unless explained, the useless cookie cleared."""
+    response = json_answer(401, error=UNAUTHORIZED, **({"reason": reason} if config.explain_errors else {}))
+    if clear:
+        _clear_refresh_cookie(response)
     return response
 
 
@@ -396,6 +628,38 @@ def _refuse_cross_site() -> Response | None:
     if fetch_site in ("cross-site", "same-site") or (origin is not None and origin != own_origin):
         return json_answer(403, error="Forbidden", reason="cross-site request refused (a CSRF defence)")
     return None
+
+
+def _refuse_duplicate_cookies() -> Response | None:
+    """Cookie tossing: refuse a request that carries two different values under one cookie name.
+
+    A sibling subdomain can plant a second ``__Secure-refresh`` (or a second session cookie under a
+    longer Path) that the browser sends alongside the real one. Picking either copy would let the
+    attacker choose which login the server acts on, so the server picks neither (400). Identical
+    copies (a client that sends its jar's cookie and the same one again) are not ambiguous and pass.
+    """
+    if any(len(set(values)) > 1 for values in request.cookies.listvalues()):
+        return json_answer(400, error="Bad request", reason="a cookie was sent twice; clear this site's cookies")
+    return None
+
+
+def _refuse_oversized_body() -> None:
+    """413 for a body over ``MAX_BODY_BYTES``, whether it came with a Content-Length or chunked.
+
+    Werkzeug refuses a Content-Length over the app's limit, but a chunked body it only stops reading at
+    the limit, silently: the view would parse a truncated body. So the limit Werkzeug applies is one byte
+    more than ours, every body is read here (at most that many bytes, cached for the view), and a body
+    that filled it is refused.
+    """
+    if len(request.get_data(cache=True)) > MAX_BODY_BYTES:
+        raise RequestEntityTooLarge()
+
+
+def _security_headers(response: Response) -> Response:
+    """Headers every answer carries: never cache it (it carries or depends on credentials), never sniff it."""
+    response.headers["Cache-Control"] = "no-store"  # RFC 9111 §5.2.2.5; also RFC 6749 §5.1 for token bodies
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def _me() -> Response:
@@ -427,12 +691,18 @@ def create_app(
     refresh_store: RefreshTokenStore | None = None,
     denylist: JtiDenylist | None = None,
     refresh_ttl: float = DEFAULT_REFRESH_TTL,
+    *,
+    throttle: LoginThrottle | None = None,
+    hashing_limit: int = HASHING_LIMIT,
+    explain_errors: bool = False,
 ) -> Flask:
     """Build a fresh Flask app that remembers logins by ``strategy``; every dependency can be injected.
 
     ``refresh_store`` and ``refresh_ttl`` matter only for ``"jwt"`` and ``"both"``: ``refresh_ttl`` sets the
     lifetime of the default store (an in-memory SQLite one), while an injected store keeps its own ``ttl``.
     ``denylist`` (default None) turns on access-token revocation, and with it one lookup per API request.
+    ``throttle`` (default: a ``LoginThrottle`` with its default limits on ``clock``) counts failed logins;
+    ``hashing_limit`` caps password hashes at once; ``explain_errors`` adds the reason to 401 bodies.
     """
     if strategy not in ("session", "jwt", "both"):
         raise ValueError(f'strategy must be "session", "jwt" or "both", got {strategy!r}')
@@ -449,11 +719,18 @@ def create_app(
         access_ttl=access_ttl,
         refresh_store=refresh_store if uses_tokens else None,
         denylist=denylist,
+        throttle=throttle if throttle is not None else LoginThrottle(clock),
+        hashing=ConcurrencyLimit(hashing_limit),
+        explain_errors=explain_errors,
     )
-    app = Flask("helpers.web")
-    app.config["MAX_CONTENT_LENGTH"] = 16 * 1024  # a login body is tiny; refuse anything bigger early
+    config.users.subscribe(functools.partial(_on_user_change, config))
+    app = Flask("helpers.web", static_folder=None)  # no /static route: this app serves no files
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES + 1  # see _refuse_oversized_body
     app.extensions["auth_course"] = config
     app.after_request(_renew_session_cookie)
+    app.after_request(_security_headers)
+    app.before_request(_refuse_oversized_body)
+    app.before_request(_refuse_duplicate_cookies)
     app.before_request(_refuse_cross_site)
     app.register_error_handler(Unauthorized, _unauthorized_response)
     app.register_error_handler(HTTPException, _error_response)
@@ -461,6 +738,8 @@ def create_app(
 
     app.post("/login")(_login)
     app.post("/logout")(_logout)
+    app.post("/logout-everywhere")(credential_required(_logout_everywhere))
+    app.post("/password")(credential_required(_change_password))
     if uses_tokens:
         app.post(REFRESH_PATH)(_refresh)
         # The same logout, at a path the Path=/refresh cookie is sent to (see the module docstring).

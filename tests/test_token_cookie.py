@@ -1,4 +1,7 @@
-"""The course's JWT app with the access token in an HttpOnly cookie, driven over real HTTPS."""
+"""The course's JWT app with the access token in an HttpOnly cookie, driven over real HTTPS.
+
+The apps are built with ``explain_errors=True`` where a test checks why a request got a 401.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ SECRET = b"test-only HS256 key for the token cookie app, 32+ bytes"
 
 @pytest.fixture
 def cookie_app(clock, users) -> Iterator[RunningServer]:
-    with serve(create_token_cookie_app(clock=clock, users=users, secret=SECRET)) as srv:
+    with serve(create_token_cookie_app(clock=clock, users=users, secret=SECRET, explain_errors=True)) as srv:
         yield srv
 
 
@@ -92,7 +95,8 @@ def test_logout_clears_the_cookie_but_a_copy_lives_until_exp(cookie_app, clock):
 
 
 def test_logout_with_a_denylist_revokes_the_cookie_token(clock, users):
-    app = create_token_cookie_app(clock=clock, users=users, secret=SECRET, denylist=MemoryDenylist(clock))
+    app = create_token_cookie_app(clock=clock, users=users, secret=SECRET, denylist=MemoryDenylist(clock),
+                                  explain_errors=True)
     with serve(app) as srv:
         browser, _ = login(srv)
         copy = stored(browser, ACCESS_COOKIE).value
@@ -108,6 +112,36 @@ def test_cross_site_requests_get_neither_the_cookie_nor_a_post(cookie_app):
     evil = "https://evil.example/page.html"
     assert ACCESS_COOKIE not in browser.cookies_for(cookie_app.url + "/me", evil, "GET", top_level=True)
     assert browser.request("POST", cookie_app.url + "/logout", initiator=evil).status_code == 403
+
+
+def set_cookie_names(answer) -> list[str]:
+    return [header.partition("=")[0] for header in answer.raw.headers.getlist("Set-Cookie")]
+
+
+@pytest.mark.parametrize("path", ["/logout", "/refresh/logout", "/logout-everywhere"])
+def test_a_refused_logout_leaves_the_cookie_so_the_real_one_can_revoke_it(clock, users, path):
+    app = create_token_cookie_app(clock=clock, users=users, secret=SECRET, denylist=MemoryDenylist(clock))
+    with serve(app) as srv:
+        browser, _ = login(srv)
+        copy = stored(browser, ACCESS_COOKIE).value
+        refused = browser.request("POST", srv.url + path, json={}, initiator="https://evil.example/page.html")
+        assert refused.status_code == 403 and ACCESS_COOKIE not in set_cookie_names(refused)
+        assert stored(browser, ACCESS_COOKIE).value == copy  # still there, so the real logout can present it
+        real = browser.request("POST", srv.url + path, json={})
+        assert real.status_code == 200 and ACCESS_COOKIE in set_cookie_names(real)
+        thief = srv.client()
+        thief.cookies.set(ACCESS_COOKIE, copy, domain="127.0.0.1")
+        assert thief.get(srv.url + "/me").status_code == 401
+
+
+def test_logout_with_only_the_cookie_ends_the_refresh_family_too(cookie_app):
+    browser, _ = login(cookie_app)
+    refresh_copy = stored(browser, REFRESH_COOKIE).value
+    answer = browser.request("POST", cookie_app.url + "/logout")  # the browser sends no Path=/refresh cookie here
+    assert answer.json()["refresh_revoked"] is True
+    replay = cookie_app.client().post(cookie_app.url + "/refresh", json={},
+                                       headers={"Cookie": f"{REFRESH_COOKIE}={refresh_copy}"})
+    assert replay.status_code == 401
 
 
 def test_failed_login_sets_no_cookie(cookie_app):
