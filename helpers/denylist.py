@@ -11,7 +11,9 @@ Every store follows one contract, ``JtiDenylist``:
   ``exp``): after that the signature check refuses it by itself, so the list stays as small as the
   number of revoked tokens still inside their lifetime.
 * ``is_denied`` ignores expired entries; ``count`` reports entries *stored*, expired ones included,
-  until ``purge_expired`` removes them — the same lesson as the session stores.
+  until ``purge_expired`` removes them — the same lesson as the session stores. Like them, the
+  denylist also purges by itself on the writes that add entries (``deny``, ``cut_off``), at most
+  once per ``purge_interval`` of its clock (see ``helpers.storage``); lookups never purge.
 * A ``jti`` arrives inside a client's token, so garbage (a non-string, empty, over-long or
   non-ASCII) is never denied and ``is_denied`` answers False to it instead of raising.
 * ``cut_off(user_id, issued_before, expires_at)`` revokes every token of one user issued before a
@@ -82,8 +84,10 @@ class JtiDenylist(ClockedStore):
         expires_at = _check_time(expires_at)
         if not _valid_jti(jti):
             return False
-        if expires_at <= self.clock.now():
+        now = self.clock.now()
+        if expires_at <= now:
             return False  # the token is already dead; remembering it would only take space
+        self._purge_if_due(now)
         self._deny(jti, expires_at)
         return True
 
@@ -99,8 +103,10 @@ class JtiDenylist(ClockedStore):
         check_name("user_id", user_id)
         issued_before = _check_time(issued_before, "issued_before")
         expires_at = _check_time(expires_at)
-        if expires_at <= self.clock.now():
+        now = self.clock.now()
+        if expires_at <= now:
             return  # every token it could catch has expired already
+        self._purge_if_due(now)
         self._cut_off(user_id, issued_before, expires_at)
 
     def is_revoked(self, jti: str, user_id: str, issued_at: float) -> bool:

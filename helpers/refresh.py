@@ -29,6 +29,16 @@ so a real client must serialise its refreshes (one in flight at a time, shared b
 
 Like the session stores, ``count`` reports rows *stored* (used, revoked and expired tokens
 included) until ``purge_expired`` removes the dead families. Storage is not the same as state.
+Two rules keep it bounded without a scheduled job:
+
+* ``issue`` and ``rotate`` purge expired families by themselves, at most once per
+  ``purge_interval`` seconds of the store's clock (see ``helpers.storage``).
+* A family keeps at most ``max_spent_per_family`` spent tokens (32 by default), the newest ones.
+  Rotation spends one token per access-token lifetime, so a week-long login refreshed every 15
+  minutes would otherwise keep 672 rows. A spent token older than the newest 32 is forgotten:
+  presenting it answers "unknown", no longer "reuse". That is the trade: reuse detection covers
+  a copy stolen within the last 32 rotations (8 hours at one per 15 minutes); an older copy is
+  refused all the same, it just no longer revokes the family.
 
 Backends: ``MemoryRefreshStore`` (teaching only) and ``SQLiteRefreshStore`` (the embedded
 default; its tables can share a file with ``SQLiteStore``'s sessions). A backend implements the
@@ -50,6 +60,7 @@ from helpers.clock import Clock
 from helpers.storage import ClockedStore, SQLiteBacked, check_duration, check_name
 
 __all__ = [
+    "DEFAULT_MAX_SPENT_PER_FAMILY",
     "DEFAULT_REFRESH_TTL",
     "MAX_REFRESH_TOKEN_LENGTH",
     "InvalidRefreshTokenError",
@@ -67,6 +78,7 @@ __all__ = [
 DEFAULT_REFRESH_TTL = 7 * 24 * 3600.0  # the tutorials' 7-day refresh token, counted from login
 REFRESH_TOKEN_BYTES = 32  # 256 bits, as for session IDs
 MAX_REFRESH_TOKEN_LENGTH = 256  # anything longer is garbage; refusing it early bounds the hashing work
+DEFAULT_MAX_SPENT_PER_FAMILY = 32  # spent tokens kept per family for reuse detection; older ones are dropped
 FAMILY_ID_BYTES = 16  # 128 random bits: a family ID names a login and must not be guessable either
 
 # Why a family was revoked, as stored, and how the error message says it.
@@ -165,6 +177,7 @@ class _Family(NamedTuple):
     expires_at: float
     revoked_at: float | None = None
     revoked_reason: str | None = None
+    tokens_issued: int = 1  # also each token's sequence number: the newest token has this one
 
 
 def _verdict(family: _Family, used_at: float | None, now: float) -> str:
@@ -186,16 +199,26 @@ def _verdict(family: _Family, used_at: float | None, now: float) -> str:
 class RefreshTokenStore(ClockedStore):
     """The contract every refresh-token backend meets; see the module docstring for the rules."""
 
-    def __init__(self, clock: Clock | None = None, ttl: float = DEFAULT_REFRESH_TTL) -> None:
-        """``clock`` decides expiry (default: the system clock); ``ttl`` is a family's lifetime from login."""
+    def __init__(
+        self, clock: Clock | None = None, ttl: float = DEFAULT_REFRESH_TTL, *,
+        max_spent_per_family: int = DEFAULT_MAX_SPENT_PER_FAMILY,
+    ) -> None:
+        """``clock`` decides expiry (default: the system clock); ``ttl`` is a family's lifetime from login;
+        ``max_spent_per_family`` how many spent tokens a family keeps for reuse detection."""
         super().__init__(clock)
         self.ttl = check_duration("ttl", ttl)
+        if isinstance(max_spent_per_family, bool) or not isinstance(max_spent_per_family, int):
+            raise TypeError(f"max_spent_per_family must be an int, got {type(max_spent_per_family).__name__}")
+        if max_spent_per_family < 1:
+            raise ValueError(f"max_spent_per_family must be at least 1, got {max_spent_per_family}")
+        self.max_spent_per_family = max_spent_per_family
 
     def issue(self, user_id: str, role: str = "user") -> str:
         """Start a new family (one login) for ``user_id`` and return its first refresh token."""
         check_name("user_id", user_id)
         check_name("role", role)
         now = self.clock.now()
+        self._purge_if_due(now)
         token = new_refresh_token()
         # The family ID names a login in logs, notebooks and access tokens (their ``sid``); it is not
         # a credential, but random so that nobody can name (and so revoke) another user's login.
@@ -209,7 +232,10 @@ class RefreshTokenStore(ClockedStore):
         if old_hash is None:
             raise InvalidRefreshTokenError("malformed refresh token", "malformed")
         new_token = new_refresh_token()
-        verdict, family = self._rotate(old_hash, hash_refresh_token(new_token), self.clock.now())
+        now = self.clock.now()
+        verdict, family = self._rotate(old_hash, hash_refresh_token(new_token), now)
+        # Purged after the verdict, so the token in hand is still judged "expired", not "unknown".
+        self._purge_if_due(now)
         if verdict == _ROTATED:
             assert family is not None
             return RotationResult(new_token, family.user_id, family.role, family.family_id, family.expires_at)
@@ -271,7 +297,8 @@ class RefreshTokenStore(ClockedStore):
 
     @abc.abstractmethod
     def _rotate(self, old_hash: str, new_hash: str, now: float) -> tuple[str, _Family | None]:
-        """Atomically judge the token with ``_verdict``; if rotated, mark it used and add ``new_hash``;
+        """Atomically judge the token with ``_verdict``; if rotated, mark it used, add ``new_hash`` as token
+        number ``tokens_issued + 1`` and drop spent tokens beyond ``max_spent_per_family``, oldest first;
         if reused, revoke the family (reason ``"reuse"``) unless already revoked. Return (verdict, family)."""
 
     @abc.abstractmethod
@@ -309,9 +336,12 @@ class _Token(NamedTuple):
 class MemoryRefreshStore(RefreshTokenStore):
     """Refresh-token families in Python dicts under one lock. For teaching only (gone on restart)."""
 
-    def __init__(self, clock: Clock | None = None, ttl: float = DEFAULT_REFRESH_TTL) -> None:
+    def __init__(
+        self, clock: Clock | None = None, ttl: float = DEFAULT_REFRESH_TTL, *,
+        max_spent_per_family: int = DEFAULT_MAX_SPENT_PER_FAMILY,
+    ) -> None:
         """An empty in-memory store; see ``RefreshTokenStore`` for the arguments."""
-        super().__init__(clock, ttl)
+        super().__init__(clock, ttl, max_spent_per_family=max_spent_per_family)
         self._lock = threading.Lock()
         self._families: dict[str, _Family] = {}  # family_id -> family
         self._tokens: dict[str, _Token] = {}  # token hash -> token
@@ -337,9 +367,18 @@ class MemoryRefreshStore(RefreshTokenStore):
             family = self._families[token.family_id]
             verdict = _verdict(family, token.used_at, now)
             if verdict == _ROTATED:
+                family = family._replace(tokens_issued=family.tokens_issued + 1)
+                self._families[family.family_id] = family
                 self._tokens[old_hash] = token._replace(used_at=now)
                 self._tokens[new_hash] = _Token(family.family_id, now, None)
-                self._family_tokens[family.family_id].append(new_hash)
+                hashes = self._family_tokens[family.family_id]
+                hashes.append(new_hash)
+                # Issue order: all but the last are spent; keep the newest max_spent_per_family of them.
+                excess = len(hashes) - 1 - self.max_spent_per_family
+                if excess > 0:
+                    for dropped in hashes[:excess]:
+                        del self._tokens[dropped]
+                    del hashes[:excess]
             elif verdict == _REUSED and family.revoked_at is None:
                 family = family._replace(revoked_at=now, revoked_reason=_REVOKED_FOR_REUSE)
                 self._families[family.family_id] = family
@@ -372,8 +411,7 @@ class MemoryRefreshStore(RefreshTokenStore):
         with self._lock:
             ids = self._families if user_id is None else self._by_user.get(user_id, ())
             return [
-                RefreshFamily(f.family_id, f.user_id, f.role, f.created_at, f.expires_at,
-                              len(self._family_tokens[f.family_id]))
+                RefreshFamily(f.family_id, f.user_id, f.role, f.created_at, f.expires_at, f.tokens_issued)
                 for f in (self._families[family_id] for family_id in ids)
                 if self._live(f, now)
             ]
@@ -412,7 +450,8 @@ CREATE TABLE IF NOT EXISTS refresh_families (
     created_at     REAL NOT NULL,
     expires_at     REAL NOT NULL,     -- fixed at login; rotation never moves it
     revoked_at     REAL,              -- NULL while live
-    revoked_reason TEXT               -- 'revoked' (logout), 'reuse' or 'user'
+    revoked_reason TEXT,              -- 'revoked' (logout), 'reuse' or 'user'
+    tokens_issued  INTEGER NOT NULL DEFAULT 1  -- 1 + rotations; the newest token's seq
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS refresh_families_user_id ON refresh_families (user_id);
 CREATE INDEX IF NOT EXISTS refresh_families_expires_at ON refresh_families (expires_at);
@@ -420,19 +459,20 @@ CREATE TABLE IF NOT EXISTS refresh_tokens (
     id        TEXT PRIMARY KEY,       -- sha256(refresh token) as hex; never the token itself
     family_id TEXT NOT NULL,
     issued_at REAL NOT NULL,
-    used_at   REAL                    -- NULL until rotated; a second use is reuse
+    used_at   REAL,                   -- NULL until rotated; a second use is reuse
+    seq       INTEGER NOT NULL        -- 1 for the login's token, +1 per rotation: which spent ones are oldest
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS refresh_tokens_family_id ON refresh_tokens (family_id);
+CREATE INDEX IF NOT EXISTS refresh_tokens_family_seq ON refresh_tokens (family_id, seq);
 """
 # No foreign key from refresh_tokens to refresh_families: SQLite ignores them unless every
 # connection opts in, and purge_expired deletes both sides in one transaction anyway.
 
-_FAMILY_COLUMNS = "f.id, f.user_id, f.role, f.created_at, f.expires_at, f.revoked_at, f.revoked_reason"
+_FAMILY_COLUMNS = "f.id, f.user_id, f.role, f.created_at, f.expires_at, f.revoked_at, f.revoked_reason, f.tokens_issued"
 _SELECT_BY_TOKEN = (
     f"SELECT {_FAMILY_COLUMNS}, t.used_at FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id"
     " WHERE t.id = ?"
 )
-_INSERT_TOKEN = "INSERT INTO refresh_tokens (id, family_id, issued_at, used_at) VALUES (?, ?, ?, NULL)"
+_INSERT_TOKEN = "INSERT INTO refresh_tokens (id, family_id, issued_at, used_at, seq) VALUES (?, ?, ?, NULL, ?)"
 _LIVE = "revoked_at IS NULL AND expires_at > ?"  # a family that can still rotate
 
 
@@ -449,9 +489,11 @@ class SQLiteRefreshStore(SQLiteBacked, RefreshTokenStore):
         path: str | os.PathLike[str] = ":memory:",
         clock: Clock | None = None,
         ttl: float = DEFAULT_REFRESH_TTL,
+        *,
+        max_spent_per_family: int = DEFAULT_MAX_SPENT_PER_FAMILY,
     ) -> None:
         """Open (creating if needed) the refresh tables at ``path``; see ``RefreshTokenStore`` for the rest."""
-        super().__init__(clock, ttl)
+        super().__init__(clock, ttl, max_spent_per_family=max_spent_per_family)
         self._open(path, _SCHEMA)  # the settings every store shares: see helpers.storage.open_sqlite
 
     def _insert_family(self, family: _Family, token_hash: str, now: float) -> None:
@@ -460,7 +502,7 @@ class SQLiteRefreshStore(SQLiteBacked, RefreshTokenStore):
                 "INSERT INTO refresh_families (id, user_id, role, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
                 (family.family_id, family.user_id, family.role, family.created_at, family.expires_at),
             )
-            self._conn.execute(_INSERT_TOKEN, (token_hash, family.family_id, now))
+            self._conn.execute(_INSERT_TOKEN, (token_hash, family.family_id, now, family.tokens_issued))
 
         self._transaction(work)
 
@@ -473,8 +515,16 @@ class SQLiteRefreshStore(SQLiteBacked, RefreshTokenStore):
             family = _Family(*columns)
             verdict = _verdict(family, used_at, now)
             if verdict == _ROTATED:
+                family = family._replace(tokens_issued=family.tokens_issued + 1)
+                seq = family.tokens_issued
                 self._conn.execute("UPDATE refresh_tokens SET used_at = ? WHERE id = ?", (now, old_hash))
-                self._conn.execute(_INSERT_TOKEN, (new_hash, family.family_id, now))
+                self._conn.execute("UPDATE refresh_families SET tokens_issued = ? WHERE id = ?", (seq, family.family_id))
+                self._conn.execute(_INSERT_TOKEN, (new_hash, family.family_id, now, seq))
+                # Spent tokens are seq 1 .. seq-1; keep the newest max_spent_per_family of them.
+                self._conn.execute(
+                    "DELETE FROM refresh_tokens WHERE family_id = ? AND seq < ?",
+                    (family.family_id, seq - self.max_spent_per_family),
+                )
             elif verdict == _REUSED and family.revoked_at is None:
                 family = family._replace(revoked_at=now, revoked_reason=_REVOKED_FOR_REUSE)
                 self._conn.execute(
@@ -506,9 +556,7 @@ class SQLiteRefreshStore(SQLiteBacked, RefreshTokenStore):
         where, params = (_LIVE, (now,)) if user_id is None else (f"user_id = ? AND {_LIVE}", (user_id, now))
         with self._lock:
             rows = self._conn.execute(
-                "SELECT id, user_id, role, created_at, expires_at,"
-                " (SELECT count(*) FROM refresh_tokens t WHERE t.family_id = refresh_families.id)"
-                f" FROM refresh_families WHERE {where}",
+                f"SELECT id, user_id, role, created_at, expires_at, tokens_issued FROM refresh_families WHERE {where}",
                 params,
             ).fetchall()
         return [RefreshFamily(*row) for row in rows]

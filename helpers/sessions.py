@@ -13,7 +13,9 @@ Every store follows one contract, ``SessionStore``:
   so a stolen but busy session still dies eventually.
 * Expired sessions behave as if they were not there for every method except ``count`` and
   ``purge_expired``: ``count`` reports rows *stored*, expired ones included, until
-  ``purge_expired`` (a periodic job in production) removes them. Storage is not the same as state.
+  ``purge_expired`` removes them. Storage is not the same as state. The store also purges by
+  itself, amortised on the writes that add rows (``create``, ``create_many``): at most once per
+  ``purge_interval`` seconds of its clock (see ``helpers.storage``), never on ``get`` or ``touch``.
 * IDs arrive from clients, so ``get``, ``touch`` and ``delete`` answer None/False to garbage (a
   non-string, an empty or over-long string, non-ASCII) instead of raising.
 
@@ -178,6 +180,7 @@ class SessionStore(ClockedStore):
         ttl = self.ttl if ttl is None else check_duration("ttl", ttl)
         data_json = _encode_data(data)
         now = self.clock.now()
+        self._purge_if_due(now)
         absolute = now + self.absolute_lifetime
         session_id = new_session_id()
         self._insert(
@@ -200,6 +203,7 @@ class SessionStore(ClockedStore):
         ttl = self.ttl if ttl is None else check_duration("ttl", ttl)
         data_json = _encode_data(data)
         now = self.clock.now()
+        self._purge_if_due(now)
         absolute = now + self.absolute_lifetime
         expires_at = min(now + ttl, absolute)
         session_ids = [new_session_id() for _ in user_ids]

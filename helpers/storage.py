@@ -8,8 +8,17 @@ have in common lives here once, so a fix to, say, the SQLite settings reaches al
 * ``open_sqlite`` opens a connection with the settings every store wants on a file (WAL,
   ``synchronous = NORMAL``, a 5 s ``busy_timeout``) and creates the store's tables.
 * ``ClockedStore`` is the base of every store: an injectable clock, ``purge_expired`` reading it
-  once, and ``close`` usable through ``with``. ``SQLiteBacked`` adds the one locked connection the
-  SQLite backends share between threads.
+  once, the automatic purge (below), and ``close`` usable through ``with``. ``SQLiteBacked`` adds
+  the one locked connection the SQLite backends share between threads.
+
+Automatic purging. A store only grows where it writes a new row (a login, a rotation, a denial), so
+that is where it cleans up: each such write calls ``_purge_if_due``, which runs ``purge_expired``
+at most once per ``purge_interval`` seconds of the store's own clock (60 by default; ``None``
+turns it off). Per interval, the cost is one comparison per write plus one indexed delete of the
+rows that died since the last purge. The reads on every request's path (``get``, ``touch``, a
+revocation check) never purge. So the store holds its live rows plus at most what expired within
+the last interval, without a scheduler thread to start, stop or forget. The interval is on the
+store's clock, not the wall clock, so a ``FrozenClock`` moved 40 days ahead purges on the next write.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from typing import Any, TypeVar
 from helpers.clock import Clock, SystemClock
 
 __all__ = [
+    "DEFAULT_PURGE_INTERVAL",
     "SQLITE_PRAGMAS",
     "ClockedStore",
     "SQLiteBacked",
@@ -43,6 +53,8 @@ SQLITE_PRAGMAS = (
     # Another process holding the write lock makes us wait up to 5 s instead of failing.
     "PRAGMA busy_timeout = 5000",
 )
+
+DEFAULT_PURGE_INTERVAL = 60.0  # seconds of the store's clock between two automatic purges
 
 _Store = TypeVar("_Store", bound="ClockedStore")
 _Result = TypeVar("_Result")
@@ -88,16 +100,31 @@ def open_sqlite(path: str, schema: str, *, extra_pragmas: Sequence[str] = ()) ->
 
 
 class ClockedStore(abc.ABC):
-    """The base of every store: an injectable clock, ``purge_expired``, and ``close`` as a context manager."""
+    """The base of every store: an injectable clock, ``purge_expired`` (also automatic), and ``close`` as a context manager."""
 
     def __init__(self, clock: Clock | None = None) -> None:
         """``clock`` decides expiry (default: the system clock)."""
         # Injected so tests and notebooks can jump hours ahead without waiting.
         self.clock: Clock = clock if clock is not None else SystemClock()
+        # Seconds of the store's clock between automatic purges; None: only explicit purge_expired().
+        self.purge_interval: float | None = DEFAULT_PURGE_INTERVAL
+        self._next_purge = float("-inf")  # the first growing write purges
+        self._purge_lock = threading.Lock()
 
     def purge_expired(self) -> int:
         """Remove expired rows from storage; how many were removed (what a row is depends on the store)."""
         return self._purge_expired(self.clock.now())
+
+    def _purge_if_due(self, now: float) -> int:
+        """Purge if ``purge_interval`` has passed since the last automatic purge; how many rows went. Call on growing writes."""
+        if self.purge_interval is None:
+            return 0
+        with self._purge_lock:
+            # Claim the slot under the lock so concurrent writers purge once, not once each.
+            if now < self._next_purge:
+                return 0
+            self._next_purge = now + self.purge_interval
+        return self._purge_expired(now)
 
     def close(self) -> None:
         """Release resources (connections, files). Memory-only stores have nothing to release."""

@@ -76,6 +76,20 @@ def test_count_includes_lapsed_entries_until_purged(denylist, clock):
     assert denylist.purge_expired() == 0
 
 
+def test_the_next_deny_or_cut_off_purges_lapsed_entries_by_itself(denylist, clock):
+    for index in range(100):
+        denylist.deny(f"jti-{index}", START + 900)
+    denylist.cut_off("alice", START, START + 900)
+    clock.advance(days=40)
+    assert denylist.is_denied("jti-0") is False and denylist.is_revoked("jti-1", "alice", 0) is False
+    assert denylist.count() == 101  # lookups never purge
+    denylist.deny("fresh", clock.now() + 900)  # one write
+    assert denylist.count() == 1
+    clock.advance(days=1)
+    denylist.cut_off("bob", clock.now(), clock.now() + 900)
+    assert denylist.count() == 1  # "fresh" lapsed and went; bob's cut-off stays
+
+
 def test_lookups_count_every_is_denied_call_and_nothing_else(denylist):
     assert denylist.lookups == 0
     denylist.deny("jti", START + 60)

@@ -300,6 +300,65 @@ def test_count_includes_spent_revoked_and_expired_tokens_until_purged(store, clo
     assert refused(store, old).code == "unknown"  # purged: nothing left to recognise it by
 
 
+def test_2000_rotations_keep_at_most_cap_plus_one_rows_and_40_days_later_none(store, clock):
+    first = token = store.issue("alice")
+    spent = []
+    for _ in range(2000):
+        clock.advance(seconds=60)
+        spent.append(token)
+        token = store.rotate(token).token
+    assert store.max_spent_per_family == 32
+    assert store.count() == 32 + 1  # the newest 32 spent tokens and the live one, not 2,001
+    assert store.active_families()[0].tokens_issued == 2001  # the family still knows how often it rotated
+    assert store.family_id(first) is None  # dropped long ago
+    clock.advance(days=40)
+    assert store.count() == 33  # nothing has written since: the rows wait
+    store.issue("bob")  # one write
+    assert store.count() == 1  # bob's token only: alice's expired family is gone
+
+
+def test_a_spent_token_beyond_the_cap_is_invalid_within_it_still_reuse(make_store):
+    store = make_store(max_spent_per_family=3)
+    tokens = [store.issue("alice")]
+    for _ in range(5):
+        tokens.append(store.rotate(tokens[-1]).token)
+    assert store.count() == 4  # tokens[2..4] spent, tokens[5] live
+    assert refused(store, tokens[1]).code == "unknown"  # forgotten: refused, but the family lives on
+    assert store.rotate(tokens[5]).user_id == "alice"  # tokens[5] is now spent too; tokens[2] dropped
+    assert refused(store, tokens[2]).code == "unknown"
+    error = refused(store, tokens[3])  # the oldest one kept
+    assert isinstance(error, RefreshTokenReuseError)
+    assert store.active_families("alice") == []  # reuse revoked the family
+
+
+def test_the_cap_is_per_family(make_store):
+    store = make_store(max_spent_per_family=2)
+    alice, bob = store.issue("alice"), store.issue("bob")
+    for _ in range(10):
+        alice = store.rotate(alice).token
+    bob_first = bob
+    bob = store.rotate(bob).token
+    assert store.count() == 3 + 2  # alice: 2 spent + 1 live; bob: 1 spent + 1 live
+    assert isinstance(refused(store, bob_first), RefreshTokenReuseError)
+
+
+@pytest.mark.parametrize(("cap", "error"), [(0, ValueError), (-1, ValueError), (True, TypeError), (2.5, TypeError)])
+def test_constructor_rejects_bad_caps(make_store, cap, error):
+    with pytest.raises(error):
+        make_store(max_spent_per_family=cap)
+
+
+def test_rotation_purges_expired_families_but_judges_the_presented_token_first(store, clock):
+    old = store.issue("alice")
+    clock.advance(days=1)
+    live = store.issue("bob")
+    clock.advance(days=6)  # alice's family has expired; bob's has a day left
+    assert refused(store, old).code == "expired"  # judged before the purge that this write triggers
+    assert store.count() == 1
+    assert refused(store, old).code == "unknown"
+    assert store.rotate(live).user_id == "bob"
+
+
 # --- garbage in, a clean refusal out --------------------------------------------------------------
 
 GARBAGE = [None, 12345, 1.5, b"bytes-token", ["list"], {"dict": 1}, "", " ", "x" * 257, "é" * 20, "\x00", "🍪", "\ud800"]
@@ -452,7 +511,9 @@ def test_sqlite_lookups_use_the_indexes(clock):
 
         assert "PRIMARY KEY" in plan("SELECT * FROM refresh_tokens WHERE id = ?", "x")
         assert "refresh_families_user_id" in plan("SELECT * FROM refresh_families WHERE user_id = ?", "x")
-        assert "refresh_tokens_family_id" in plan("DELETE FROM refresh_tokens WHERE family_id = ?", "x")
+        assert "refresh_tokens_family_seq" in plan("DELETE FROM refresh_tokens WHERE family_id = ?", "x")
+        assert "refresh_tokens_family_seq (family_id=? AND seq<?)" in plan(
+            "DELETE FROM refresh_tokens WHERE family_id = ? AND seq < ?", "x", 3)  # the cap per family
 
 
 def test_sqlite_close_is_idempotent_and_final(clock):

@@ -277,6 +277,32 @@ def test_count_includes_expired_sessions_until_purged(store, clock):
     assert store.get(keeper) is not None
 
 
+def test_the_next_create_purges_expired_sessions_by_itself(store, clock):
+    live = [store.create(f"user{index}") for index in range(50)]
+    clock.advance(days=40)  # past every idle and absolute deadline
+    for session_id in live:  # reads and touches never purge: they are on every request's path
+        assert store.get(session_id) is None and store.touch(session_id) is None
+    assert store.count() == 50
+    fresh = store.create("alice")  # the first write that adds a row
+    assert store.count() == 1 and store.get(fresh).user_id == "alice"
+
+
+def test_automatic_purges_run_at_most_once_per_interval(store, clock):
+    store.create("alice", ttl=30)  # the first write purges (nothing yet) and starts the interval
+    clock.advance(seconds=30)
+    store.create_many(["bob", "carol"])  # alice's row has expired, but the last purge was 30 s ago
+    assert store.count() == 3
+    clock.advance(seconds=store.purge_interval - 30)
+    store.create("dave")
+    assert store.count() == 3  # alice's row went, dave's came
+    store.purge_interval = None  # off: only an explicit purge_expired() removes rows
+    store.create("erin", ttl=1)
+    clock.advance(days=40)
+    store.create("frank")
+    assert store.count() == 5
+    assert store.purge_expired() == 4
+
+
 def test_clear_ends_every_session_of_every_user(store, clock):
     live = [store.create("alice"), store.create("alice"), store.create("bob", role="admin")]
     store.create("carol", ttl=60)

@@ -12,6 +12,7 @@ from helpers.denylist import JtiDenylist, SQLiteDenylist
 from helpers.refresh import RefreshTokenStore, SQLiteRefreshStore
 from helpers.sessions import SessionStore, SQLiteStore
 from helpers.storage import (
+    DEFAULT_PURGE_INTERVAL,
     SQLITE_PRAGMAS,
     ClockedStore,
     SQLiteBacked,
@@ -19,6 +20,7 @@ from helpers.storage import (
     check_name,
     open_sqlite,
 )
+from support import run_together
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS rows (id TEXT PRIMARY KEY, expires_at REAL NOT NULL);"
 
@@ -152,6 +154,12 @@ class _Rows(SQLiteBacked, ClockedStore):
     def add(self, key: str, expires_at: float) -> int:
         return self._write("INSERT INTO rows VALUES (?, ?)", (check_name("key", key), expires_at))
 
+    def add_and_purge_if_due(self, key: str, expires_at: float) -> int:
+        """A growing write, as the real stores make them; how many rows the automatic purge removed."""
+        purged = self._purge_if_due(self.clock.now())
+        self.add(key, expires_at)
+        return purged
+
     def _purge_expired(self, now: float) -> int:
         return self._write("DELETE FROM rows WHERE expires_at <= ?", (now,))
 
@@ -176,6 +184,33 @@ def test_purge_expired_reads_the_injected_clock_once():
         clock.advance(100)
         assert store.purge_expired() == 1
         assert store.purge_expired() == 0
+
+
+def test_purge_if_due_purges_at_most_once_per_interval_of_the_stores_clock():
+    clock = FrozenClock(100.0)
+    with _Rows(clock=clock) as store:
+        assert store.purge_interval == DEFAULT_PURGE_INTERVAL == 60
+        assert store.add_and_purge_if_due("a", 110.0) == 0  # the first write purges (nothing yet)
+        clock.advance(30)
+        assert store.add_and_purge_if_due("b", 140.0) == 0  # "a" expired, but only 30 s since the last purge
+        clock.advance(30)
+        assert store.add_and_purge_if_due("c", 1000.0) == 2  # 60 s: "a" and "b" go
+        clock.advance(10_000)
+        assert store.add_and_purge_if_due("d", 20_000.0) == 1
+
+
+def test_concurrent_writers_share_one_due_purge():
+    clock = FrozenClock(100.0)
+    purges = []
+
+    class Counting(_Rows):
+        def _purge_expired(self, now: float) -> int:
+            purges.append(now)
+            return super()._purge_expired(now)
+
+    with Counting(clock=clock) as store:
+        run_together(lambda index: store.add_and_purge_if_due(f"k{index}", 500.0), 8)
+        assert purges == [100.0]
 
 
 def test_with_closes_the_connection_and_close_is_idempotent():
