@@ -16,6 +16,7 @@ from helpers.denylist import MemoryDenylist, SQLiteDenylist
 from helpers.passwords import ScryptParams
 from helpers.refresh import MemoryRefreshStore, SQLiteRefreshStore
 from helpers.server import RunningServer
+from helpers.throttle import LoginThrottle
 from helpers.sessions import MemoryStore, SQLiteStore, hash_session_id
 from helpers.users import UserDirectory
 from helpers.web import REFRESH_COOKIE, SESSION_COOKIE, auth_config, bearer, create_app
@@ -560,3 +561,286 @@ def test_session_cookie_slides_with_the_session(served, clock):
     renewed = response.headers["Set-Cookie"]
     assert "Max-Age=604800" in renewed and "HttpOnly" in renewed and "Secure" in renewed
     assert "Set-Cookie" not in client.get(srv.url + "/nowhere").headers  # only successful session requests renew
+
+
+# --- one logout ends the whole login (issue row 1) ------------------------------------------------
+
+
+def refresh_replay(srv, token):
+    return srv.client().post(srv.url + "/refresh", json={}, headers=with_refresh_cookie(token))
+
+
+def test_access_tokens_are_typed_and_name_their_refresh_family(served, clock):
+    srv = served("jwt")
+    client, response = login(srv)
+    token = response.json()["access_token"]
+    assert tokens.get_unverified_header(token)["typ"] == "at+jwt"
+    claims = tokens.decode(token, auth_config(srv.app).secret, algorithms=["HS256"], audience="auth-course-api",
+                           clock=clock, typ="at+jwt")
+    store = auth_config(srv.app).refresh_store
+    assert claims["sid"] == store.family_id(client.cookies[REFRESH_COOKIE])
+    rotated = refresh(srv, client).json()["access_token"]  # a refreshed token names the same family
+    assert tokens.decode(rotated, auth_config(srv.app).secret, algorithms=["HS256"], audience="auth-course-api",
+                         clock=clock, typ="at+jwt")["sid"] == claims["sid"]
+
+
+def test_logout_at_the_root_ends_the_refresh_family_named_by_the_access_token(served):
+    srv = served("jwt")
+    browser, response = login(srv)
+    copied = browser.cookies[REFRESH_COOKIE]  # taken before logout, e.g. by malware on the device
+    # A browser sends no Path=/refresh cookie to /logout; the access token's sid names the family.
+    answer = browser.post(srv.url + "/logout", headers=bearer(response.json()["access_token"]))
+    assert answer.json() == {"logged_out": True, "token_revoked": False, "refresh_revoked": True}
+    assert "revoked" in assert_401_json(refresh_replay(srv, copied))["reason"]
+
+
+def test_hybrid_logout_with_the_session_cookie_alone_ends_the_refresh_family(served):
+    srv = served("both")
+    browser, _ = login(srv)
+    copied = browser.cookies[REFRESH_COOKIE]
+    answer = browser.post(srv.url + "/logout")  # only the session cookie goes to /logout
+    assert answer.json() == {"logged_out": True, "session_deleted": True, "token_revoked": False, "refresh_revoked": True}
+    assert_401_json(refresh_replay(srv, copied))
+    assert_401_json(browser.get(srv.url + "/me"))
+
+
+def test_logout_revokes_only_its_own_login(served):
+    srv = served("jwt")
+    laptop, laptop_login = login(srv)
+    phone, _ = login(srv)
+    laptop.post(srv.url + "/logout", headers=bearer(laptop_login.json()["access_token"]))
+    assert refresh(srv, phone).status_code == 200  # the other device's login lives on
+
+
+# --- typed tokens: no other JWT passes for an access token (row 12) ------------------------------
+
+
+@pytest.mark.parametrize("header", [{}, {"typ": "JWT"}, {"typ": "refresh+jwt"}, {"typ": None}])
+def test_a_token_of_another_type_signed_with_the_same_key_is_refused(served, clock, header):
+    srv = served("jwt")
+    now = int(clock.now())
+    # What an ID token (or any other JWT this key signs) looks like: the right key, issuer, audience and claims.
+    claims = {"sub": "alice", "role": "admin", "iss": "auth-course", "aud": "auth-course-api", "iat": now,
+              "exp": now + 60, "jti": "a" * 32}
+    other = tokens.encode(claims, auth_config(srv.app).secret, headers=header)
+    body = assert_401_json(srv.client().get(srv.url + "/me", headers=bearer(other)))
+    assert "typ" in body["reason"] or "access token" in body["reason"]
+    typed = tokens.encode(claims, auth_config(srv.app).secret, headers={"typ": "at+jwt"})
+    assert srv.client().get(srv.url + "/me", headers=bearer(typed)).json()["role"] == "admin"  # the control
+
+
+# --- the user's current state on every request, and logging out everywhere (row 5) ---------------
+
+
+def test_a_session_reads_the_current_role_at_every_request(served, users):
+    srv = served("session")
+    client, _ = login(srv, credentials=BOB)
+    assert client.get(srv.url + "/me").json()["role"] == "admin"
+    users.set_role("bob", "user")
+    assert client.get(srv.url + "/me").json()["role"] == "user"  # demoted at once, not at the next login
+
+
+def test_a_deleted_account_ends_its_sessions(served, clock):
+    store = MemoryStore(clock=clock)
+    srv = served("session", store=store)
+    client, _ = login(srv)
+    auth_config(srv.app).users = UserDirectory(params=ScryptParams(n=2**4, r=1, p=1))  # alice is gone
+    assert "no longer exists" in assert_401_json(client.get(srv.url + "/me"))["reason"]
+    assert store.count() == 0
+
+
+def two_devices(srv):
+    """Two logins of alice: (client, access token) each."""
+    return [(client, response.json().get("access_token")) for client, response in (login(srv), login(srv))]
+
+
+def assert_every_login_ended(srv, devices, strategy):
+    for client, access in devices:
+        if strategy in ("session", "both"):
+            assert_401_json(client.get(srv.url + "/me"))
+        if strategy in ("jwt", "both"):
+            assert_401_json(refresh(srv, client))
+            assert_401_json(client.get(srv.url + "/api/data", headers=bearer(access)))  # with a denylist: at once
+
+
+@pytest.mark.parametrize("strategy", ["session", "jwt", "both"])
+def test_logout_everywhere_ends_every_login_of_the_user(served, clock, strategy):
+    srv = served(strategy, denylist=MemoryDenylist(clock=clock))
+    devices = two_devices(srv)
+    bob, _ = login(srv, credentials=BOB)
+    first, access = devices[0]
+    headers = bearer(access) if strategy == "jwt" else {}
+    answer = first.post(srv.url + "/logout-everywhere", headers=headers)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["logged_out"] is True
+    assert body.get("sessions_deleted", 2) == 2 and body.get("refresh_families_revoked", 2) == 2
+    assert body.get("tokens_revoked", True) is True
+    assert_every_login_ended(srv, devices, strategy)
+    other = refresh(srv, bob) if strategy != "session" else bob.get(srv.url + "/me")
+    assert other.status_code == 200  # another user's login is untouched
+    clock.advance(seconds=1)
+    again, response = login(srv)  # logging in again works at once
+    assert response.status_code == 200
+    if strategy in ("jwt", "both"):
+        assert again.get(srv.url + "/api/data", headers=bearer(response.json()["access_token"])).status_code == 200
+
+
+def test_logout_everywhere_needs_a_credential(served):
+    srv = served("both")
+    assert_401_json(srv.client().post(srv.url + "/logout-everywhere"))
+
+
+@pytest.mark.parametrize("strategy", ["session", "jwt", "both"])
+def test_set_password_called_directly_ends_every_login(served, users, clock, strategy):
+    srv = served(strategy, denylist=MemoryDenylist(clock=clock))
+    devices = two_devices(srv)
+    users.set_password("alice", "a brand new passphrase")
+    assert_every_login_ended(srv, devices, strategy)
+
+
+def test_password_change_over_http(served, clock):
+    srv = served("both", denylist=MemoryDenylist(clock=clock))
+    devices = two_devices(srv)
+    client, access = devices[0]
+    url = srv.url + "/password"
+    wrong = client.post(url, json={"current_password": "nope", "new_password": "a brand new passphrase"})
+    assert wrong.status_code == 403 and wrong.json()["error"] == "Forbidden"
+    assert client.get(srv.url + "/me").status_code == 200  # a refused change ends nothing
+    for body in ({"current_password": "wonderland", "new_password": "short"}, {"new_password": "a brand new passphrase"},
+                 {"current_password": "wonderland", "new_password": 12345678901234}):
+        assert client.post(url, json=body).status_code == 400
+    assert_401_json(srv.client().post(url, json={"current_password": "wonderland", "new_password": "x" * 20}))
+    changed = client.post(url, json={"current_password": "wonderland", "new_password": "a brand new passphrase"})
+    assert changed.json() == {"password_changed": True, "logged_out": True}
+    assert_cleared(changed, SESSION_COOKIE)
+    assert_cleared(changed, REFRESH_COOKIE)
+    assert_every_login_ended(srv, devices, "both")
+    clock.advance(seconds=1)
+    assert login(srv)[1].status_code == 401  # the old password is gone
+    assert login(srv, credentials={"username": "alice", "password": "a brand new passphrase"})[1].status_code == 200
+
+
+# --- login throttling and the hashing cap (row 2) -----------------------------------------------
+
+
+def test_failed_logins_lock_the_account_with_429_and_retry_after(served, clock):
+    srv = served("session", throttle=LoginThrottle(clock, account_failures=3, window=600))
+    wrong = {"username": "alice", "password": "guess"}
+    assert [login(srv, credentials=wrong)[1].status_code for _ in range(3)] == [401, 401, 401]
+    locked = login(srv)[1]  # even the right password waits: the lockout must not reveal it
+    assert locked.status_code == 429 and locked.headers["Retry-After"] == "600"
+    assert locked.json()["error"] == "Too Many Requests"
+    assert login(srv, credentials=BOB)[1].status_code == 200  # another account is not locked
+    clock.advance(seconds=599)
+    assert login(srv)[1].headers["Retry-After"] == "1"
+    clock.advance(seconds=1)
+    assert login(srv)[1].status_code == 200
+
+
+def test_failed_logins_lock_the_client_across_accounts(served, clock):
+    srv = served("jwt", throttle=LoginThrottle(clock, account_failures=100, client_failures=4))
+    answers = [login(srv, credentials={"username": f"user{i}", "password": "x"})[1].status_code for i in range(5)]
+    assert answers == [401, 401, 401, 401, 429]
+
+
+def test_a_full_hashing_cap_answers_503_with_retry_after(served):
+    srv = served("session", hashing_limit=1)
+    with auth_config(srv.app).hashing.slot() as held:  # a login in progress holds the only slot
+        assert held
+        busy = login(srv)[1]
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
+    assert login(srv)[1].status_code == 200
+
+
+# --- hostile bodies (row 3) -----------------------------------------------------------------------
+
+
+NESTED = [b"[" * 2000, b'{"a":' * 2000, b"[" * 2000 + b"]" * 2000, b'{"username": ' + b"[" * 100 + b"]" * 100 + b"}"]
+
+
+@pytest.mark.parametrize("strategy", ["session", "jwt", "both"])
+@pytest.mark.parametrize("chunked", [False, True])
+def test_deeply_nested_json_is_a_400(served, strategy, chunked):
+    srv = served(strategy)
+    client = srv.client()
+    for body in NESTED:
+        data = iter([body[:7], body[7:]]) if chunked else body  # an iterator makes requests send it chunked
+        answer = client.post(srv.url + "/login", data=data, headers={"Content-Type": "application/json"})
+        assert answer.status_code == 400, answer.text
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_body_over_the_limit_is_a_413_chunked_or_not(served, chunked):
+    srv = served("both")
+    client = srv.client()
+    for size, status in ((16 * 1024, 400), (16 * 1024 + 1, 413), (100_000, 413)):
+        body = b" " * size
+        data = iter([body[: size // 2], body[size // 2:]]) if chunked else body
+        answer = client.post(srv.url + "/login", data=data, headers={"Content-Type": "application/json"})
+        assert answer.status_code == status, (size, answer.text)
+
+
+# --- cookie tossing (row 7) -------------------------------------------------------------------------
+
+
+def test_a_tossed_second_refresh_cookie_is_refused_and_revokes_nothing(served):
+    srv = served("jwt")
+    victim, _ = login(srv)
+    attacker, _ = login(srv, credentials=BOB)
+    mine, planted = victim.cookies[REFRESH_COOKIE], attacker.cookies[REFRESH_COOKIE]
+    store = auth_config(srv.app).refresh_store
+    for path in ("/refresh/logout", "/refresh"):
+        # The planted cookie (longer Path, so the browser sends it first) and the victim's own.
+        answer = srv.client().post(srv.url + path, json={},
+                                   headers={"Cookie": f"{REFRESH_COOKIE}={planted}; {REFRESH_COOKIE}={mine}"})
+        assert answer.status_code == 400 and "Set-Cookie" not in answer.headers
+    assert {family.user_id for family in store.active_families()} == {"alice", "bob"}  # nothing was revoked
+    same_twice = srv.client().post(srv.url + "/refresh", json={}, headers={"Cookie": f"{REFRESH_COOKIE}={mine}; {REFRESH_COOKIE}={mine}"})
+    assert same_twice.status_code == 200  # two identical copies are not ambiguous
+
+
+def test_a_tossed_second_session_cookie_is_refused(served):
+    srv = served("session")
+    victim, _ = login(srv)
+    answer = srv.client().get(srv.url + "/me", headers={"Cookie": f"{SESSION_COOKIE}=planted; {SESSION_COOKIE}={victim.cookies[SESSION_COOKIE]}"})
+    assert answer.status_code == 400 and answer.json()["error"] == "Bad request"
+
+
+# --- stores stay bounded (row 6) ---------------------------------------------------------------------
+
+
+def test_two_thousand_rotations_leave_a_bounded_refresh_store(clock, users):
+    store = SQLiteRefreshStore(":memory:", clock=clock)
+    app = create_app("jwt", clock=clock, users=users, refresh_store=store)
+    client = app.test_client()
+    assert client.post("/login", json=ALICE).status_code == 200
+    for _ in range(2000):
+        clock.advance(seconds=60)
+        assert client.post("/refresh", json={}).status_code == 200
+    assert store.count() <= store.max_spent_per_family + 1  # the live token and the newest spent ones
+    clock.advance(days=8)  # the family expired: the next login's write purges it
+    assert client.post("/login", json=ALICE).status_code == 200
+    assert store.count() == 1
+    store.close()
+
+
+def test_the_session_store_purges_expired_logins_by_itself(clock, users):
+    store = SQLiteStore(":memory:", clock=clock)
+    app = create_app("session", clock=clock, users=users, store=store)
+    client = app.test_client()
+    for _ in range(300):
+        clock.advance(hours=1)
+        assert client.post("/login", json=ALICE).status_code == 200
+    # A login every hour for 300 hours; each session idles out after 7 days (168 hours).
+    assert store.count() <= 168 + 2
+    store.close()
+
+
+def test_rotations_over_https_stay_bounded(served, clock):
+    store = SQLiteRefreshStore(":memory:", clock=clock, max_spent_per_family=4)
+    srv = served("jwt", refresh_store=store)
+    client, _ = login(srv)
+    for _ in range(20):
+        assert refresh(srv, client).status_code == 200
+    assert store.count() == 4 + 1
