@@ -11,6 +11,10 @@ follows one contract, ``RefreshTokenStore``:
   holds a copy, and the server cannot tell which, so the whole family is revoked — the thief's
   copy and the user's newest token alike — and ``RefreshTokenReuseError`` is raised (OAuth 2.0
   Security BCP, RFC 9700 §4.14.2). The user logs in again; the thief cannot.
+* ``family_id(token)`` names the login a token belongs to, and ``revoke_family_id`` ends it by that
+  name: an access token carries it (claim ``sid``), so a logout that sees only the access token can
+  still end the refresh family. The ID is 128 random bits; naming a family lets you end it, never
+  use it.
 * Unknown, expired, revoked or malformed tokens raise ``InvalidRefreshTokenError``. Both errors
   are ``RefreshTokenError``s with a ``code`` and a message a client can show.
 
