@@ -8,13 +8,16 @@ The API mirrors PyJWT (names, exceptions, messages), so ``import jwt`` can repla
 
 from __future__ import annotations
 
+import base64
 import binascii
+import codecs
 import hmac
 import json
 import math
+import re
 from calendar import timegm
 from collections.abc import Collection, Container, Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from types import MappingProxyType
@@ -132,7 +135,17 @@ _PRIVATE_TYPES = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519
 _ASYMMETRIC_AS_HMAC = (
     "The specified key is an asymmetric key or x509 certificate and should not be used as an HMAC secret."
 )
-_SSH_PREFIXES = (b"ssh-rsa", b"ssh-ed25519", b"ssh-dss", b"ecdsa-sha2-")
+_JWK_AS_HMAC = "The specified key looks like a JWK and should not be used directly as an HMAC secret."
+_PEM_BEGIN = "-----BEGIN"
+_SSH2_BLOCK = re.compile(r"---- BEGIN SSH2 PUBLIC KEY ----(.*?)---- END SSH2 PUBLIC KEY ----", re.DOTALL)
+# An OpenSSH public key line ("ssh-rsa AAAA... comment"), anywhere: authorized_keys lines may start with options.
+# Its base64 blob always starts "AAAA": a 4-byte big-endian length, well below 2**24, of the key type name.
+_OPENSSH_LINE = re.compile(r"(?<![^\s\"])((?:ssh|ecdsa|sk)-[\w@.+-]+[ \t]+AAAA[A-Za-z0-9+/]+={0,2})")
+_KEY_TEXT_MARKERS = re.compile(r"----[- ]BEGIN |" + _OPENSSH_LINE.pattern)
+_BASE64_TEXT = re.compile(r"[A-Za-z0-9+/_-]{40,}={0,2}")
+# Every Unicode encoding a key file or environment variable can plausibly arrive in, with its byte-order mark.
+_ENCODINGS = (("utf-8", codecs.BOM_UTF8), ("utf-16-le", codecs.BOM_UTF16_LE), ("utf-16-be", codecs.BOM_UTF16_BE),
+              ("utf-32-le", codecs.BOM_UTF32_LE), ("utf-32-be", codecs.BOM_UTF32_BE))
 
 
 def _family_of(key: object) -> str:
@@ -154,14 +167,110 @@ def _family_of(key: object) -> str:
 
 
 def _is_der_key(data: bytes) -> bool:
-    """True if ``data`` parses as a DER public key or X.509 certificate (so it must not be an HMAC secret)."""
-    for load in (serialization.load_der_public_key, x509.load_der_x509_certificate):
+    """True if ``data`` parses as a DER key, X.509 certificate or CSR (so it must not be an HMAC secret)."""
+    for load in (serialization.load_der_public_key, x509.load_der_x509_certificate, x509.load_der_x509_csr):
         try:
             load(data)
             return True
         except (ValueError, TypeError, UnsupportedAlgorithm):
             pass
-    return False
+    try:
+        serialization.load_der_private_key(data, password=None)
+        return True
+    except TypeError:  # encrypted: a private key all the same
+        return True
+    except (ValueError, UnsupportedAlgorithm):
+        return False
+
+
+def _readings(data: bytes) -> list[str]:
+    """Every way ``data`` decodes as Unicode text (UTF-8, -16 or -32, either byte order, with or without BOM)."""
+    texts = []
+    for encoding, bom in _ENCODINGS:
+        try:
+            text = data[len(bom):] if data.startswith(bom) else data
+            texts.append(text.decode(encoding).lstrip("\ufeff"))
+        except UnicodeDecodeError:
+            pass
+    return texts
+
+
+def _ssh2_public_key(block: str) -> Any:
+    """Read an RFC 4716 public key block (headers, then the base64 of the SSH wire-format key)."""
+    body, continued = [], False
+    for line in block.strip().splitlines():
+        line = line.strip()
+        if continued or ":" in line:  # a header line, or the continuation of one (RFC 4716 §3.3)
+            continued = line.endswith("\\")
+        elif line:
+            body.append(line)
+    blob = base64.b64decode("".join(body), validate=True)
+    name = blob[4: 4 + int.from_bytes(blob[:4], "big")]
+    return serialization.load_ssh_public_key(name + b" " + base64.b64encode(blob))
+
+
+def _parse_key_text(text: str) -> Any | None:
+    """The key object in PEM, OpenSSH or RFC 4716 text; None if ``text`` has none of their markers."""
+    ssh2 = _SSH2_BLOCK.search(text)
+    openssh = _OPENSSH_LINE.search(text)
+    if _PEM_BEGIN not in text and ssh2 is None and openssh is None:
+        return None
+    try:
+        if _PEM_BEGIN in text:
+            data = text.encode("utf-8")
+            if "PRIVATE KEY-----" in text:
+                return serialization.load_pem_private_key(data, password=None)
+            return serialization.load_pem_public_key(data)
+        if ssh2 is not None:
+            return _ssh2_public_key(ssh2.group(1))
+        return serialization.load_ssh_public_key(openssh.group(1).encode("ascii"))
+    except (ValueError, TypeError, UnsupportedAlgorithm, binascii.Error) as err:
+        raise InvalidKeyError(f"Could not parse the PEM/SSH key: {err}") from None
+
+
+def _refuse_json_key(value: Any) -> None:
+    """Raise if a parsed JSON value holds a JWK anywhere (JWKS, arrays, objects) or key text in a string."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            if "kty" in item:  # the parser has already turned "\u006bty" into "kty"
+                raise InvalidKeyError(_JWK_AS_HMAC)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str) and len(item) >= 40:
+            # Key text in a JSON string. Each level of JSON string escaping at least doubles the backslashes,
+            # so the recursion is only logarithmically deep.
+            _refuse_key_material(item.encode("utf-8", "surrogatepass"))
+
+
+def _refuse_key_material(data: bytes) -> None:
+    """Raise ``InvalidKeyError`` if ``data`` holds key material in any form; attackers hold public keys too."""
+    if _is_der_key(data):
+        raise InvalidKeyError(_ASYMMETRIC_AS_HMAC)
+    for text in _readings(data):
+        if _KEY_TEXT_MARKERS.search(text):
+            raise InvalidKeyError(_ASYMMETRIC_AS_HMAC)
+        text = text.strip()
+        if text[:1] in ('{', '[', '"'):
+            try:
+                parsed = json.loads(text)
+            except RecursionError:  # too deep to look inside, and no plausible secret
+                raise InvalidKeyError(_JWK_AS_HMAC) from None
+            except ValueError:
+                pass
+            else:
+                _refuse_json_key(parsed)
+        compact = "".join(text.split())
+        if _BASE64_TEXT.fullmatch(compact):  # a PEM body without its armour, or a JWK "x5c" certificate
+            unpadded = compact.rstrip("=").encode("ascii").translate(_URL_TO_STD)
+            try:
+                der = binascii.a2b_base64(unpadded + _PADDING[len(unpadded) % 4])
+            except binascii.Error:
+                continue
+            if _is_der_key(der):
+                raise InvalidKeyError(_ASYMMETRIC_AS_HMAC)
 
 
 @lru_cache(maxsize=32)
@@ -171,25 +280,15 @@ def _load_text_key(key: str | bytes) -> tuple[str, Any]:
         data = key.encode("utf-8") if isinstance(key, str) else key
     except UnicodeEncodeError:
         raise InvalidKeyError("The key is not valid UTF-8 text.") from None
-    if b"-----BEGIN" in data or data.startswith(_SSH_PREFIXES):
-        try:
-            if data.startswith(_SSH_PREFIXES):
-                parsed = serialization.load_ssh_public_key(data)
-            elif b"PRIVATE KEY-----" in data:
-                parsed = serialization.load_pem_private_key(data, password=None)
-            else:
-                parsed = serialization.load_pem_public_key(data)
-        except (ValueError, TypeError, UnsupportedAlgorithm) as err:
-            raise InvalidKeyError(f"Could not parse the PEM/SSH key: {err}") from None
-        return _family_of(parsed), parsed
+    for text in _readings(data):
+        parsed = _parse_key_text(text)
+        if parsed is not None:
+            return _family_of(parsed), parsed
     if not data:
         raise InvalidKeyError("HMAC key must not be empty.")
-    # Algorithm confusion (RFC 8725 §2.1): public key material, which attackers also have, is never
-    # accepted as an HMAC secret, whatever format it arrives in.
-    if _is_der_key(data):
-        raise InvalidKeyError(_ASYMMETRIC_AS_HMAC)
-    if data.lstrip().startswith(b"{") and b'"kty"' in data:
-        raise InvalidKeyError("The specified key looks like a JWK and should not be used directly as an HMAC secret.")
+    # Algorithm confusion (RFC 8725 §2.1): key material, public or not, is never an HMAC secret, whatever
+    # format, encoding or JSON wrapping it arrives in.
+    _refuse_key_material(data)
     return "HMAC", data
 
 
@@ -610,12 +709,10 @@ def encode(payload: dict[str, Any], key: str | bytes | PrivateKey, algorithm: st
     return (segments + b"." + _b64encode(_sign(alg, digest, material, segments))).decode("ascii")
 
 
-def decode_complete(token: str | bytes, key: str | bytes | PrivateKey | PublicKey | None = None,
-                    algorithms: Collection[str] | None = None, options: Mapping[str, Any] | None = None, *,
-                    audience: str | Iterable[str] | None = None, issuer: str | Container[str] | None = None,
-                    subject: str | None = None, leeway: float | timedelta = 0, typ: str | None = None,
-                    clock: Clock | None = None) -> dict[str, Any]:
-    """Like ``decode``, but return ``{"header", "payload", "signature"}`` (the signature as bytes)."""
+def _decode(token: object, key: object, algorithms: Collection[str] | None, options: Mapping[str, Any] | None,
+            audience: object, issuer: object, subject: object, leeway: object, typ: object,
+            clock: Clock | None) -> tuple[dict[str, Any], dict[str, Any], bytes]:
+    """Check the arguments, then the token; return ``(header, payload, signature)``."""
     # Argument errors are programming errors: raised first and always, whatever the token holds.
     opts = _DEFAULT_OPTIONS if options is None else _merge_options(options)
     if opts.verify_signature and (not algorithms or isinstance(algorithms, (str, bytes))):
@@ -624,8 +721,9 @@ def decode_complete(token: str | bytes, key: str | bytes | PrivateKey | PublicKe
             'It is required that you pass in a value for the "algorithms" argument when calling decode(), '
             'as a list such as ["HS256"].'
         )
-    if algorithms is not None and not all(isinstance(alg, str) for alg in algorithms):
-        raise TypeError("algorithms must contain only algorithm names (strings)")
+    for name in algorithms or ():
+        if not isinstance(name, str):
+            raise TypeError("algorithms must contain only algorithm names (strings)")
     audience = _accepted_audience(audience)
     _check_issuer(issuer)
     if subject is not None and not isinstance(subject, str):
@@ -634,7 +732,8 @@ def decode_complete(token: str | bytes, key: str | bytes | PrivateKey | PublicKe
         if not isinstance(typ, str) or not typ:
             raise TypeError('typ must be a media type such as "at+jwt", or None')
         typ = _media_type(typ)
-    leeway = _leeway_seconds(leeway) if leeway else 0
+    if type(leeway) is not int:  # an int (not a bool), like the default 0, needs no further check
+        leeway = _leeway_seconds(leeway)
 
     header, signing_input, payload_bytes, signature = _load(token)
     if opts.verify_signature:
@@ -657,6 +756,16 @@ def decode_complete(token: str | bytes, key: str | bytes | PrivateKey | PublicKe
     payload = _json_object(payload_bytes, "payload")
     now = (clock if clock is not None else _SYSTEM_CLOCK).now()
     _validate_claims(payload, opts, now, leeway, audience, issuer, subject)
+    return header, payload, signature
+
+
+def decode_complete(token: str | bytes, key: str | bytes | PrivateKey | PublicKey | None = None,
+                    algorithms: Collection[str] | None = None, options: Mapping[str, Any] | None = None, *,
+                    audience: str | Iterable[str] | None = None, issuer: str | Container[str] | None = None,
+                    subject: str | None = None, leeway: float | timedelta = 0, typ: str | None = None,
+                    clock: Clock | None = None) -> dict[str, Any]:
+    """Like ``decode``, but return ``{"header", "payload", "signature"}`` (the signature as bytes)."""
+    header, payload, signature = _decode(token, key, algorithms, options, audience, issuer, subject, leeway, typ, clock)
     return {"header": header, "payload": payload, "signature": signature}
 
 
@@ -669,5 +778,4 @@ def decode(token: str | bytes, key: str | bytes | PrivateKey | PublicKey | None 
 
     ``typ="at+jwt"`` also requires that header type (RFC 9068), so no other kind of token passes for it.
     """
-    return decode_complete(token, key, algorithms, options, audience=audience, issuer=issuer, subject=subject,
-                           leeway=leeway, typ=typ, clock=clock)["payload"]
+    return _decode(token, key, algorithms, options, audience, issuer, subject, leeway, typ, clock)[1]

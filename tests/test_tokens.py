@@ -686,3 +686,214 @@ def test_the_signature_is_checked_before_the_type(clock):
     forged = tokens.encode({"sub": "a"}, SECRET[::-1], headers={"typ": "JWT"})
     with pytest.raises(tokens.InvalidSignatureError):
         tokens.decode(forged, SECRET, ["HS256"], typ="at+jwt", clock=clock)
+
+
+# --- Arguments are checked first (programming errors, whatever the token holds) ------------------
+
+BAD_ARGUMENTS = [
+    ("audience", 1, TypeError), ("audience", b"api", TypeError), ("audience", ["api", 1], TypeError),
+    ("audience", object(), TypeError), ("issuer", 5, TypeError), ("issuer", b"auth-course", TypeError),
+    ("subject", 1, TypeError), ("leeway", "5", TypeError), ("leeway", True, TypeError), ("leeway", None, TypeError),
+    ("leeway", float("nan"), ValueError), ("leeway", float("inf"), ValueError),
+    ("typ", 1, TypeError), ("typ", "", TypeError),
+    ("options", ["verify_exp"], TypeError), ("options", {"require": "exp"}, TypeError),
+    ("options", {"require": [1]}, TypeError), ("options", {"require": 3}, TypeError),
+    ("options", {"verify_exp": "false"}, TypeError), ("options", {"verify_expiry": False}, TypeError),
+    ("options", {"verify_signature": False, "verify_aud": None}, TypeError), ("algorithms", [None], TypeError),
+    ("algorithms", ["HS256", b"HS256"], TypeError), ("algorithms", "HS256", tokens.InvalidAlgorithmError),
+]
+
+
+@pytest.mark.parametrize("name, value, error", BAD_ARGUMENTS, ids=lambda v: repr(v)[:30])
+def test_argument_errors_are_raised_before_the_token_is_read(name, value, error, clock):
+    expired = tokens.encode({"sub": "a", "aud": "api", "exp": START - 10}, SECRET)
+    arguments = {"algorithms": ["HS256"], name: value}
+    for token in (expired, "x", tokens.encode({"sub": "a"}, SECRET), None):
+        for extra in ({}, {"options": {"verify_aud": False, "verify_exp": False}}):
+            with pytest.raises(error):
+                tokens.decode(token, SECRET, clock=clock, **{**extra, **arguments})
+
+
+def test_a_bad_audience_is_a_type_error_first_as_in_pyjwt():
+    expired = tokens.encode({"sub": "a", "aud": "api", "exp": int(time.time()) - 10}, SECRET)
+    for module in (tokens, jwt):
+        with pytest.raises(TypeError, match="audience must be a string, iterable or None"):
+            module.decode(expired, SECRET, algorithms=["HS256"], audience=1)
+    with pytest.raises(TypeError):  # PyJWT accepts here: with verify_aud off it never looks at the argument
+        tokens.decode(expired, SECRET, ["HS256"], audience=1, options={"verify_aud": False, "verify_exp": False})
+
+
+def test_an_infinite_leeway_cannot_switch_expiry_off():
+    expired = tokens.encode({"sub": "a", "exp": int(time.time()) - 3600}, SECRET)
+    assert jwt.decode(expired, SECRET, algorithms=["HS256"], leeway=float("nan"))  # PyJWT: NaN accepts anything
+    with pytest.raises(ValueError):
+        tokens.decode(expired, SECRET, ["HS256"], leeway=float("nan"))
+
+
+def test_an_iterator_audience_is_read_once(clock):
+    token = tokens.encode({"aud": ["web", "api"]}, SECRET)
+    assert tokens.decode(token, SECRET, ["HS256"], audience=iter(["other", "api"]), clock=clock)
+    assert tokens.decode(token, SECRET, ["HS256"], audience=(a for a in ["api"]), clock=clock)
+
+
+# --- NumericDates as numbers; leeway for iat as for nbf ------------------------------------------
+
+
+@pytest.mark.parametrize("claim, offset, accepted", [
+    ("exp", 0.5, True), ("exp", 0.0, False), ("exp", -0.25, False), ("exp", 1e-6, True),
+    ("nbf", 0.5, False), ("nbf", 0.0, True), ("nbf", -0.5, True), ("nbf", 1e-6, False),
+    ("iat", 0.5, False), ("iat", 0.0, True), ("iat", -0.5, True),
+])
+def test_numeric_dates_are_compared_as_numbers_not_truncated(claim, offset, accepted):
+    clock = FrozenClock(START + 0.25)
+    token = tokens.encode({claim: START + 0.25 + offset}, SECRET)
+    if accepted:
+        assert tokens.decode(token, SECRET, ["HS256"], clock=clock)
+    else:
+        with pytest.raises((tokens.ExpiredSignatureError, tokens.ImmatureSignatureError)):
+            tokens.decode(token, SECRET, ["HS256"], clock=clock)
+
+
+def test_leeway_applies_to_iat_as_to_nbf_like_pyjwt():
+    """A verifier whose clock lags the issuer's by 30 s still accepts a fresh token, given leeway."""
+    ahead = int(time.time()) + 30  # the issuer's clock; 30 s is far beyond any scheduling delay here
+    for claim in ("iat", "nbf"):
+        token = tokens.encode({"sub": "a", claim: ahead, "exp": ahead + 600}, SECRET)
+        for module in (tokens, jwt):
+            assert module.decode(token, SECRET, algorithms=["HS256"], leeway=120)["sub"] == "a"
+            assert module.decode(token, SECRET, algorithms=["HS256"], leeway=timedelta(minutes=2))["sub"] == "a"
+        same_error_as_pyjwt(token, SECRET, algorithms=["HS256"])  # ImmatureSignatureError without it
+
+
+# --- Key material is never an HMAC secret, in any form, encoding or wrapping ---------------------
+
+ENCODINGS = ["str", "utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"]
+
+
+def ssh2_block(public: Any) -> str:
+    """RFC 4716 text of a public key, with a folded header line."""
+    blob = base64.b64encode(base64.b64decode(
+        public.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).split()[1])).decode()
+    body = "\n".join(blob[i:i + 70] for i in range(0, len(blob), 70))
+    return f'---- BEGIN SSH2 PUBLIC KEY ----\nComment: "demo key, \\\npublished"\n{body}\n---- END SSH2 PUBLIC KEY ----\n'
+
+
+@pytest.fixture(scope="module")
+def key_material(keys) -> dict[str, Any]:
+    """Public key material in every format cryptography reads (str, bytes, or a JWK dict)."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    material: dict[str, Any] = {}
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "demo only")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(keys["RS256"].public)
+            .serial_number(1).not_valid_before(datetime(2024, 1, 1)).not_valid_after(datetime(2034, 1, 1))
+            .sign(keys["RS256"].private, hashes.SHA256()))
+    material["cert PEM"] = cert.public_bytes(serialization.Encoding.PEM).decode()
+    material["cert DER"] = cert.public_bytes(serialization.Encoding.DER)
+    for alg, algorithm in (("RS256", jwt.algorithms.RSAAlgorithm), ("ES256", jwt.algorithms.ECAlgorithm),
+                           ("EdDSA", jwt.algorithms.OKPAlgorithm)):
+        public = keys[alg].public
+        spki = (serialization.PublicFormat.SubjectPublicKeyInfo,)
+        material[f"{alg} PEM"] = public.public_bytes(serialization.Encoding.PEM, *spki).decode()
+        material[f"{alg} DER"] = public.public_bytes(serialization.Encoding.DER, *spki)
+        material[f"{alg} OpenSSH"] = public.public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode() + " demo@course"
+        material[f"{alg} RFC 4716"] = ssh2_block(public)
+        material[f"{alg} JWK"] = json.loads(algorithm.to_jwk(public))
+    material["RS256 PKCS1 PEM"] = keys["RS256"].public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.PKCS1).decode()
+    material["oct JWK"] = {"kty": "oct", "k": b64(SECRET)}
+    return material
+
+
+def escape_names(text: str, escapes: list[bool]) -> str:
+    """Spell the letters of "kty" and "keys" as \\u escapes where ``escapes`` says so (still the same JSON)."""
+    for name in ("kty", "keys"):
+        spelled = "".join(f"\\u{ord(c):04x}" if escapes[i % len(escapes)] else c for i, c in enumerate(name))
+        text = text.replace(f'"{name}"', f'"{spelled}"')
+    return text
+
+
+def dress(value: Any, wrappers: list[str], escapes: list[bool], pad: str) -> str | bytes:
+    """Wrap key material in JSON (arrays, key sets, objects, strings), then pad it."""
+    if isinstance(value, bytes):
+        value = base64.b64encode(value).decode() if wrappers else value
+    for wrapper in wrappers:
+        value = {"array": lambda v: [v], "keys": lambda v: {"keys": [v]}, "object": lambda v: {"x": 1, "k": v},
+                 "string": json.dumps}[wrapper](value)
+    if isinstance(value, bytes):
+        return value
+    text = value if isinstance(value, str) and not wrappers else json.dumps(value)
+    return pad + escape_names(text, escapes) + pad
+
+
+def encoded(text: str | bytes, encoding: str) -> str | bytes:
+    if isinstance(text, bytes) or encoding == "str":
+        return text
+    return text.encode(encoding)
+
+
+def assert_never_an_hmac_secret(material: str | bytes, clock: FrozenClock) -> None:
+    with pytest.raises(tokens.InvalidKeyError):
+        tokens.encode({"sub": "admin"}, material, "HS256")
+    raw = material.encode() if isinstance(material, str) else material
+    forged = hs256(b'{"alg":"HS256","typ":"JWT"}', b'{"sub":"admin"}', key=raw)
+    with pytest.raises(tokens.InvalidKeyError):
+        tokens.decode(forged, material, algorithms=["HS256", "RS256", "ES256", "EdDSA"], clock=clock)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(data=st.data())
+def test_key_material_in_any_form_is_never_an_hmac_secret(key_material, data):
+    name = data.draw(st.sampled_from(sorted(key_material)), label="format")
+    wrappers = data.draw(st.lists(st.sampled_from(["array", "keys", "object", "string"]), max_size=4), label="wrap")
+    if isinstance(key_material[name], dict) and not wrappers:
+        wrappers = ["object"] if data.draw(st.booleans()) else []
+    escapes = data.draw(st.lists(st.booleans(), min_size=1, max_size=4), label="escapes")
+    pad = data.draw(st.sampled_from(["", " ", "\n", "\r\n\t "]), label="pad")
+    text = dress(key_material[name], wrappers, escapes, pad)
+    material = encoded(text, data.draw(st.sampled_from(ENCODINGS), label="encoding"))
+    assert_never_an_hmac_secret(material, FrozenClock(START))
+
+
+ISSUE_FORMS = ["JWK in an array", "JWK in nested arrays", "JWKS with a UTF-8 BOM", "escaped key names",
+               "UTF-16 JWK", "UTF-32 JWK", "RFC 4716 block"]
+
+
+@pytest.mark.parametrize("form", ISSUE_FORMS)
+def test_the_forms_pyjwt_refuses_are_refused_too(key_material, form, clock):
+    jwk, jwks = key_material["RS256 JWK"], {"keys": [key_material["RS256 JWK"]]}
+    material = {
+        "JWK in an array": json.dumps([jwk]), "JWK in nested arrays": json.dumps([[[jwk]], []]),
+        "JWKS with a UTF-8 BOM": json.dumps(jwks).encode("utf-8-sig"),
+        "escaped key names": escape_names(json.dumps(jwks), [True]),
+        "UTF-16 JWK": json.dumps(jwk).encode("utf-16"), "UTF-32 JWK": json.dumps(jwk).encode("utf-32-be"),
+        "RFC 4716 block": key_material["RS256 RFC 4716"],
+    }[form]
+    with pytest.raises(jwt.InvalidKeyError):  # the oracle
+        jwt.encode({"sub": "admin"}, material, algorithm="HS256")
+    assert_never_an_hmac_secret(material, clock)
+
+
+@pytest.mark.parametrize("form", ["RS256 OpenSSH", "RS256 RFC 4716", "ES256 RFC 4716", "EdDSA RFC 4716"])
+def test_ssh_public_keys_verify_their_own_algorithm(keys, key_material, form, clock):
+    alg = form.split()[0]
+    token = tokens.encode({"sub": "a"}, keys[alg].private, alg)
+    for material in (key_material[form], "  " + key_material[form], key_material[form].encode("utf-16")):
+        assert tokens.decode(token, material, [alg], clock=clock) == {"sub": "a"}
+
+
+@FUZZ
+@given(st.one_of(
+    st.binary(min_size=64, max_size=128), st.text(min_size=64, max_size=100),
+    st.binary(min_size=32, max_size=96).map(lambda b: base64.b64encode(b).decode()),
+    st.binary(min_size=32, max_size=96).map(b64), st.binary(min_size=32, max_size=64).map(bytes.hex),
+))
+def test_ordinary_secrets_stay_hmac_secrets(secret):
+    raw = secret.encode() if isinstance(secret, str) else secret
+    if len(raw) < 64:
+        return
+    token = tokens.encode({"sub": "a"}, secret, "HS512")
+    assert token == jwt.encode({"sub": "a"}, raw, algorithm="HS512")
+    assert tokens.decode(token, secret, ["HS512"], clock=FrozenClock(START)) == {"sub": "a"}
