@@ -2,8 +2,13 @@
 
 Everything here is what an attacker can do *without* the server's secret: rewrite a payload, mint
 ``alg: none`` tokens, sign HS256 with a public key, guess a weak HMAC secret offline, point a token's
-header at a key of their own, and (through ``Browser``) read what a page's script can read or make a
-browser send a cross-site request. Use it only against the course's in-kernel servers on 127.0.0.1.
+header at a key of their own, and (through ``Browser``) read what a page's script can read, make a
+browser send a cross-site request, or plant a cookie from a sibling subdomain (cookie tossing). Then
+the attacks a security review of a "hardened" app tries: a refresh token copied before logout
+(``refresh_after_logout``), a tossed refresh cookie (``toss_refresh_cookie``), a flood of logins
+(``login_flood``, ``guess_passwords``, with ``HeldPasswordChecks`` counting the password checks that
+run at once), and a shared cache that hands one user's answer to the next (``SharedCache``, a model
+of RFC 9111's rules, not a real proxy). Use it only against the course's in-kernel servers on 127.0.0.1.
 
 This module never imports ``helpers.vulnerable``: the tools work against any server, hardened or not.
 """
@@ -443,12 +448,14 @@ class CacheAnswer:
     body: Any
     from_cache: bool
     stored: bool  # True if this answer is now in the cache for the next request
+    cache_control: str | None  # the origin's Cache-Control header on the stored or fetched response
 
 
 @dataclass
 class _Entry:
     status: int
     body: Any
+    cache_control: str | None
     vary: dict[str, str | None]  # request headers named by Vary, as the storing request sent them
     expires_at: float
 
@@ -504,19 +511,19 @@ class SharedCache:
         entry = self._entries.get(url)
         if (entry is not None and entry.expires_at > self.clock.now()
                 and self._header_values(entry.vary, headers) == entry.vary):
-            return CacheAnswer(entry.status, entry.body, from_cache=True, stored=True)
+            return CacheAnswer(entry.status, entry.body, from_cache=True, stored=True, cache_control=entry.cache_control)
         self.transport.cookies.clear()  # only the headers given travel, never a jar of the cache's own
         response = self.transport.get(url, headers=headers)
         body = response.json() if response.headers.get("Content-Type", "").startswith("application/json") else response.text
         lifetime = self._lifetime(response, headers)
-        control = _directives(response.headers.get("Cache-Control", ""))
-        if lifetime is None or lifetime <= 0 or "no-cache" in control:
+        header = response.headers.get("Cache-Control")
+        if lifetime is None or lifetime <= 0 or "no-cache" in _directives(header or ""):
             self._entries.pop(url, None)
-            return CacheAnswer(response.status_code, body, from_cache=False, stored=False)
+            return CacheAnswer(response.status_code, body, from_cache=False, stored=False, cache_control=header)
         varied = [name.strip().lower() for name in response.headers.get("Vary", "").split(",") if name.strip()]
-        self._entries[url] = _Entry(response.status_code, body, self._header_values(varied, headers),
+        self._entries[url] = _Entry(response.status_code, body, header, self._header_values(varied, headers),
                                     self.clock.now() + lifetime)
-        return CacheAnswer(response.status_code, body, from_cache=False, stored=True)
+        return CacheAnswer(response.status_code, body, from_cache=False, stored=True, cache_control=header)
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -369,7 +369,7 @@ def test_cache_replay_needs_a_missing_no_store(users, clock, served):
     client.post(srv.url + "/login", json=ALICE)
     cache = attacks.SharedCache(srv.client(), clock)
     first = cache.get(srv.url + "/me", {"Cookie": f"{SESSION_COOKIE}={client.cookies[SESSION_COOKIE]}"})
-    assert first.status == 200 and not first.stored and len(cache) == 0
+    assert first.status == 200 and not first.stored and first.cache_control == "no-store" and len(cache) == 0
     assert cache.get(srv.url + "/me").status == 401
 
 
