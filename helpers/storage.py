@@ -106,10 +106,18 @@ class ClockedStore(abc.ABC):
         """``clock`` decides expiry (default: the system clock)."""
         # Injected so tests and notebooks can jump hours ahead without waiting.
         self.clock: Clock = clock if clock is not None else SystemClock()
-        # Seconds of the store's clock between automatic purges; None: only explicit purge_expired().
-        self.purge_interval: float | None = DEFAULT_PURGE_INTERVAL
+        self._purge_interval: float | None = DEFAULT_PURGE_INTERVAL
         self._next_purge = float("-inf")  # the first growing write purges
         self._purge_lock = threading.Lock()
+
+    @property
+    def purge_interval(self) -> float | None:
+        """Seconds of the store's clock between automatic purges; None: only explicit ``purge_expired()``."""
+        return self._purge_interval
+
+    @purge_interval.setter
+    def purge_interval(self, seconds: float | None) -> None:
+        self._purge_interval = None if seconds is None else check_duration("purge_interval", seconds)
 
     def purge_expired(self) -> int:
         """Remove expired rows from storage; how many were removed (what a row is depends on the store)."""
@@ -117,13 +125,14 @@ class ClockedStore(abc.ABC):
 
     def _purge_if_due(self, now: float) -> int:
         """Purge if ``purge_interval`` has passed since the last automatic purge; how many rows went. Call on growing writes."""
-        if self.purge_interval is None:
+        interval = self._purge_interval
+        if interval is None:
             return 0
         with self._purge_lock:
             # Claim the slot under the lock so concurrent writers purge once, not once each.
             if now < self._next_purge:
                 return 0
-            self._next_purge = now + self.purge_interval
+            self._next_purge = now + interval
         return self._purge_expired(now)
 
     def close(self) -> None:

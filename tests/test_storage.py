@@ -199,6 +199,20 @@ def test_purge_if_due_purges_at_most_once_per_interval_of_the_stores_clock():
         assert store.add_and_purge_if_due("d", 20_000.0) == 1
 
 
+def test_purge_interval_is_checked_and_none_turns_automatic_purges_off():
+    clock = FrozenClock(100.0)
+    with _Rows(clock=clock) as store:
+        for bad, error in ((0, ValueError), (float("nan"), ValueError), ("60", TypeError), (True, TypeError)):
+            with pytest.raises(error):
+                store.purge_interval = bad
+        store.purge_interval = None
+        store.add_and_purge_if_due("a", 100.0)
+        clock.advance(1000)
+        assert store.add_and_purge_if_due("b", 5000.0) == 0
+        store.purge_interval = 5
+        assert store.add_and_purge_if_due("c", 5000.0) == 1
+
+
 def test_concurrent_writers_share_one_due_purge():
     clock = FrozenClock(100.0)
     purges = []
