@@ -14,11 +14,14 @@ The strategies (``STRATEGIES``):
 * ``"jwt"``: the thief copied the access token; logout cannot touch it (no denylist), so the
   client just forgets its copy.
 * ``"jwt+refresh"``: the thief copied the access token *and* the refresh cookie; logout at
-  ``/refresh/logout`` revokes the refresh family, so when the access token dies the thief's
-  ``POST /refresh`` is refused too.
-* ``"jwt+denylist"``: logout puts the access token's ``jti`` on a denylist, refused from then on,
-  at the price of one denylist lookup on every API request (counted).
+  ``/logout`` with the access token (where a browser never sends the ``Path=/refresh`` cookie)
+  revokes the refresh family named by the token's ``sid``, so when the access token dies the
+  thief's ``POST /refresh`` is refused too.
+* ``"jwt+denylist"``: logout also puts the access token's ``jti`` on a denylist, refused from then
+  on, at the price of one denylist lookup on every API request (counted).
 
+``logout_ends`` asks the same question of every credential one login creates at once (session
+cookie, refresh cookie, access token), on a hybrid server, with or without a denylist.
 ``denylist_size_over_time`` runs many logouts through a server with a denylist and reports how
 many entries the list holds each minute when it is purged every minute.
 """
@@ -41,9 +44,11 @@ from .web import ACCESS_TOKEN_TTL, REFRESH_COOKIE, SESSION_COOKIE, bearer, creat
 __all__ = [
     "STRATEGIES",
     "DenylistGrowth",
+    "LogoutOutcome",
     "Replay",
     "denylist_size_over_time",
     "exposure_minutes",
+    "logout_ends",
     "replay_after_logout",
 ]
 
@@ -130,9 +135,7 @@ def replay_after_logout(
         logout_answer: dict[str, object] = {}
         if strategy == "session":
             logout_answer = victim.post(srv.url + "/logout").json()
-        elif strategy == "jwt+refresh":  # the path the refresh cookie is sent to, so the family is revoked
-            logout_answer = victim.post(srv.url + "/refresh/logout", headers=credential).json()
-        elif strategy == "jwt+denylist":
+        elif strategy in ("jwt+refresh", "jwt+denylist"):  # the token's sid names the family to revoke
             logout_answer = victim.post(srv.url + "/logout", headers=credential).json()
         victim.cookies.clear()  # whatever the strategy, the victim's client forgets everything
         logged_out_at = clock.now()
@@ -155,6 +158,30 @@ def replay_after_logout(
             clock.advance(seconds=max(0.0, target - clock.now()))
     return Replay(strategy, access_ttl, tuple(minutes), tuple(accepted), logout_answer,
                   tuple(refresh_statuses), uses_before_logout, victim_lookups)
+
+
+@dataclass(frozen=True)
+class LogoutOutcome:
+    """One logout on a hybrid server: what it answered, and the status each copied credential got afterwards."""
+
+    logout_answer: dict[str, object]
+    after_logout: dict[str, int]  # "session cookie" / "refresh cookie" / "access token" -> HTTP status
+
+
+def logout_ends(users: UserDirectory, username: str, password: str, *, clock: FrozenClock,
+                denylist: bool = False) -> LogoutOutcome:
+    """Log in on a live ``"both"`` server, let a thief copy every credential, log out once; replay each copy."""
+    app = create_app("both", clock=clock, users=users, secret=DEMO_SECRET,
+                     denylist=MemoryDenylist(clock) if denylist else None)
+    with serve(app) as srv:
+        victim, thief = srv.client(), srv.client()
+        token = victim.post(srv.url + "/login", json={"username": username, "password": password}).json()["access_token"]
+        thief.cookies.update(victim.cookies)  # both cookies, each with its own Path
+        answer = victim.post(srv.url + "/logout", headers=bearer(token)).json()  # cookie and token: a browser page
+        after = {"session cookie": thief.get(srv.url + "/me").status_code,
+                 "refresh cookie": thief.post(srv.url + "/refresh", json={}).status_code,
+                 "access token": srv.client().get(srv.url + "/api/data", headers=bearer(token)).status_code}
+    return LogoutOutcome(answer, after)
 
 
 def denylist_size_over_time(

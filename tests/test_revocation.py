@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helpers.clock import FrozenClock
-from helpers.revocation import STRATEGIES, denylist_size_over_time, exposure_minutes, replay_after_logout
+from helpers.revocation import STRATEGIES, denylist_size_over_time, exposure_minutes, logout_ends, replay_after_logout
 from helpers.users import UserDirectory
 
 START = 1_700_000_000.0  # the same start as conftest.py's clock fixture
@@ -45,6 +45,7 @@ def test_logout_answers_and_denylist_lookups(users: UserDirectory) -> None:
     assert replays["jwt"].logout_answer == {}  # the client only forgets
     assert replays["jwt+refresh"].logout_answer["refresh_revoked"] is True
     assert replays["jwt+denylist"].logout_answer["token_revoked"] is True
+    assert replays["jwt+denylist"].logout_answer["refresh_revoked"] is True  # at /logout, found through sid
     assert {s: r.victim_lookups for s, r in replays.items()} == {"session": 0, "jwt": 0, "jwt+refresh": 0, "jwt+denylist": 2}
     # The thief's stolen refresh cookie was tried once the access token died, and refused.
     assert replays["jwt+refresh"].refresh_statuses == (401,)
@@ -76,3 +77,11 @@ def test_denylist_entries_leave_when_their_token_would_have_expired(users: UserD
 def test_denylist_growth_rejects_logouts_outside_the_window(users: UserDirectory) -> None:
     with pytest.raises(ValueError):
         denylist_size_over_time(users, "alice", "wonderland", [40], clock=FrozenClock(START), duration_minutes=30)
+
+
+@pytest.mark.parametrize("denylist, token_status", [(False, 200), (True, 401)])
+def test_one_logout_ends_the_session_and_the_refresh_family(users: UserDirectory, denylist: bool, token_status: int) -> None:
+    outcome = logout_ends(users, "alice", "wonderland", clock=FrozenClock(START), denylist=denylist)
+    assert outcome.logout_answer == {"logged_out": True, "session_deleted": True, "refresh_revoked": True,
+                                     "token_revoked": denylist}
+    assert outcome.after_logout == {"session cookie": 401, "refresh cookie": 401, "access token": token_status}
