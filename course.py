@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """One entry point for the course, standard library only, so it runs on a fresh Python >= 3.10.
 
-    python3 course.py lab              set up .venv if needed, then open the course in JupyterLab
-    python3 course.py lab --headless   run every notebook top to bottom with papermill into build/executed/
+    python3 course.py lab [ARGS ...]   set up .venv if needed, then open the course in JupyterLab; ARGS go to
+                                       JupyterLab (--no-browser, --port=8889, --ip=127.0.0.1, --allow-root)
+    python3 course.py lab --headless [--out DIR] [NB ...]
+                                       run every notebook (or the NBs named) top to bottom with papermill into
+                                       build/executed/ (or DIR), then print a summary; exits 1 if any failed
     python3 course.py test             set up .venv with the test tools, then run the tests and nbval
     python3 course.py execute [NB ...] re-execute notebooks in place for committing (maintainers)
     python3 course.py student [--out DIR]
@@ -11,7 +14,8 @@
     python3 course.py student --grade FILE ...
                                        teachers: autograde learners' submitted copies of the chapters
 
-Extra arguments after ``test`` go to pytest (``python3 course.py test -k tokens``).
+Extra arguments after ``test`` go to pytest (``python3 course.py test -k tokens``), after ``lab`` to
+JupyterLab (``python3 course.py lab --no-browser --port=8889``). Ctrl-C stops JupyterLab and its kernels.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -30,6 +35,8 @@ VENV = ROOT / ".venv"
 NOTEBOOKS = ROOT / "notebooks"
 SANITIZE = NOTEBOOKS / "sanitize.cfg"
 REQUIREMENTS = {"course": ROOT / "requirements.txt", "test": ROOT / "requirements-test.txt"}
+HEADLESS_OUT = ROOT / "build" / "executed"
+STOP_SECONDS = 30  # JupyterLab shuts its kernels down on SIGTERM; after this long it is killed
 
 if sys.version_info < (3, 10):
     sys.exit(f"The course needs Python 3.10 or newer; this is {sys.version.split()[0]}.")
@@ -83,30 +90,101 @@ def notebook_paths(names: list[str]) -> list[Path]:
     return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
-def run_lab(headless: bool) -> int:
-    """Open JupyterLab on notebooks/, or with --headless run each notebook with papermill into build/executed/."""
-    python = ensure_environment("course")
-    env = course_environment()
-    if not headless:
-        return subprocess.call([str(python), "-m", "jupyter", "lab", f"--notebook-dir={NOTEBOOKS}"], env=env)
-    out_dir = ROOT / "build" / "executed"
+def lab_command(python: Path, jupyter_args: list[str], encrypted_kernels: bool = True) -> list[str]:
+    """The JupyterLab command line: the notebooks folder, encrypted kernel channels, then the caller's arguments.
+
+    A kernel's ZeroMQ ports listen on 127.0.0.1, reachable by every local user: CurveZMQ keys handed out
+    by the kernel manager encrypt what crosses them (the caller's own arguments come later and win).
+    """
+    encryption = ["--KernelManager.transport_encryption=auto"] if encrypted_kernels else []
+    return [str(python), "-m", "jupyter", "lab", f"--notebook-dir={NOTEBOOKS}", *encryption, *jupyter_args]
+
+
+def has_curve(python: Path) -> bool:
+    """Whether the environment's pyzmq can encrypt kernel channels (CurveZMQ)."""
+    check = [str(python), "-c", "import sys, zmq; sys.exit(0 if zmq.has('curve') else 1)"]
+    return subprocess.call(check, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0
+
+
+def run_until_interrupted(command: list[str], env: dict[str, str] | None = None) -> int:
+    """Run a long-lived command (JupyterLab) to its end; on Ctrl-C stop it gracefully and return 130.
+
+    On POSIX the child gets a process group of its own, so the terminal's Ctrl-C reaches only this
+    script, which then sends SIGTERM: JupyterLab stops its kernels and exits without asking
+    "Shut down this Jupyter server?". SIGTERM or SIGHUP sent to this script are passed on the same
+    way, so JupyterLab never outlives it. On Windows, Ctrl-C reaches both and JupyterLab stops itself.
+    """
+    posix = os.name != "nt"
+    process = subprocess.Popen(command, env=env, start_new_session=posix)
+
+    def pass_on(signum: int, frame: object) -> None:
+        process.terminate()
+
+    forwarded = (signal.SIGTERM, signal.SIGHUP) if posix else ()
+    previous = {signum: signal.signal(signum, pass_on) for signum in forwarded}
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        print("\nCtrl-C: stopping JupyterLab and its kernels ...", flush=True)
+        if posix:
+            process.terminate()
+        try:
+            process.wait(timeout=STOP_SECONDS)
+        except (KeyboardInterrupt, subprocess.TimeoutExpired):
+            process.kill()
+            process.wait()
+        return 130
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def headless_command(python: Path, notebook: Path, out_dir: Path) -> list[str]:
+    """Run one notebook with papermill into ``out_dir``, its kernel in the notebook's own folder as under nbval."""
+    return [str(python), str(ROOT / "tools" / "execute_notebooks.py"), "--into", str(out_dir), str(notebook)]
+
+
+def summary_table(results: list[tuple[str, bool, float]]) -> str:
+    """One row per notebook: its name, ok or FAILED, and the seconds it took."""
+    width = max([len("notebook")] + [len(name) for name, _, _ in results])
+    lines = [f"{'notebook':<{width}}  result  seconds", f"{'-' * width}  ------  -------"]
+    lines += [f"{name:<{width}}  {'ok' if ok else 'FAILED':<6}  {seconds:7.1f}" for name, ok, seconds in results]
+    failed = sum(not ok for _, ok, _ in results)
+    lines.append(f"{len(results) - failed} of {len(results)} ok" + (f", {failed} FAILED" if failed else ""))
+    return "\n".join(lines)
+
+
+def run_headless(python: Path, paths: list[Path], out_dir: Path, env: dict[str, str] | None = None) -> int:
+    """Run every notebook with papermill, even after one fails; print a summary; 1 if any failed."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = notebook_paths([])
+    results: list[tuple[str, bool, float]] = []
+    for path in paths:
+        print(f"{path.name} ...", flush=True)
+        started = time.perf_counter()
+        code = subprocess.call(headless_command(python, path, out_dir), env=env)
+        results.append((path.stem, code == 0, time.perf_counter() - started))
+    print()
+    print(summary_table(results))
+    print(f"Executed notebooks are in {out_dir}{os.sep}", flush=True)
+    return 0 if all(ok for _, ok, _ in results) else 1
+
+
+def run_lab(headless: bool, out: str | None, rest: list[str]) -> int:
+    """Open JupyterLab on notebooks/ with the caller's JupyterLab arguments, or run the notebooks headless."""
+    if not headless:
+        python = ensure_environment("course")
+        return run_until_interrupted(lab_command(python, rest, has_curve(python)), env=course_environment())
+    paths = notebook_paths(rest)
     if not paths:
         print("No notebooks yet.")
         return 0
-    for path in paths:
-        started = time.perf_counter()
-        print(f"{path.name} ...", end=" ", flush=True)
-        code = subprocess.call(
-            [str(python), "-m", "papermill", "--no-progress-bar", "--log-level", "WARNING", "--cwd", str(NOTEBOOKS), str(path), str(out_dir / path.name)],
-            env=env,
-        )
-        print(f"{'ok' if code == 0 else 'FAILED'} in {time.perf_counter() - started:.1f} s", flush=True)
-        if code:
-            return code
-    print(f"Executed notebooks are in {out_dir.relative_to(ROOT)}/")
-    return 0
+    python = ensure_environment("course")
+    out_dir = Path(out).resolve() if out is not None else HEADLESS_OUT
+    try:
+        return run_headless(python, paths, out_dir, env=course_environment())
+    except KeyboardInterrupt:
+        print("\nInterrupted.", flush=True)
+        return 130
 
 
 def run_tests(pytest_args: list[str]) -> int:
@@ -135,8 +213,11 @@ def run_student(options: list[str]) -> int:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    lab = commands.add_parser("lab", help="open the course in JupyterLab")
-    lab.add_argument("--headless", action="store_true", help="run every notebook with papermill instead")
+    # No abbreviations: an argument meant for JupyterLab must never be taken for one of ours.
+    lab = commands.add_parser("lab", help="open the course in JupyterLab (other arguments go to JupyterLab)",
+                              allow_abbrev=False)
+    lab.add_argument("--headless", action="store_true", help="run the notebooks with papermill instead (NB ...: only these)")
+    lab.add_argument("--out", metavar="DIR", help="with --headless: write the executed notebooks here (default build/executed/)")
     commands.add_parser("test", help="run the tests and nbval (extra arguments go to pytest)")
     execute = commands.add_parser("execute", help="re-execute notebooks in place for committing")
     execute.add_argument("notebooks", nargs="*")
@@ -146,10 +227,19 @@ def main(argv: list[str]) -> int:
         return run_tests(rest)
     if args.command == "student":
         return run_student(rest)
+    if args.command == "lab":
+        if args.out is not None and not args.headless:
+            lab.error("--out goes with --headless")
+        if args.headless:
+            options = [arg for arg in rest if arg.startswith("-")]
+            if options:
+                lab.error(f"--headless takes --out DIR and notebook paths, not {' '.join(options)}")
+            missing = [name for name in rest if not Path(name).is_file()]
+            if missing:
+                lab.error(f"no such notebook: {', '.join(missing)}")
+        return run_lab(args.headless, args.out, rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    if args.command == "lab":
-        return run_lab(args.headless)
     return run_execute(args.notebooks)
 
 

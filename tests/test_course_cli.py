@@ -1,0 +1,176 @@
+"""course.py as a learner meets it: arguments reach JupyterLab, Ctrl-C stops it cleanly, a headless run
+reports every chapter, and the README's papermill example runs as written."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+COURSE_PY = ROOT / "course.py"
+
+
+def load_course():  # course.py is a script at the top of the repository, not part of helpers
+    spec = importlib.util.spec_from_file_location("course", COURSE_PY)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+course = load_course()
+
+FAKE_PYTHON = Path("/venv/bin/python")
+
+
+@pytest.fixture
+def launched(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Commands course.py would run for ``lab``, recorded instead of run (no venv set-up, no JupyterLab)."""
+    commands: list[list[str]] = []
+    monkeypatch.setattr(course, "ensure_environment", lambda kind: FAKE_PYTHON)
+    monkeypatch.setattr(course, "has_curve", lambda python: True)
+    monkeypatch.setattr(course, "run_until_interrupted", lambda command, env=None: commands.append(command) or 0)
+    return commands
+
+
+def notebook(path: Path, *sources: str) -> Path:
+    """A small notebook of code cells, unexecuted."""
+    cells = [{"cell_type": "code", "execution_count": None, "id": f"cell{i}", "metadata": {}, "outputs": [],
+              "source": source} for i, source in enumerate(sources)]
+    nb = {"cells": cells, "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
+                                                      "name": "python3"}}, "nbformat": 4, "nbformat_minor": 5}
+    path.write_text(json.dumps(nb, indent=1), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("jupyter_args", [
+    ["--no-browser", "--port", "8888", "--ip", "127.0.0.1", "--allow-root"],
+    ["--port=8889", "--ServerApp.token=a-token-of-my-choosing", "--no-browser"],
+    [],
+])
+def test_lab_passes_every_argument_after_lab_to_jupyterlab(launched: list[list[str]], jupyter_args: list[str]) -> None:
+    assert course.main(["lab", *jupyter_args]) == 0
+    assert launched == [[str(FAKE_PYTHON), "-m", "jupyter", "lab", f"--notebook-dir={course.NOTEBOOKS}",
+                         "--KernelManager.transport_encryption=auto", *jupyter_args]]
+
+
+def test_lab_leaves_kernel_encryption_off_where_pyzmq_cannot_do_it() -> None:
+    assert "--KernelManager.transport_encryption=auto" not in course.lab_command(FAKE_PYTHON, [], encrypted_kernels=False)
+
+
+def test_this_environment_encrypts_kernel_channels() -> None:
+    assert course.has_curve(Path(sys.executable)), "pyzmq without CurveZMQ: kernels would talk in plain text"
+
+
+@pytest.mark.parametrize("argv", [["lab", "--headless", "--port=8888"], ["lab", "--out", "somewhere"],
+                                  ["lab", "--headless", "no/such/notebook.ipynb"]])
+def test_lab_refuses_arguments_that_mean_nothing_there(launched: list[list[str]], argv: list[str],
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        course.main(argv)
+    assert stopped.value.code == 2 and "error:" in capsys.readouterr().err
+    assert launched == []
+
+
+def test_headless_runs_every_notebook_after_a_failure_and_ends_with_a_summary(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    first = notebook(tmp_path / "01_fine.ipynb", "print('one')")
+    broken = notebook(tmp_path / "02_broken.ipynb", "raise RuntimeError('this chapter fails')")
+    last = notebook(tmp_path / "03_after.ipynb", "from pathlib import Path\nprint(Path.cwd().name)")
+    out = tmp_path / "executed"
+    code = course.run_headless(Path(sys.executable), [first, broken, last], out, env=course.course_environment())
+    printed = capfd.readouterr().out
+    assert code == 1, "a failed chapter makes the run fail"
+    rows = re.findall(r"^(0\d_\w+)\s+(ok|FAILED)\s+(\d+\.\d)$", printed, flags=re.MULTILINE)
+    assert [(name, result) for name, result, _ in rows] == [("01_fine", "ok"), ("02_broken", "FAILED"), ("03_after", "ok")]
+    assert "2 of 3 ok, 1 FAILED" in printed
+    executed = json.loads((out / "03_after.ipynb").read_text(encoding="utf-8"))
+    assert "".join(executed["cells"][0]["outputs"][0]["text"]) == f"{tmp_path.name}\n", "the kernel runs in the notebook's folder"
+
+
+def test_summary_table_lines_up_and_counts() -> None:
+    table = course.summary_table([("01_auth", True, 3.25), ("07_scaling", False, 12.0)])
+    assert table.splitlines() == [
+        "notebook    result  seconds",
+        "----------  ------  -------",
+        "01_auth     ok          3.2",
+        "07_scaling  FAILED     12.0",
+        "1 of 2 ok, 1 FAILED",
+    ]
+
+
+CHILD = textwrap.dedent("""
+    import signal, sys, time
+    def stop(signum, frame):
+        print("child: stopped cleanly on signal", signum, flush=True)
+        sys.exit(0)
+    signal.signal(signal.SIGTERM, stop)
+    print("child: ready", flush=True)
+    time.sleep(60)
+""")
+
+PARENT = textwrap.dedent(f"""
+    import runpy, sys
+    course = runpy.run_path({str(COURSE_PY)!r})
+    sys.exit(course["run_until_interrupted"]([sys.executable, "-c", {CHILD!r}]))
+""")
+
+
+def start_parent() -> subprocess.Popen[str]:
+    """course.run_until_interrupted in a process group of its own, as a terminal's foreground job is."""
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, start_new_session=True)
+    assert parent.stdout is not None
+    assert parent.stdout.readline() == "child: ready\n"
+    return parent
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
+def test_ctrl_c_stops_jupyterlab_gracefully_without_a_traceback() -> None:
+    parent = start_parent()
+    os.killpg(parent.pid, signal.SIGINT)  # what the terminal does on Ctrl-C: the whole foreground group
+    out, err = parent.communicate(timeout=30)
+    assert parent.returncode == 130
+    assert f"child: stopped cleanly on signal {int(signal.SIGTERM)}" in out
+    assert "Ctrl-C: stopping JupyterLab" in out
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
+def test_a_terminated_launcher_takes_jupyterlab_with_it() -> None:
+    parent = start_parent()
+    parent.terminate()
+    out, err = parent.communicate(timeout=30)
+    assert parent.returncode == 0, "JupyterLab's own exit code, after it stopped on SIGTERM"
+    assert f"child: stopped cleanly on signal {int(signal.SIGTERM)}" in out
+    assert "Traceback" not in err, err
+
+
+def readme_papermill_example() -> str:
+    """The shell lines of the README's papermill example."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```bash\n(.*?)```", readme, flags=re.DOTALL)
+    (block,) = [block for block in blocks if "papermill" in block]
+    return block
+
+
+@pytest.mark.skipif(os.name == "nt", reason="the README's example is a POSIX shell command")
+def test_readme_papermill_example_runs_as_written_from_a_fresh_clone(tmp_path: Path) -> None:
+    # A fresh clone: no build/ folder. The run is the README's, with the quick default sizes.
+    example = readme_papermill_example()
+    assert "-p FULL_RUN True" in example
+    for name in ("notebooks", ".venv"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    result = subprocess.run(["bash", "-euc", example.replace("-p FULL_RUN True", "-p FULL_RUN False")], cwd=tmp_path,
+                            env=course.course_environment(), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    executed = json.loads((tmp_path / "build" / "07_scaling_full.ipynb").read_text(encoding="utf-8"))
+    assert executed["metadata"]["papermill"]["parameters"] == {"FULL_RUN": False}
