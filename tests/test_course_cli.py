@@ -174,3 +174,22 @@ def test_readme_papermill_example_runs_as_written_from_a_fresh_clone(tmp_path: P
     assert result.returncode == 0, result.stderr[-3000:]
     executed = json.loads((tmp_path / "build" / "07_scaling_full.ipynb").read_text(encoding="utf-8"))
     assert executed["metadata"]["papermill"]["parameters"] == {"FULL_RUN": False}
+
+
+def test_execute_writes_the_metadata_jupyterlab_writes_over_encrypted_kernel_channels(tmp_path: Path) -> None:
+    path = notebook(tmp_path / "01_tiny.ipynb", "print(6 * 7)")
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    nb["metadata"]["kernelspec"]["display_name"] = "Python 3"  # as an older tool wrote it
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "execute_notebooks.py"), str(path)],
+                            env=course.course_environment(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "without encryption" not in result.stderr, result.stderr
+    executed = json.loads(path.read_text(encoding="utf-8"))
+    assert executed["metadata"]["kernelspec"] == {"display_name": "Python 3 (ipykernel)", "language": "python",
+                                                  "name": "python3"}
+    info = executed["metadata"]["language_info"]
+    assert (info["name"], info["version"]) == ("python", sys.version.split()[0])
+    assert (executed["nbformat"], executed["nbformat_minor"]) == (4, 5)
+    assert "".join(executed["cells"][0]["outputs"][0]["text"]) == "42\n"
+    assert "execution" not in executed["cells"][0]["metadata"]
