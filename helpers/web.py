@@ -43,6 +43,7 @@ import json
 import math
 import secrets
 import uuid
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, TypeVar
 
@@ -183,6 +184,10 @@ def _retry_later(status: int, error: str, reason: str, seconds: float) -> Respon
     return response
 
 
+def _too_busy() -> Response:
+    return _retry_later(503, "Service Unavailable", "too many password checks at once; try again shortly", 1)
+
+
 def check_password(
     users: UserDirectory, username: str, password: str,
     throttle: LoginThrottle | None = None, hashing: ConcurrencyLimit | None = None,
@@ -198,7 +203,7 @@ def check_password(
     else:
         with hashing.slot(timeout=HASHING_WAIT) as acquired:
             if not acquired:
-                return _retry_later(503, "Service Unavailable", "too many logins at once; try again shortly", 1)
+                return _too_busy()
             user = users.authenticate(username, password)
     if throttle is not None:
         if user is None:
@@ -442,7 +447,7 @@ def _login() -> Response:
         payload.update(access_token=issue_access_token(config, user.username, user.role, family_id),
                        token_type="Bearer", expires_in=config.access_ttl)
     response = jsonify(payload)
-    if config.refresh_store is not None and refresh_token is not None:
+    if config.refresh_store is not None and refresh_token is not None:  # both set together, above
         _set_refresh_cookie(response, refresh_token, int(config.refresh_store.ttl))
     if config.strategy in ("session", "both"):
         # A fresh ID at every login, and the one the browser came with is dropped: no session fixation.
@@ -526,10 +531,18 @@ def end_everywhere(config: AuthConfig, username: str) -> dict[str, Any]:
     return result
 
 
-def _on_user_change(config: AuthConfig, username: str, what: str) -> None:
-    """Subscribed to the user directory: a new password ends every login of that user."""
-    if what == "password":
-        end_everywhere(config, username)
+def _listen_to_users(config: AuthConfig) -> None:
+    """Subscribe to the user directory: a new password ends every login of that user in this app."""
+    # A weak reference: a directory shared by many apps (a cluster, a notebook's experiments) must not
+    # keep every app it ever served, and their stores, alive; a collected app just stops listening.
+    app_config = weakref.ref(config)
+
+    def on_change(username: str, what: str) -> None:
+        current = app_config()
+        if current is not None and what == "password":
+            end_everywhere(current, username)
+
+    config.users.subscribe(on_change)
 
 
 def _logout_everywhere() -> Response:
@@ -564,7 +577,7 @@ def _change_password() -> Response:
     else:
         with config.hashing.slot(timeout=HASHING_WAIT) as acquired:
             if not acquired:
-                return _retry_later(503, "Service Unavailable", "too many logins at once; try again shortly", 1)
+                return _too_busy()
             config.users.set_password(principal.user, body["new_password"])
     g.logged_out = True
     response = jsonify(password_changed=True, logged_out=True)
@@ -723,7 +736,7 @@ def create_app(
         hashing=ConcurrencyLimit(hashing_limit),
         explain_errors=explain_errors,
     )
-    config.users.subscribe(functools.partial(_on_user_change, config))
+    _listen_to_users(config)
     app = Flask("helpers.web", static_folder=None)  # no /static route: this app serves no files
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES + 1  # see _refuse_oversized_body
     app.extensions["auth_course"] = config

@@ -6,6 +6,7 @@ reason it is about; the default, generic 401 bodies are checked in test_security
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 
 import jwt
@@ -844,3 +845,16 @@ def test_rotations_over_https_stay_bounded(served, clock):
     for _ in range(20):
         assert refresh(srv, client).status_code == 200
     assert store.count() == 4 + 1
+
+
+def test_a_user_directory_shared_by_many_apps_does_not_keep_them_alive(users, clock):
+    app = create_app("session", users=users, clock=clock)
+    store = auth_config(app).store
+    client = app.test_client()
+    assert client.post("/login", json=ALICE).status_code == 200
+    users.set_password("alice", "a brand new passphrase")
+    assert store.count() == 0  # the live app heard of the change
+    store.close()
+    del app, client
+    gc.collect()
+    users.set_password("alice", "another new passphrase")  # the collected app, its store closed, is not called
