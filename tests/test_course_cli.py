@@ -96,6 +96,29 @@ def test_headless_runs_every_notebook_after_a_failure_and_ends_with_a_summary(
     assert "".join(executed["cells"][0]["outputs"][0]["text"]) == f"{tmp_path.name}\n", "the kernel runs in the notebook's folder"
 
 
+@pytest.mark.parametrize(("version", "env", "needed"), [
+    ((3, 13), {}, "REDIS_URL and DATABASE_URL"),
+    ((3, 14), {"REDIS_URL": "redis://127.0.0.1:6379/0"}, "DATABASE_URL"),
+    ((3, 13), {"REDIS_URL": "redis://h/0", "DATABASE_URL": "postgresql://h/db"}, None),
+    ((3, 12), {}, None),
+    ((3, 10), {}, None),
+])
+def test_on_a_python_without_embedded_servers_the_hint_names_what_to_set(
+        version: tuple[int, int], env: dict[str, str], needed: str | None) -> None:
+    hint = course.shared_store_hint(version, env)
+    if needed is None:
+        assert hint is None
+    else:
+        assert hint is not None and f"needs {needed} set" in hint and "3.10-3.12" in hint
+        assert "pip install" not in hint, "installing again cannot help: there are no wheels"
+
+
+def test_venv_version_reads_pyvenv_cfg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.13.1\n", encoding="utf-8")
+    monkeypatch.setattr(course, "VENV", tmp_path)
+    assert course.venv_version() == (3, 13)
+
+
 def test_summary_table_lines_up_and_counts() -> None:
     table = course.summary_table([("01_auth", True, 3.25), ("07_scaling", False, 12.0)])
     assert table.splitlines() == [
