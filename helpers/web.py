@@ -38,6 +38,7 @@ before a view, reject with 401, or put the caller in ``flask.g.auth``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -45,7 +46,7 @@ import secrets
 import uuid
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, TypeVar
+from typing import Any, Callable, Iterator, Literal, TypeVar
 
 from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -188,6 +189,16 @@ def _too_busy() -> Response:
     return _retry_later(503, "Service Unavailable", "too many password checks at once; try again shortly", 1)
 
 
+@contextlib.contextmanager
+def _hashing_slot(hashing: ConcurrencyLimit | None) -> Iterator[bool]:
+    """Hold one of the password-hashing slots, waiting up to ``HASHING_WAIT``; yields whether one was had."""
+    if hashing is None:
+        yield True
+        return
+    with hashing.slot(timeout=HASHING_WAIT) as acquired:
+        yield acquired
+
+
 def check_password(
     users: UserDirectory, username: str, password: str,
     throttle: LoginThrottle | None = None, hashing: ConcurrencyLimit | None = None,
@@ -198,13 +209,10 @@ def check_password(
         wait = throttle.retry_after(username, client)
         if wait is not None:
             return _retry_later(429, "Too Many Requests", "too many failed logins; try again later", wait)
-    if hashing is None:
+    with _hashing_slot(hashing) as acquired:
+        if not acquired:
+            return _too_busy()
         user = users.authenticate(username, password)
-    else:
-        with hashing.slot(timeout=HASHING_WAIT) as acquired:
-            if not acquired:
-                return _too_busy()
-            user = users.authenticate(username, password)
     if throttle is not None:
         if user is None:
             throttle.record_failure(username, client)
@@ -572,13 +580,10 @@ def _change_password() -> Response:
         return checked
     if checked is None:
         return json_answer(403, error="Forbidden", reason="the current password is wrong")
-    if config.hashing is None:
+    with _hashing_slot(config.hashing) as acquired:
+        if not acquired:
+            return _too_busy()
         config.users.set_password(principal.user, body["new_password"])
-    else:
-        with config.hashing.slot(timeout=HASHING_WAIT) as acquired:
-            if not acquired:
-                return _too_busy()
-            config.users.set_password(principal.user, body["new_password"])
     g.logged_out = True
     response = jsonify(password_changed=True, logged_out=True)
     _clear_credential_cookies(config, response)

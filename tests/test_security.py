@@ -289,6 +289,12 @@ def test_duplicate_credential_cookies_are_refused_with_400(running, kind):
     check_response("tossed cookie", answer)
 
 
+@pytest.mark.parametrize("kind", APPS)
+def test_the_server_does_not_name_its_software(running, kind):
+    srv = running(kind)
+    assert "Server" not in srv.client().get(srv.url + "/me").headers
+
+
 # --- hostile bodies, fuzzed ---------------------------------------------------------------------------
 
 POST_PATHS = ["/login", "/logout", "/refresh", "/refresh/logout", "/logout-everywhere", "/password"]
