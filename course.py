@@ -247,6 +247,9 @@ def main(argv: list[str]) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     # No abbreviations: an argument meant for JupyterLab must never be taken for one of ours.
     lab = commands.add_parser("lab", help="open the course in JupyterLab (other arguments go to JupyterLab)",
+                              usage="%(prog)s [JUPYTERLAB ARGUMENTS ...] | --headless [--out DIR] [NB ...]",
+                              epilog="Without --headless, every other argument goes to JupyterLab, e.g. "
+                                     "--no-browser --port=8889 --ip=127.0.0.1 --allow-root.",
                               allow_abbrev=False)
     lab.add_argument("--headless", action="store_true", help="run the notebooks with papermill instead (NB ...: only these)")
     lab.add_argument("--out", metavar="DIR", help="with --headless: write the executed notebooks here (default build/executed/)")
