@@ -7,6 +7,7 @@ reason it is about; the default, generic 401 bodies are checked in test_security
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Callable
 
 import jwt
@@ -858,3 +859,32 @@ def test_a_user_directory_shared_by_many_apps_does_not_keep_them_alive(users, cl
     del app, client
     gc.collect()
     users.set_password("alice", "another new passphrase")  # the collected app, its store closed, is not called
+
+
+class CountingDirectory(UserDirectory):
+    """A user directory that records the most password checks it ever ran at once."""
+
+    def __init__(self, **options) -> None:
+        super().__init__(**options)
+        self._count_lock = threading.Lock()
+        self.running = self.most = 0
+
+    def authenticate(self, username: str, password: str):
+        with self._count_lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            return super().authenticate(username, password)
+        finally:
+            with self._count_lock:
+                self.running -= 1
+
+
+def test_a_login_flood_never_runs_more_hashes_at_once_than_the_cap(served, clock):
+    users = CountingDirectory(params=ScryptParams(n=2**12, r=8, p=1))  # ~4 MiB and a few ms per hash
+    users.add("alice", "wonderland")
+    srv = served("session", users=users, hashing_limit=2,
+                 throttle=LoginThrottle(clock, account_failures=1000, client_failures=1000))
+    statuses = run_together(lambda i: login(srv, credentials={"username": "alice", "password": f"guess {i}"})[1].status_code, 16)
+    assert set(statuses) <= {401, 503} and 401 in statuses
+    assert 1 <= users.most <= 2, users.most
