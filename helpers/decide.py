@@ -4,7 +4,8 @@ Two halves, kept apart on purpose:
 
 * ``Finding`` is one row of the comparison table: what a run measured for sessions and for JWTs, the
   claim the usual table makes, and whether the run bore it out (``"holds"``, ``"depends"`` or
-  ``"fails"``). ``comparison_table`` prints the findings in the order of ``ROWS``.
+  ``"fails"``). ``comparison_table`` prints the findings in the order of ``ROWS``, each cell wrapped
+  so the table fits ``TABLE_WIDTH`` characters.
 * ``recommend(needs, findings)`` turns what an app needs (``Needs``) into ``"sessions"``, ``"JWTs"``
   or ``"hybrid"`` (sessions for the browser pages, short-lived JWT access tokens with refresh tokens
   for the API). Every reason names the table row it rests on and, when findings are passed in,
@@ -23,18 +24,21 @@ The rules, in order:
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Literal
 
 from .display import Table
 
-__all__ = ["ROWS", "VERDICTS", "Finding", "Needs", "Reason", "Recommendation", "comparison_table", "recommend"]
+__all__ = ["ROWS", "TABLE_WIDTH", "VERDICTS", "Finding", "Needs", "Reason", "Recommendation", "comparison_table", "recommend"]
 
 Verdict = Literal["holds", "depends", "fails"]
 Strategy = Literal["sessions", "JWTs", "hybrid"]
 
 VERDICTS: tuple[str, ...] = ("holds", "depends", "fails")
+TABLE_WIDTH = 120  # characters: printed tables and reasons wrap to fit a notebook page
+_COLUMN_WIDTHS = (20, 26, 26, 26, 7)  # aspect, sessions, JWTs, the usual claim, verdict: 113 with the gaps
 
 # The usual comparison table's ten rows, plus "speed", the claim that usually travels with it.
 ROWS: dict[str, str] = {
@@ -69,17 +73,29 @@ class Finding:
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
 
+    def __str__(self) -> str:
+        return f"sessions: {self.sessions}\nJWTs: {self.jwt}\nthe usual table says: {self.folklore}\nverdict: {self.verdict}"
+
 
 def comparison_table(findings: Mapping[str, Finding]) -> Table:
-    """The findings as one printable table, rows in the order of ``ROWS``; unknown row keys are refused."""
+    """The findings as one printable table, rows in the order of ``ROWS``; unknown row keys are refused.
+
+    Long cells wrap onto continuation lines (the verdict stays on a finding's first line), and an empty
+    line separates one finding from the next.
+    """
     unknown = sorted(set(findings) - set(ROWS))
     if unknown:
         raise ValueError(f"unknown rows {unknown}; the rows are {list(ROWS)}")
     result = Table(["aspect", "sessions (measured)", "JWTs (measured)", "the usual table says", "verdict"])
-    for key, aspect in ROWS.items():
-        if key in findings:
-            finding = findings[key]
-            result.add(aspect, finding.sessions, finding.jwt, finding.folklore, finding.verdict)
+    present = [key for key in ROWS if key in findings]
+    for number, key in enumerate(present):
+        finding = findings[key]
+        cells = (ROWS[key], finding.sessions, finding.jwt, finding.folklore, finding.verdict)
+        wrapped = [textwrap.wrap(cell, width) or [""] for cell, width in zip(cells, _COLUMN_WIDTHS)]
+        for line in range(max(map(len, wrapped))):
+            result.add(*(column[line] if line < len(column) else "" for column in wrapped))
+        if number < len(present) - 1:
+            result.add(*[""] * len(cells))
     return result
 
 
@@ -113,8 +129,11 @@ class Reason:
             raise ValueError(f"unknown row {self.row!r}; the rows are {list(ROWS)}")
 
     def __str__(self) -> str:
-        cited = f"\n      measured ({ROWS[self.row]}): {self.evidence}" if self.evidence else ""
-        return f"  - {self.text}{cited}"
+        if not self.evidence:
+            return f"  - {self.text}"
+        cited = textwrap.fill(f"measured ({ROWS[self.row]}): {self.evidence}", TABLE_WIDTH,
+                              initial_indent=" " * 6, subsequent_indent=" " * 8)
+        return f"  - {self.text}\n{cited}"
 
 
 @dataclass(frozen=True)

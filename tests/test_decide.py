@@ -28,8 +28,18 @@ def test_table_follows_the_row_order_whatever_the_insertion_order():
     text = str(comparison_table({"scaling": SCALING, "logout": LOGOUT}))
     lines = text.splitlines()
     assert lines[0].split()[:1] == ["aspect"] and set(lines[1]) <= {"-", " "}
-    assert lines[2].startswith(ROWS["logout"]) and lines[3].startswith(ROWS["scaling"])
-    assert "copy accepted for 15 min" in lines[2] and lines[3].rstrip().endswith("holds")
+    assert lines[2].startswith(ROWS["logout"]) and lines[2].rstrip().endswith("holds")
+    assert "copy accepted for 15 min" in lines[2]
+    first_scaling = next(n for n, line in enumerate(lines) if line.startswith("scaling"))
+    assert lines[first_scaling - 1] == "" and lines[first_scaling].rstrip().endswith("holds")
+
+
+def test_table_wraps_long_cells_to_fit_the_page():
+    long = Finding("x " * 60, "a measured value that goes on " * 3, "the claim", "depends")
+    text = str(comparison_table({"storage": long, "logout": LOGOUT}))
+    assert max(map(len, text.splitlines())) <= 120
+    assert text.split().count("goes") == 3 and text.split().count("x") == 60  # wrapped, nothing lost
+    assert str(long).splitlines()[-1] == "verdict: depends"
 
 
 def test_table_refuses_unknown_rows():
@@ -54,6 +64,8 @@ def test_reason_refuses_an_unknown_row_and_prints_its_evidence():
         Reason("because", "colour")
     assert str(Reason("because", "logout")) == "  - because"
     assert "measured (logout speed): x" in str(Reason("because", "logout", "x"))
+    wrapped = str(Reason("because", "logout", "y " * 100)).splitlines()
+    assert len(wrapped) > 2 and max(map(len, wrapped)) <= 120 and wrapped[2].startswith(" " * 8 + "y")
 
 
 def test_recommend_wants_needs():
