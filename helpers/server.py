@@ -4,20 +4,49 @@
 certificate authority and server certificate made by ``cryptography`` for this run only. Clients
 verify the server against that authority (never ``verify=False``), so ``Secure`` cookies travel
 exactly as they would in production. The server is quiet: no access log reaches the notebook.
+
+One bad client cannot stall it. A browser tab's preconnect, a port scanner or a learner's slow
+script shares the machine with the notebook, so the server promises, with the defaults of
+``ServerLimits``:
+
+* the accept loop only accepts: each connection gets its own thread, which does the TLS handshake
+  under a deadline (5 s), so a client that connects and sends nothing delays nobody else;
+* a connection may wait 5 s for its request to start (``idle_timeout``), and once it starts, the
+  request line, headers and body must all arrive within 10 s (``request_deadline``): a deadline
+  for the whole request, not a timeout per read, so trickling one byte at a time does not help;
+  a body cut off by the deadline reaches the app as a truncated body (a 400), never a hang;
+* at most 64 connections are open at once (``max_connections``); a newcomer past the cap first
+  evicts the oldest connection that has not started a request (handshaking or idle), and is
+  refused (the socket reset at once, before any TLS) only when every slot is busy with a request;
+* every response closes its connection (Werkzeug's own rule: ``http.server`` cannot drain a body
+  safely before a next request), after a bounded "lingering close": the server reads and discards
+  what the client is still sending for up to 2 s, so a client whose request was refused early
+  (an oversized header answered 431) reads that answer instead of a reset;
+* ``stop()`` returns within about a second whatever the clients are doing: it closes the listening
+  socket, then shuts down every open connection, then waits for their threads;
+* no ``Server`` header: a hardened server does not advertise its software and versions.
+
+``serve(app, name="ch04")`` first stops the running server that was started in this process under
+the same name: re-running a notebook cell replaces its server instead of leaking a port and threads.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import ipaddress
 import shutil
 import socket
 import ssl
+import struct
 import tempfile
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Callable
+from typing import Any, Generic, Protocol, TypeVar
 
 import requests
 from cryptography import x509
@@ -26,30 +55,245 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
+__all__ = ["HOST", "SERVERS", "NamedRegistry", "RunningServer", "ServerLimits", "port_is_free", "serve"]
+
 HOST = "127.0.0.1"  # not "localhost": Python's cookie jar mishandles cookies for dotless host names
-IDLE_CONNECTION_TIMEOUT = 5.0  # seconds a kept-alive connection may sit idle before its thread ends
+ACCEPT_POLL_INTERVAL = 0.05  # seconds: how soon the accept loop notices stop()
+STOP_GRACE = 1.0  # seconds stop() waits for connection threads once their sockets are shut down
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """Werkzeug's handler without the access log: a notebook shows traffic on purpose, not by accident."""
+@dataclass(frozen=True)
+class ServerLimits:
+    """How long and how many: the deadlines and the connection cap that keep one client from stalling the server."""
 
-    timeout = IDLE_CONNECTION_TIMEOUT
+    handshake_timeout: float = 5.0  # TCP accept -> TLS handshake done
+    idle_timeout: float = 5.0  # connection ready -> first byte of the request
+    request_deadline: float = 10.0  # first byte -> request line, headers and body all read
+    write_timeout: float = 10.0  # each write of the response to a client that does not read
+    linger_timeout: float = 2.0  # after the response: discard what the client still sends
+    max_connections: int = 64  # open at once; a notebook's own clients need a handful
+
+    def __post_init__(self) -> None:
+        for field in ("handshake_timeout", "idle_timeout", "request_deadline", "write_timeout", "linger_timeout"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"{field} must be a positive number of seconds, got {value!r}")
+        if isinstance(self.max_connections, bool) or not isinstance(self.max_connections, int) or self.max_connections < 1:
+            raise ValueError(f"max_connections must be a whole number of at least 1, got {self.max_connections!r}")
+
+
+def _shutdown_tcp(sock: socket.socket, how: int) -> None:
+    """Shut down the TCP connection under ``sock``, bypassing any TLS layer (thread-safe, never raises)."""
+    # ssl.SSLSocket.shutdown() drops its TLS state first, which races a thread still using it;
+    # the plain socket method acts on the file descriptor alone and wakes a blocked reader.
+    try:
+        socket.socket.shutdown(sock, how)
+    except OSError:
+        pass
+
+
+class _Connection:
+    """One accepted connection: its socket (TLS-wrapped once the handshake starts) and whether it is mid-request."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.busy = False  # True from a request's first byte until its response is written
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The read side of a connection, with one deadline for the whole request instead of a timeout per read."""
+
+    def __init__(self, connection: _Connection, limits: ServerLimits) -> None:
+        super().__init__()
+        self._connection = connection
+        self._limits = limits
+        self._deadline = time.monotonic() + limits.idle_timeout
+        self._in_body = False
+
+    def readable(self) -> bool:
+        return True
+
+    def await_request(self) -> None:
+        """Start waiting for a request: ``idle_timeout`` for its first byte."""
+        self._deadline = time.monotonic() + self._limits.idle_timeout
+        self._in_body = False
+
+    def start_body(self) -> None:
+        """Headers are parsed: past the deadline the body now ends (the app answers 400) rather than raising."""
+        self._in_body = True
+
+    def readinto(self, buffer: Any) -> int:
+        remaining = self._deadline - time.monotonic()
+        try:
+            if remaining <= 0:
+                raise TimeoutError("the request deadline has passed")
+            self._connection.sock.settimeout(remaining)
+            count = self._connection.sock.recv_into(buffer)
+        except TimeoutError:
+            if self._in_body:
+                return 0  # Werkzeug's LimitedStream turns a short body into 400 Bad Request
+            raise  # http.server closes the connection quietly on a timeout while reading headers
+        if count and not self._connection.busy:
+            self._connection.busy = True
+            self._deadline = time.monotonic() + self._limits.request_deadline
+        return count
+
+
+class _DeadlineWriter(io.RawIOBase):
+    """The write side of a connection: each write must be taken by the client within ``write_timeout``."""
+
+    def __init__(self, sock: socket.socket, limits: ServerLimits) -> None:
+        super().__init__()
+        self._sock = sock
+        self._timeout = limits.write_timeout
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self._sock.settimeout(self._timeout)
+        self._sock.sendall(data)
+        return memoryview(data).nbytes
+
+
+class _Handler(WSGIRequestHandler):
+    """Werkzeug's handler with deadlines on reads and writes, no access log and no ``Server`` header."""
+
+    server: _Server
+    request: _Connection  # the server hands over its bookkeeping record; the socket is ``request.sock``
 
     def setup(self) -> None:
-        super().setup()
-        # The handler writes headers and body in separate small TLS records; with Nagle's algorithm
-        # on, the second waits for the client's delayed ACK (~15 ms a request on loopback).
+        self.connection = self.request.sock
+        # Headers and body leave in separate small TLS records: with Nagle's algorithm on, the second
+        # waits for the client's delayed ACK (~15 ms a request on loopback).
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._reader = _DeadlineReader(self.request, self.server.limits)
+        self.rfile = io.BufferedReader(self._reader)
+        self.wfile = _DeadlineWriter(self.connection, self.server.limits)
+
+    def handle_one_request(self) -> None:
+        self._reader.await_request()
+        super().handle_one_request()
+
+    def parse_request(self) -> bool:
+        parsed = super().parse_request()
+        self._reader.start_body()
+        return parsed
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        # BaseHTTPRequestHandler.send_response minus the Server header: no software or versions advertised.
+        self.log_request(code)
+        self.send_response_only(code, message)
+        self.send_header("Date", self.date_time_string())
 
     def log(self, type: str, message: str, *args: Any) -> None:
         pass
 
 
-class _QuietServer(ThreadedWSGIServer):
-    """A threaded server that does not print tracebacks when a client hangs up mid-request."""
+class _Server(ThreadedWSGIServer):
+    """Werkzeug's threaded server, with the TLS handshake, deadlines and a connection cap handled per connection."""
+
+    daemon_threads = True  # connection threads are tracked and joined by close_connections(), not socketserver
+
+    def __init__(self, app: Callable[..., Any], tls: ssl.SSLContext | None, limits: ServerLimits) -> None:
+        # Given the TLS context, Werkzeug would wrap the listening socket, and accept() would then do
+        # every handshake on the one accepting thread, with no deadline. Each connection's thread does its own.
+        super().__init__(HOST, 0, app, handler=_Handler, ssl_context=None)
+        self.ssl_context = tls  # read by the handler to report the https scheme
+        self.limits = limits
+        self.refused = 0  # connections reset at once because every slot was busy with a request
+        self.evicted = 0  # connections closed before their request started, to make room for a newcomer
+        self._lock = threading.Lock()
+        self._open: dict[_Connection, None] = {}  # counted against the cap, oldest first
+        self._connection_threads: set[threading.Thread] = set()
+        self._closing = False
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        connection = _Connection(request)
+        with self._lock:
+            admitted = not self._closing and (len(self._open) < self.limits.max_connections or self._evict_one())
+            if admitted:
+                self._open[connection] = None
+                thread = threading.Thread(
+                    target=self._serve_connection, args=(connection, client_address),
+                    name="auth-course-connection", daemon=True,
+                )
+                self._connection_threads.add(thread)
+                thread.start()
+        if not admitted:
+            self.refused += 1
+            # Reset at once, before any TLS: nothing is read, nothing waits, the client learns it now.
+            request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            request.close()
+
+    def _evict_one(self) -> bool:
+        """Close the oldest connection that has not started a request (lock held); False if all are mid-request."""
+        for connection in self._open:
+            if not connection.busy:
+                del self._open[connection]
+                _shutdown_tcp(connection.sock, socket.SHUT_RDWR)
+                self.evicted += 1
+                return True
+        return False
+
+    def _serve_connection(self, connection: _Connection, client_address: Any) -> None:
+        """One connection's whole life, on its own thread: handshake, one request, lingering close."""
+        try:
+            if self.ssl_context is not None and not self._handshake(connection):
+                return
+            self.finish_request(connection, client_address)
+        except Exception:
+            self.handle_error(connection, client_address)
+        finally:
+            connection.busy = False  # lingering: evictable, and still shut down by stop()
+            self._close_lingering(connection)
+            with self._lock:
+                self._open.pop(connection, None)
+                self._connection_threads.discard(threading.current_thread())
+
+    def _handshake(self, connection: _Connection) -> bool:
+        """Do the TLS handshake within ``handshake_timeout`` (CPython applies it to the whole handshake)."""
+        assert self.ssl_context is not None
+        with self._lock:  # wrapping replaces the socket object; stop() and eviction must see the new one
+            if self._closing:
+                return False
+            connection.sock.settimeout(self.limits.handshake_timeout)
+            connection.sock = self.ssl_context.wrap_socket(connection.sock, server_side=True, do_handshake_on_connect=False)
+        try:
+            connection.sock.do_handshake()
+        except (OSError, ValueError):  # timeouts, resets, TLS alerts, or a socket shut down by stop()
+            return False
+        return True
+
+    def _close_lingering(self, connection: _Connection) -> None:
+        """Send FIN, then discard what the client still sends for up to ``linger_timeout``, then close."""
+        # Closing with unread bytes makes the kernel send a reset, which can destroy the response
+        # before the client reads it (a 431 for a 200 kB header arrived as SSLEOFError on the client).
+        sock = connection.sock
+        _shutdown_tcp(sock, socket.SHUT_WR)
+        deadline = time.monotonic() + self.limits.linger_timeout
+        try:
+            while (remaining := deadline - time.monotonic()) > 0:
+                sock.settimeout(remaining)
+                if not socket.socket.recv(sock, 65536):  # raw bytes: what is discarded needs no decrypting
+                    break
+        except OSError:
+            pass
+        sock.close()
+
+    def close_connections(self, grace: float) -> None:
+        """Refuse new connections, shut down every open one, and wait up to ``grace`` seconds for their threads."""
+        with self._lock:
+            self._closing = True
+            for connection in self._open:
+                _shutdown_tcp(connection.sock, socket.SHUT_RDWR)
+            threads = list(self._connection_threads)
+        deadline = time.monotonic() + grace
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        pass
+        pass  # a client that hangs up mid-request is not the notebook's problem: no traceback
 
 
 def _issue_certificates(directory: Path) -> tuple[Path, Path, Path]:
@@ -104,27 +348,76 @@ def _issue_certificates(directory: Path) -> tuple[Path, Path, Path]:
     return ca_path, cert_path, key_path
 
 
+
+
+class _Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+Running = TypeVar("Running", bound=_Stoppable)
+
+
+class NamedRegistry(Generic[Running]):
+    """Running things by name: starting one under a name first stops the one already running under it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()  # re-entrant: stopping the previous one calls forget() on this thread
+        self._running: dict[str, Running] = {}
+
+    def replace(self, name: str, start: Callable[[], Running]) -> Running:
+        """Stop what runs under ``name``, then ``start()`` a new one and keep it under that name."""
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"name must be a non-empty string, got {name!r}")
+        with self._lock:
+            previous = self._running.pop(name, None)
+            if previous is not None:
+                previous.stop()
+            started = start()
+            self._running[name] = started
+            return started
+
+    def forget(self, name: str, item: Running) -> None:
+        """Drop ``name`` if ``item`` is still what runs under it (called by ``item.stop()``)."""
+        with self._lock:
+            if self._running.get(name) is item:
+                del self._running[name]
+
+    def names(self) -> list[str]:
+        """The names that have something running, sorted."""
+        with self._lock:
+            return sorted(self._running)
+
+
 class RunningServer:
     """A handle on a server started by ``serve``: its ``url``, ready clients, and ``stop()``."""
 
-    def __init__(self, app: Callable[..., Any], https: bool = True) -> None:
+    def __init__(
+        self, app: Callable[..., Any], https: bool = True, *, limits: ServerLimits | None = None, name: str | None = None
+    ) -> None:
         self.app = app
         self.https = https
+        self.name = name
+        self.limits = limits if limits is not None else ServerLimits()
         self._workdir = Path(tempfile.mkdtemp(prefix="auth-course-server-"))
-        ssl_context = None
+        tls = None
         self.ca_file: Path | None = None
-        if https:
-            self.ca_file, cert, key = _issue_certificates(self._workdir)
-            ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ssl_context.minimum_version = ssl.TLSVersion.TLSv1_2
-            ssl_context.load_cert_chain(cert, key)
-            key.unlink()  # loaded: the private key need not outlive this line on disk
-        self._server = _QuietServer(HOST, 0, app, handler=_QuietHandler, ssl_context=ssl_context)
+        try:
+            if https:
+                self.ca_file, cert, key = _issue_certificates(self._workdir)
+                tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                tls.minimum_version = ssl.TLSVersion.TLSv1_2
+                tls.load_cert_chain(cert, key)
+                key.unlink()  # loaded: the private key need not outlive this line on disk
+            self._server = _Server(app, tls, self.limits)
+        except BaseException:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            raise
         self.port: int = self._server.port
         self.url = f"{'https' if https else 'http'}://{HOST}:{self.port}"
         self._clients: list[requests.Session] = []
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"auth-course-server-{self.port}", daemon=True
+            target=self._server.serve_forever, kwargs={"poll_interval": ACCEPT_POLL_INTERVAL},
+            name="auth-course-server", daemon=True,
         )
         self._thread.start()
 
@@ -132,6 +425,16 @@ class RunningServer:
     def running(self) -> bool:
         """True until ``stop()`` has finished."""
         return self._thread.is_alive()
+
+    @property
+    def refused(self) -> int:
+        """Connections reset on arrival because ``max_connections`` were all busy with requests."""
+        return self._server.refused
+
+    @property
+    def evicted(self) -> int:
+        """Connections closed before their request started, to make room for a newcomer past the cap."""
+        return self._server.evicted
 
     def client(self) -> requests.Session:
         """A new ``requests.Session`` with its own cookie jar, trusting only this run's certificate authority."""
@@ -145,15 +448,18 @@ class RunningServer:
         return session
 
     def stop(self) -> None:
-        """Stop serving, close every client's connections, free the port and delete the certificates."""
+        """Stop accepting, shut down every open connection, free the port and delete the certificates (about a second at most)."""
         if self._thread.is_alive():
-            self._server.shutdown()
+            self._server.shutdown()  # the accept loop ends within ACCEPT_POLL_INTERVAL
             self._thread.join()
         self._server.server_close()
+        self._server.close_connections(STOP_GRACE)
         for session in self._clients:
-            session.close()  # ends kept-alive connections so their handler threads exit now
+            session.close()
         self._clients.clear()
         shutil.rmtree(self._workdir, ignore_errors=True)
+        if self.name is not None:
+            SERVERS.forget(self.name, self)
 
     def __enter__(self) -> RunningServer:
         return self
@@ -165,12 +471,20 @@ class RunningServer:
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
-        return f"<RunningServer {'https' if self.https else 'http'} on {HOST}, {state}>"
+        label = f" {self.name!r}" if self.name is not None else ""
+        return f"<RunningServer{label} {'https' if self.https else 'http'} on {HOST}, {state}>"
 
 
-def serve(app: Callable[..., Any], https: bool = True) -> RunningServer:
-    """Start ``app`` on 127.0.0.1 and a free port in a background thread; use as a context manager or call ``stop()``."""
-    return RunningServer(app, https=https)
+SERVERS: NamedRegistry[RunningServer] = NamedRegistry()  # the servers started with serve(..., name=...) in this process
+
+
+def serve(
+    app: Callable[..., Any], https: bool = True, *, name: str | None = None, limits: ServerLimits | None = None
+) -> RunningServer:
+    """Start ``app`` on 127.0.0.1 and a free port in a background thread; ``name`` replaces the server of that name."""
+    if name is None:
+        return RunningServer(app, https=https, limits=limits)
+    return SERVERS.replace(name, lambda: RunningServer(app, https=https, limits=limits, name=name))
 
 
 def port_is_free(port: int) -> bool:
