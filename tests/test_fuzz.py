@@ -103,7 +103,7 @@ def counter() -> Counter:
 
 
 def _fuzz_app(strategy: str, clock, users, rng: random.Random, count: int, counter: Counter) -> None:
-    app = create_app(strategy, clock=clock, users=users, secret=SECRET)
+    app = create_app(strategy, clock=clock, users=users, secret=SECRET, explain_errors=True)  # reasons counted below
     client = app.test_client()
     login = client.post("/login", json=ALICE)
     assert login.status_code == 200
@@ -164,7 +164,7 @@ def test_a_one_megabyte_credential_is_refused_before_parsing(strategy, clock, us
     real_decode, real_b64 = tokens.decode, tokens._b64decode
     monkeypatch.setattr(tokens, "decode", lambda *a, **k: calls.update(["decode"]) or real_decode(*a, **k))
     monkeypatch.setattr(tokens, "_b64decode", lambda *a, **k: calls.update(["b64"]) or real_b64(*a, **k))
-    app = create_app(strategy, clock=clock, users=users, secret=SECRET)
+    app = create_app(strategy, clock=clock, users=users, secret=SECRET, explain_errors=True)  # the reasons say where it stopped
     store = app.extensions["auth_course"].store
     touched = Counter()
     real_touch = store.touch
