@@ -12,6 +12,12 @@ evenly, and every run routes the same request to the same server (the charts are
 ``sticky=True`` pins a client to the server that answered its first request, like a balancer's
 session affinity cookie. Cookies live in one jar for the whole cluster: all servers are
 127.0.0.1, and cookies do not care about ports, just as they would be shared behind one host name.
+
+``start_cluster(count, make_app, name="ch07")`` first stops the cluster started under the same name
+in this process (its servers, clients and certificate folder), so re-running a notebook cell
+replaces its cluster instead of leaking ports and threads. Each server keeps the promises of
+``helpers.server`` (deadlines, connection cap, a ``stop()`` of about a second), and stopping a
+cluster stops its servers in parallel, so it takes about as long as stopping one.
 """
 
 from __future__ import annotations
@@ -26,9 +32,9 @@ from typing import Any
 
 import requests
 
-from helpers.server import RunningServer, serve
+from helpers.server import NamedRegistry, RunningServer, ServerLimits, serve
 
-__all__ = ["MAX_SERVERS", "BalancedClient", "Cluster", "start_cluster"]
+__all__ = ["CLUSTERS", "MAX_SERVERS", "BalancedClient", "Cluster", "start_cluster"]
 
 MAX_SERVERS = 8  # each server is a thread and a port; more would only crowd a laptop
 
@@ -81,8 +87,9 @@ class BalancedClient:
 class Cluster:
     """Running servers, a trust bundle for all their certificates, and clients that balance across them."""
 
-    def __init__(self, servers: list[RunningServer]) -> None:
+    def __init__(self, servers: list[RunningServer], name: str | None = None) -> None:
         self.servers = servers
+        self.name = name
         self._workdir = Path(tempfile.mkdtemp(prefix="auth-course-cluster-"))
         # Each server has its own one-run certificate authority; a client trusts exactly these.
         self.ca_bundle = self._workdir / "cluster-ca.pem"
@@ -115,13 +122,15 @@ class Cluster:
         for session in self._clients:
             session.close()
         self._clients.clear()
-        # In parallel: each stop waits up to one poll interval of its server's loop.
+        # In parallel: each stop waits up to one poll interval of its server's loop, and for its connections.
         stoppers = [threading.Thread(target=server.stop) for server in self.servers]
         for thread in stoppers:
             thread.start()
         for thread in stoppers:
             thread.join()
         shutil.rmtree(self._workdir, ignore_errors=True)
+        if self.name is not None:
+            CLUSTERS.forget(self.name, self)
 
     def __enter__(self) -> Cluster:
         return self
@@ -132,18 +141,31 @@ class Cluster:
 
     def __repr__(self) -> str:
         running = sum(server.running for server in self.servers)
-        return f"<Cluster of {self.size} servers, {running} running>"
+        label = f" {self.name!r}" if self.name is not None else ""
+        return f"<Cluster{label} of {self.size} servers, {running} running>"
 
 
-def start_cluster(count: int, make_app: Callable[[int], Any]) -> Cluster:
-    """Serve ``make_app(i)`` for i in 0…count-1, each on its own HTTPS port; stop with ``stop()`` or ``with``."""
+CLUSTERS: NamedRegistry[Cluster] = NamedRegistry()  # the clusters started with start_cluster(..., name=...) in this process
+
+
+def start_cluster(
+    count: int, make_app: Callable[[int], Any], *, name: str | None = None, limits: ServerLimits | None = None
+) -> Cluster:
+    """Serve ``make_app(i)`` for i in 0…count-1, each on its own HTTPS port; ``name`` replaces the cluster of that name."""
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_SERVERS:
         raise ValueError(f"count must be a whole number of servers from 1 to {MAX_SERVERS}, got {count!r}")
+    if name is None:
+        return _start(count, make_app, limits, None)
+    return CLUSTERS.replace(name, lambda: _start(count, make_app, limits, name))
+
+
+def _start(count: int, make_app: Callable[[int], Any], limits: ServerLimits | None, name: str | None) -> Cluster:
+    """Start the servers one by one; if any fails, stop those already running before re-raising."""
     servers: list[RunningServer] = []
     try:
         for index in range(count):
-            servers.append(serve(make_app(index)))
-        return Cluster(servers)
+            servers.append(serve(make_app(index), limits=limits))
+        return Cluster(servers, name=name)
     except BaseException:
         for server in servers:  # a failing make_app must not leave the earlier servers running
             server.stop()

@@ -205,7 +205,7 @@ class _Server(ThreadedWSGIServer):
         self.evicted = 0  # connections closed before their request started, to make room for a newcomer
         self._lock = threading.Lock()
         self._open: dict[_Connection, None] = {}  # counted against the cap, oldest first
-        self._connection_threads: set[threading.Thread] = set()
+        self._connection_threads: set[threading.Thread] = set()  # live ones, and finished ones until the next accept
         self._closing = False
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -214,6 +214,8 @@ class _Server(ThreadedWSGIServer):
             admitted = not self._closing and (len(self._open) < self.limits.max_connections or self._evict_one())
             if admitted:
                 self._open[connection] = None
+                # A finished thread stays listed until here, so stop() also joins one that is just exiting.
+                self._connection_threads = {thread for thread in self._connection_threads if thread.is_alive()}
                 thread = threading.Thread(
                     target=self._serve_connection, args=(connection, client_address),
                     name="auth-course-connection", daemon=True,
@@ -238,18 +240,19 @@ class _Server(ThreadedWSGIServer):
 
     def _serve_connection(self, connection: _Connection, client_address: Any) -> None:
         """One connection's whole life, on its own thread: handshake, one request, lingering close."""
+        answered = False
         try:
             if self.ssl_context is not None and not self._handshake(connection):
                 return
+            answered = True
             self.finish_request(connection, client_address)
         except Exception:
             self.handle_error(connection, client_address)
         finally:
             connection.busy = False  # lingering: evictable, and still shut down by stop()
-            self._close_lingering(connection)
+            self._close(connection, linger=answered)
             with self._lock:
                 self._open.pop(connection, None)
-                self._connection_threads.discard(threading.current_thread())
 
     def _handshake(self, connection: _Connection) -> bool:
         """Do the TLS handshake within ``handshake_timeout`` (CPython applies it to the whole handshake)."""
@@ -265,13 +268,13 @@ class _Server(ThreadedWSGIServer):
             return False
         return True
 
-    def _close_lingering(self, connection: _Connection) -> None:
-        """Send FIN, then discard what the client still sends for up to ``linger_timeout``, then close."""
+    def _close(self, connection: _Connection, linger: bool) -> None:
+        """Send FIN; after a response, discard what the client still sends for up to ``linger_timeout``; close."""
         # Closing with unread bytes makes the kernel send a reset, which can destroy the response
         # before the client reads it (a 431 for a 200 kB header arrived as SSLEOFError on the client).
         sock = connection.sock
         _shutdown_tcp(sock, socket.SHUT_WR)
-        deadline = time.monotonic() + self.limits.linger_timeout
+        deadline = time.monotonic() + (self.limits.linger_timeout if linger else 0.0)
         try:
             while (remaining := deadline - time.monotonic()) > 0:
                 sock.settimeout(remaining)

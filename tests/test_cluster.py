@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 
 import pytest
 
-from helpers.cluster import MAX_SERVERS, start_cluster
-from helpers.server import port_is_free
+from helpers.cluster import CLUSTERS, MAX_SERVERS, start_cluster
+from helpers.server import HOST, port_is_free
 from helpers.sessions import MemoryStore, SQLiteStore
 from helpers.web import bearer, create_app
 
@@ -88,3 +90,46 @@ def test_a_failing_app_factory_stops_the_servers_already_started(clock, users):
 def test_server_count_is_checked(count):
     with pytest.raises(ValueError, match="whole number of servers"):
         start_cluster(count, lambda i: None)
+
+
+def test_starting_a_cluster_again_under_a_name_stops_the_previous_one(clock, users):
+    make_app = lambda i: create_app("session", clock=clock, users=users)  # noqa: E731
+    baseline = set(threading.enumerate())
+    first = start_cluster(2, make_app, name="chapter")
+    first_ports, first_bundle = [server.port for server in first.servers], first.ca_bundle
+    second = start_cluster(3, make_app, name="chapter")  # what re-running the cell does
+    assert all(port_is_free(port) for port in first_ports) and not first_bundle.exists()
+    assert "0 running" in repr(first) and CLUSTERS.names() == ["chapter"]
+    assert [second.client().get("/me").status_code for _ in range(3)] == [401] * 3
+    second.stop()
+    assert CLUSTERS.names() == []
+    assert set(threading.enumerate()) == baseline
+
+
+def test_a_failing_start_under_a_name_leaves_nothing_running_or_registered(clock, users):
+    baseline = set(threading.enumerate())
+    previous = start_cluster(1, lambda i: create_app("session", clock=clock, users=users), name="chapter")
+
+    def make_app(index):
+        if index == 1:
+            raise RuntimeError("no second app")
+        return create_app("session", clock=clock, users=users)
+
+    with pytest.raises(RuntimeError, match="no second app"):
+        start_cluster(2, make_app, name="chapter")
+    assert not any(server.running for server in previous.servers) and CLUSTERS.names() == []
+    assert set(threading.enumerate()) == baseline
+
+
+def test_a_cluster_stops_promptly_with_a_silent_connection_on_every_server(clock, users):
+    baseline = set(threading.enumerate())
+    cluster = start_cluster(4, lambda i: create_app("jwt", clock=clock, users=users, secret=b"k" * 32))
+    silent = [socket.create_connection((HOST, server.port)) for server in cluster.servers]
+    assert cluster.client().post("/login", json=LOGIN).status_code == 200
+    start = time.monotonic()
+    cluster.stop()
+    elapsed = time.monotonic() - start
+    for sock in silent:
+        sock.close()
+    assert elapsed < 1.5, f"stopping the cluster took {elapsed:.2f} s"
+    assert set(threading.enumerate()) == baseline
