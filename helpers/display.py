@@ -7,6 +7,7 @@ token catches the exception and prints it: ``with shows_error(): decode(...)`` p
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,15 +26,19 @@ class CaughtError:
 
 
 @contextmanager
-def shows_error(*expected: type[BaseException], quiet: bool = False) -> Iterator[CaughtError]:
-    """Run a block that should fail; print ``Name: message`` instead of a traceback (others propagate)."""
+def shows_error(
+    *expected: type[BaseException], quiet: bool = False, width: int | None = None
+) -> Iterator[CaughtError]:
+    """Run a block that should fail; print ``Name: message`` (wrapped at ``width``) instead of a traceback."""
     caught = CaughtError()
     try:
         yield caught
     except (expected or (Exception,)) as exc:
         caught.error = exc
         if not quiet:
-            print(f"{type(exc).__name__}: {exc}")
+            line = f"{type(exc).__name__}: {exc}"
+            # Long library messages would make the reader scroll sideways; continuation lines are indented.
+            print(line if width is None else "\n".join(textwrap.wrap(line, width, subsequent_indent="    ")))
     else:
         if not quiet:
             print("no error raised")

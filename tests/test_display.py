@@ -10,6 +10,22 @@ def test_shows_error_prints_name_and_message(capsys):
     assert caught.name == "KeyError"
 
 
+def test_shows_error_wraps_a_long_message_at_width(capsys):
+    message = "a message long enough to need wrapping, " * 4
+    with shows_error(ValueError, width=60):
+        raise ValueError(message)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) > 1 and all(len(line) <= 60 for line in lines), lines
+    assert lines[0].startswith("ValueError: a message") and all(line.startswith("    ") for line in lines[1:])
+    assert " ".join(line.strip() for line in lines) == f"ValueError: {message}".strip(), "wrapping loses no words"
+
+
+def test_shows_error_does_not_wrap_by_default(capsys):
+    with shows_error(ValueError):
+        raise ValueError("x" * 200)
+    assert capsys.readouterr().out == "ValueError: " + "x" * 200 + "\n"
+
+
 def test_shows_error_says_so_when_nothing_fails(capsys):
     with shows_error() as caught:
         pass
