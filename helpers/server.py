@@ -15,6 +15,7 @@ script shares the machine with the notebook, so the server promises, with the de
   request line, headers and body must all arrive within 10 s (``request_deadline``): a deadline
   for the whole request, not a timeout per read, so trickling one byte at a time does not help;
   a body cut off by the deadline reaches the app as a truncated body (a 400), never a hang;
+  a client that stops reading the response is dropped once a write waits 10 s (``write_timeout``);
 * at most 64 connections are open at once (``max_connections``); a newcomer past the cap first
   evicts the oldest connection that has not started a request (handshaking or idle), and is
   refused (the socket reset at once, before any TLS) only when every slot is busy with a request;
@@ -24,10 +25,13 @@ script shares the machine with the notebook, so the server promises, with the de
   (an oversized header answered 431) reads that answer instead of a reset;
 * ``stop()`` returns within about a second whatever the clients are doing: it closes the listening
   socket, then shuts down every open connection, then waits for their threads;
-* no ``Server`` header: a hardened server does not advertise its software and versions.
+* no ``Server`` header at all, rather than a made-up value: a hardened server does not advertise
+  its software and versions, and a fixed string would tell a client nothing it needs.
 
 ``serve(app, name="ch04")`` first stops the running server that was started in this process under
 the same name: re-running a notebook cell replaces its server instead of leaking a port and threads.
+The only state kept between calls is that registry, ``SERVERS`` (``SERVERS.names()`` lists it);
+``serve(app)`` without a name is not registered and runs until its ``stop()``.
 """
 
 from __future__ import annotations

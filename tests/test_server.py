@@ -332,3 +332,27 @@ def test_a_stopped_named_server_does_not_stop_its_successor():
     old.stop()  # already stopped by the replacement: a no-op, and the name still belongs to `new`
     assert new.running and SERVERS.names() == ["x"]
     new.stop()
+
+
+def test_a_client_that_never_reads_its_response_is_dropped_after_the_write_timeout(no_thread_left):
+    app = make_app()
+    big = b"x" * 64 * 1024 * 1024  # far more than the socket buffers hold
+
+    @app.get("/big")
+    def download():
+        return big
+
+    srv = serve(app, limits=ServerLimits(write_timeout=0.5, linger_timeout=0.5))
+    sock = tls_connection(srv)
+    sock.sendall(b"GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    time.sleep(2.0)  # never reading: the server's write waits, then gives up
+    assert_answers_promptly(srv, beside="a client that does not read its response")
+    received = 0
+    sock.settimeout(5)
+    try:
+        while chunk := sock.recv(1024 * 1024):
+            received += len(chunk)
+    except OSError:
+        pass  # a reset ends it too
+    assert received < len(big), "the server should have dropped the client that stopped reading"
+    assert_stops_promptly(srv, [sock])
