@@ -37,6 +37,7 @@ from . import DATA_DIR
 from .clock import Clock
 from .display import Table
 from .tokens import b64url_encode
+from .web import REFRESH_COOKIE, REFRESH_PATH  # the names the course app (and the naive one) use
 
 __all__ = [
     "WORDLIST", "NONE_CASINGS", "segments", "unverified_claims", "tamper_claims", "sign_hs256",
@@ -355,10 +356,6 @@ def xss_steal(browser: Browser, page_url: str) -> dict[str, str]:
 
 # --- after logout, and with a planted cookie: what a login's refresh family still does ---------------
 
-REFRESH_COOKIE_NAME = "__Secure-refresh"  # the refresh cookie both the course app and the naive one set
-REFRESH_PATH = "/refresh"
-
-
 def refresh_after_logout(url: str, make_client: Callable[[], requests.Session], credentials: dict[str, str],
                          rounds: int = 3) -> tuple[dict[str, Any], list[int]]:
     """Log in, let a thief copy the refresh cookie, log out at ``/logout`` with the access token; the thief refreshes.
@@ -386,7 +383,7 @@ class TossResult:
 
 def _still_rotates(url: str, make_client: Callable[[], requests.Session], token: str) -> bool:
     probe = make_client()
-    probe.cookies.set(REFRESH_COOKIE_NAME, token, domain=_site(url)[1], path=REFRESH_PATH)
+    probe.cookies.set(REFRESH_COOKIE, token, domain=_site(url)[1], path=REFRESH_PATH)
     return probe.post(url + REFRESH_PATH, json={}).status_code == 200
 
 
@@ -401,12 +398,12 @@ def toss_refresh_cookie(url: str, make_client: Callable[[], requests.Session], v
     """
     own = make_client()
     own.post(url + "/login", json=attacker)
-    planted = own.cookies[REFRESH_COOKIE_NAME]
+    planted = own.cookies[REFRESH_COOKIE]
     browser = Browser(make_client())
-    browser.plant_from_sibling(url, REFRESH_COOKIE_NAME, planted, path=REFRESH_PATH)
+    browser.plant_from_sibling(url, REFRESH_COOKIE, planted, path=REFRESH_PATH)
     login = browser.request("POST", url + "/login", json=victim).json()
     _, host = _site(url)
-    victims_own = browser.cookies[(host, REFRESH_PATH, REFRESH_COOKIE_NAME, True)].value
+    victims_own = browser.cookies[(host, REFRESH_PATH, REFRESH_COOKIE, True)].value
     refreshed = browser.request("POST", url + REFRESH_PATH, json={})
     body = refreshed.json() if refreshed.ok else {}
     token = body.get("access_token")
@@ -414,7 +411,7 @@ def toss_refresh_cookie(url: str, make_client: Callable[[], requests.Session], v
     logouts = (browser.request("POST", url + REFRESH_PATH + "/logout").status_code,
                browser.request("POST", url + "/logout", headers={"Authorization": f"Bearer {login['access_token']}"}).status_code)
     # The rotated copy, if the refresh went through on the planted token, is the attacker's now.
-    attacker_token = browser.cookies.get((host, REFRESH_PATH, REFRESH_COOKIE_NAME, False))
+    attacker_token = browser.cookies.get((host, REFRESH_PATH, REFRESH_COOKIE, False))
     return TossResult(refreshed.status_code, refreshed_as, logouts,
                       _still_rotates(url, make_client, victims_own),
                       _still_rotates(url, make_client, attacker_token.value if attacker_token else planted))
@@ -600,20 +597,26 @@ def login_flood(url: str, make_client: Callable[[], requests.Session], bodies: S
                 gate: HeldPasswordChecks, timeout: float = 30) -> FloodResult:
     """POST every body to ``url + "/login"`` at once; release the gate once each request is held or answered."""
     answers: list[requests.Response | None] = [None] * len(bodies)
+    failures: list[BaseException] = []
 
     def send(index: int, client: requests.Session) -> None:
-        answers[index] = client.post(url + "/login", json=bodies[index], timeout=timeout)
+        try:
+            answers[index] = client.post(url + "/login", json=bodies[index], timeout=timeout)
+        except Exception as exc:  # reported below, in the caller's thread
+            failures.append(exc)
 
     threads = [threading.Thread(target=send, args=(i, make_client()), daemon=True) for i in range(len(bodies))]
     for thread in threads:
         thread.start()
     # Nothing is released until every request is either waiting at the gate or answered (refused
     # before any hashing): the peak then counts all the checks the server let start at once.
-    gate.wait_until(lambda: gate.inside + sum(a is not None for a in answers) >= len(bodies), timeout)
+    gate.wait_until(lambda: gate.inside + sum(a is not None for a in answers) + len(failures) >= len(bodies), timeout)
     peak = gate.peak
     gate.release()
     for thread in threads:
         thread.join(timeout)
+    if failures:
+        raise failures[0]
     done = [a for a in answers if a is not None]
     if len(done) != len(bodies):
         raise TimeoutError(f"{len(bodies) - len(done)} of {len(bodies)} logins got no answer within {timeout} s")

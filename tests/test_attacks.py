@@ -388,3 +388,11 @@ def test_login_flood_hardened_caps_hashing_and_throttles(users, clock, served):
     assert attacks.guess_passwords(srv.client(), srv.url, "alice", ["wonderland"])[0][0] == 429
     clock.advance(minutes=15)
     assert attacks.guess_passwords(srv.client(), srv.url, "alice", ["wonderland"])[0][0] == 200
+
+
+def test_login_flood_reports_a_failed_request_instead_of_waiting(users):
+    gate = attacks.HeldPasswordChecks(users)
+    with serve(create_naive_session_app(users)) as srv:
+        url, make_client = srv.url, srv.client
+    with pytest.raises(OSError):  # the server is gone (and its CA file): every request fails at once
+        attacks.login_flood(url, make_client, [ALICE, ALICE], gate, timeout=5)
