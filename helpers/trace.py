@@ -9,7 +9,7 @@ in brief, and the server-side state right after, as reported by a callback such 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,9 +95,27 @@ class Trace:
         )
         return response
 
-    def table(self) -> Table:
-        """The recorded exchanges as a printable table."""
-        result = Table(["#", "request", "credential sent", "status", "answer", "server state after"])
-        for row in self.rows:
-            result.add(row.step, f"{row.method} {row.path}", row.credential, row.status, row.answer, row.state)
+    def table(self, who: Sequence[str] | None = None, answers: bool = True) -> Table:
+        """The recorded exchanges as a table; ``who`` names each request's sender; ``answers=False`` drops the answers."""
+        if who is not None and len(who) != len(self.rows):
+            raise ValueError(f"who names {len(who)} senders for {len(self.rows)} recorded requests")
+        columns = ["#", *(["who"] if who is not None else []), "request", "credential sent", "status",
+                   *(["answer"] if answers else []), "server state after"]
+        result = Table(columns)
+        for index, row in enumerate(self.rows):
+            result.add(row.step, *([who[index]] if who is not None else []), f"{row.method} {row.path}",
+                       row.credential, row.status, *([row.answer] if answers else []), row.state)
         return result
+
+    def answer_table(self) -> Table:
+        """Each exchange's answer by step number: what ``table(answers=False)`` leaves out."""
+        return Table(["#", "answer"], [(row.step, row.answer) for row in self.rows])
+
+    def show(self, who: Sequence[str] | None = None, width: int = 120) -> None:
+        """Print the trace as one table if it fits ``width`` columns, else the exchanges, then the answers."""
+        whole = str(self.table(who))
+        if max(len(line) for line in whole.splitlines()) <= width:
+            print(whole)
+        else:
+            # Two narrower tables read better than one the reader must scroll sideways.
+            print(self.table(who, answers=False), self.answer_table(), sep="\n\n")

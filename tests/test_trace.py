@@ -1,3 +1,4 @@
+import pytest
 from flask import Flask, jsonify, make_response, request
 
 from helpers.server import serve
@@ -41,3 +42,38 @@ def test_trace_records_what_was_really_sent():
     text = str(trace.table())
     assert "t" * 40 not in text and "s" * 43 not in text
     assert text.splitlines()[0].split() == ["#", "request", "credential", "sent", "status", "answer", "server", "state", "after"]
+
+
+def recorded_trace() -> Trace:
+    with serve(make_app()) as srv:
+        trace = Trace(srv.url, state=lambda: "nothing stored")
+        trace.send(srv.client(), "GET", "/me")
+        trace.send(srv.client(), "POST", "/login", json={"username": "alice", "password": "pw"})
+    return trace
+
+
+def test_table_names_who_sent_each_request_and_can_leave_answers_out():
+    trace = recorded_trace()
+    text = str(trace.table(who=["mallory", "alice"]))
+    assert text.splitlines()[0].split()[:3] == ["#", "who", "request"]
+    assert [line.split()[1] for line in text.splitlines()[2:]] == ["mallory", "alice"]
+    narrow = str(trace.table(answers=False))
+    assert "answer" not in narrow and "no session cookie" not in narrow and "server state after" in narrow
+    assert [line.split(None, 1) for line in str(trace.answer_table()).splitlines()[2:]] == [
+        ["1", "Not authenticated: no session cookie"], ["2", "user=alice (+access_token)"]]
+
+
+def test_table_refuses_a_who_list_of_the_wrong_length():
+    with pytest.raises(ValueError, match="2 recorded requests"):
+        recorded_trace().table(who=["alice"])
+
+
+def test_show_prints_one_table_when_it_fits_and_splits_it_when_not(capsys):
+    trace = recorded_trace()
+    trace.show()
+    one = capsys.readouterr().out
+    assert one == str(trace.table()) + "\n"
+    trace.show(width=80)
+    two = capsys.readouterr().out
+    assert two == f"{trace.table(answers=False)}\n\n{trace.answer_table()}\n"
+    assert max(len(line) for line in two.splitlines()) <= 80 < max(len(line) for line in one.splitlines())
