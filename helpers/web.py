@@ -72,6 +72,7 @@ SESSION_COOKIE = "__Host-session"  # the __Host- prefix makes browsers demand Se
 REFRESH_COOKIE = "__Secure-refresh"
 REFRESH_PATH = "/refresh"
 ACCESS_TOKEN_TTL = 15 * 60  # seconds: the tutorials' 15-minute access token
+ISSUED_AT_SKEW = 30.0  # seconds an access token's iat may lie ahead of this server's clock (clocks drift)
 ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068: an ID or refresh token signed with the same key is not an access token
 TOKEN_ALGORITHM = "HS256"
 MAX_CREDENTIAL_LENGTH = 4096  # bytes; longer cookies or tokens are refused before any parsing
@@ -334,7 +335,7 @@ def _bearer_token() -> str:
 _TOKEN_REASONS: list[tuple[type[Exception], str]] = [
     (tokens.InvalidTypeError, f"not an access token (typ must be {ACCESS_TOKEN_TYPE})"),
     (tokens.ExpiredSignatureError, "Signature has expired"),
-    (tokens.ImmatureSignatureError, "The token is not yet valid (nbf)"),
+    (tokens.ImmatureSignatureError, "The token is not yet valid (nbf or iat in the future)"),
     (tokens.InvalidSignatureError, "Signature verification failed"),
     (tokens.InvalidAudienceError, "Invalid audience"),
     (tokens.InvalidIssuerError, "Invalid issuer"),
@@ -353,16 +354,24 @@ def _token_reason(exc: Exception) -> str:
 
 def _decode_access_token(config: AuthConfig, token: str) -> dict[str, Any]:
     """The claims of an access token this app signed, checked; raises ``tokens.InvalidTokenError``."""
-    return tokens.decode(
+    claims = tokens.decode(
         token,
         config.secret,
         algorithms=config.algorithms,
         audience=config.audience,
         issuer=config.issuer,
-        options={"require": ["exp", "iat", "sub"]},
+        options={"require": ["exp", "iat", "sub"], "verify_iat": False},  # iat is checked below, with skew
         clock=config.clock,
         typ=ACCESS_TOKEN_TYPE,
     )
+    # ``exp`` stays exact: a token dies when it says. Only "issued in the future" tolerates skew, so a
+    # verifier whose clock runs a little behind the signer's still accepts a token minted a moment ago.
+    issued_at = claims["iat"]
+    if isinstance(issued_at, bool) or not isinstance(issued_at, (int, float)) or not math.isfinite(issued_at):
+        raise tokens.InvalidIssuedAtError("Issued At claim (iat) must be an integer.")
+    if issued_at > config.clock.now() + ISSUED_AT_SKEW:
+        raise tokens.ImmatureSignatureError("The token is not yet valid (iat)")
+    return claims
 
 
 def _token_principal() -> Principal:

@@ -6,6 +6,7 @@ reason it is about; the default, generic 401 bodies are checked in test_security
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import threading
 from collections.abc import Callable
@@ -13,7 +14,8 @@ from collections.abc import Callable
 import jwt
 import pytest
 
-from helpers import tokens
+from helpers import tokens, web
+from helpers.clock import FrozenClock
 from helpers.denylist import MemoryDenylist, SQLiteDenylist
 from helpers.passwords import ScryptParams
 from helpers.refresh import MemoryRefreshStore, SQLiteRefreshStore
@@ -888,3 +890,19 @@ def test_a_login_flood_never_runs_more_hashes_at_once_than_the_cap(served, clock
     statuses = run_together(lambda i: login(srv, credentials={"username": "alice", "password": f"guess {i}"})[1].status_code, 16)
     assert set(statuses) <= {401, 503} and 401 in statuses
     assert 1 <= users.most <= 2, users.most
+
+
+def test_a_verifier_whose_clock_lags_accepts_a_fresh_token_but_not_one_from_the_far_future(served, clock):
+    srv = served("jwt")
+    config = auth_config(srv.app)
+    client = srv.client()
+
+    def signed_by_a_server_ahead_by(seconds: float) -> str:
+        ahead = dataclasses.replace(config, clock=FrozenClock(clock.now() + seconds))
+        return web.issue_access_token(ahead, "alice", "user")
+
+    slightly_ahead = signed_by_a_server_ahead_by(web.ISSUED_AT_SKEW / 2)
+    assert client.get(srv.url + "/api/data", headers=bearer(slightly_ahead)).status_code == 200
+    far_ahead = signed_by_a_server_ahead_by(web.ISSUED_AT_SKEW * 2)
+    response = client.get(srv.url + "/api/data", headers=bearer(far_ahead))
+    assert assert_401_json(response)["reason"] == web._token_reason(tokens.ImmatureSignatureError())
