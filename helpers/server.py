@@ -14,7 +14,8 @@ script shares the machine with the notebook, so the server promises, with the de
 * a connection may wait 5 s for its request to start (``idle_timeout``), and once it starts, the
   request line, headers and body must all arrive within 10 s (``request_deadline``): a deadline
   for the whole request, not a timeout per read, so trickling one byte at a time does not help;
-  a body cut off by the deadline reaches the app as a truncated body (a 400), never a hang;
+  a body cut off by the deadline reaches the app as a truncated body (a 400), never a hang, and so
+  does a malformed chunked body (Werkzeug's own reader raises an error that apps turn into a 500);
   a client that stops reading the response is dropped once a write waits 10 s (``write_timeout``);
 * at most 64 connections are open at once (``max_connections``); a newcomer past the cap first
   evicts the oldest connection that has not started a request (handshaking or idle), and is
@@ -57,7 +58,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+from werkzeug.exceptions import BadRequest
+from werkzeug.serving import DechunkedInput, ThreadedWSGIServer, WSGIRequestHandler
 
 __all__ = ["HOST", "SERVERS", "NamedRegistry", "RunningServer", "ServerLimits", "port_is_free", "serve"]
 
@@ -160,6 +162,16 @@ class _DeadlineWriter(io.RawIOBase):
         return memoryview(data).nbytes
 
 
+class _StrictDechunkedInput(DechunkedInput):
+    """Werkzeug's reader of chunked bodies, turning a malformed or cut-off body into a 400 instead of a 500."""
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            return super().readinto(buffer)
+        except OSError as error:  # Werkzeug raises OSError, which an app can only answer with 500
+            raise BadRequest("The chunked request body is malformed or incomplete.") from error
+
+
 class _Handler(WSGIRequestHandler):
     """Werkzeug's handler with deadlines on reads and writes, no access log and no ``Server`` header."""
 
@@ -183,6 +195,12 @@ class _Handler(WSGIRequestHandler):
         parsed = super().parse_request()
         self._reader.start_body()
         return parsed
+
+    def make_environ(self) -> dict[str, Any]:
+        environ = super().make_environ()
+        if isinstance(environ["wsgi.input"], DechunkedInput):
+            environ["wsgi.input"] = _StrictDechunkedInput(self.rfile)
+        return environ
 
     def send_response(self, code: int, message: str | None = None) -> None:
         # BaseHTTPRequestHandler.send_response minus the Server header: no software or versions advertised.

@@ -213,6 +213,28 @@ def test_a_body_trickled_past_the_deadline_is_a_400_not_a_500_or_a_hang():
         sock.close()
 
 
+@pytest.mark.parametrize("body", [
+    b"5\r\nhello\r\n",  # a first chunk, then nothing: cut off at the deadline
+    b"zz\r\nhello\r\n0\r\n\r\n",  # a chunk size that is not hexadecimal
+    b"5\r\nhelloXX0\r\n\r\n",  # a chunk without its terminating newline
+])
+def test_a_malformed_or_cut_off_chunked_body_is_a_400_not_a_500(body, capfd):
+    app = make_app()
+
+    @app.post("/upload")
+    def upload():
+        return jsonify(size=len(request.get_data()))
+
+    with serve(app, limits=FAST) as srv:
+        sock = tls_connection(srv)
+        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+        sock.settimeout(5)
+        answer = sock.recv(4096)
+        sock.close()
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:40]
+    assert "Traceback" not in capfd.readouterr().err, "a bad body must not reach the notebook as a logged 500"
+
+
 def test_idle_connections_after_a_response_are_closed_too(no_thread_left):
     # Every response closes its connection: a client hoping to keep it alive gets an EOF, not a slot held open.
     srv = serve(make_app(), limits=FAST)
