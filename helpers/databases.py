@@ -152,7 +152,7 @@ def _watch_forever(folders: Sequence[str]) -> None:
 
 
 class _Watchdog:
-    """A separate process that deletes folders, and stops the servers using them first if their owner died without ``stop()``.
+    """A separate process that deletes folders; first it stops their servers if the owner died without ``stop()``.
 
     Deleting a PostgreSQL data folder (about a thousand files) can take seconds on a slow disk; the
     watchdog does it after ``release()``, so ``stop()`` returns once the server is down, and the
