@@ -25,6 +25,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -91,6 +92,8 @@ class Cluster:
         self.servers = servers
         self.name = name
         self._workdir = Path(tempfile.mkdtemp(prefix="auth-course-cluster-"))
+        # Removed by stop(), or at the latest when the cluster is collected or the interpreter exits.
+        self._remove_workdir = weakref.finalize(self, shutil.rmtree, self._workdir, ignore_errors=True)
         # Each server has its own one-run certificate authority; a client trusts exactly these.
         self.ca_bundle = self._workdir / "cluster-ca.pem"
         self.ca_bundle.write_bytes(b"".join(s.ca_file.read_bytes() for s in servers if s.ca_file is not None))
@@ -128,7 +131,7 @@ class Cluster:
             thread.start()
         for thread in stoppers:
             thread.join()
-        shutil.rmtree(self._workdir, ignore_errors=True)
+        self._remove_workdir()
         if self.name is not None:
             CLUSTERS.forget(self.name, self)
 

@@ -47,6 +47,7 @@ import struct
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -437,6 +438,9 @@ class RunningServer:
         except BaseException:
             shutil.rmtree(self._workdir, ignore_errors=True)
             raise
+        # The folder goes with stop(), or at the latest when the server object is collected or the
+        # interpreter exits (a kernel shut down without stop()); the running server keeps it alive until then.
+        self._remove_workdir = weakref.finalize(self._server, shutil.rmtree, self._workdir, ignore_errors=True)
         self.port: int = self._server.port
         self.url = f"{'https' if https else 'http'}://{HOST}:{self.port}"
         self._clients: list[requests.Session] = []
@@ -482,7 +486,7 @@ class RunningServer:
         for session in self._clients:
             session.close()
         self._clients.clear()
-        shutil.rmtree(self._workdir, ignore_errors=True)
+        self._remove_workdir()
         if self.name is not None:
             SERVERS.forget(self.name, self)
 

@@ -1,8 +1,11 @@
 import select
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -378,3 +381,11 @@ def test_a_client_that_never_reads_its_response_is_dropped_after_the_write_timeo
         pass  # a reset ends it too
     assert received < len(big), "the server should have dropped the client that stopped reading"
     assert_stops_promptly(srv, [sock])
+
+
+def test_a_process_that_exits_without_stop_leaves_no_certificate_folder(tmp_path):
+    # A kernel shut down with its servers still running: the interpreter's exit removes their folders.
+    script = "from flask import Flask; from helpers.server import serve; print(serve(Flask('x')).ca_file.parent)"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    folder = Path(done.stdout.strip())
+    assert folder.name.startswith("auth-course-server-") and not folder.exists()
