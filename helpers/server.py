@@ -40,6 +40,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import ipaddress
+import os
 import shutil
 import socket
 import ssl
@@ -414,6 +415,40 @@ class NamedRegistry(Generic[Running]):
             return sorted(self._running)
 
 
+WORKDIR_PREFIX = "auth-course-server-"  # + the owning process's ID, so a later run can tell orphans apart
+
+
+def _remove_orphaned_workdirs(temp_root: str | None = None) -> int:
+    """Delete certificate folders this user's dead processes left behind (a killed kernel runs no exit handler)."""
+    removed = 0
+    if os.name != "posix":
+        return removed  # os.kill(pid, 0) probes only on POSIX (on Windows it would end the process)
+    root = Path(temp_root or tempfile.gettempdir())
+    for folder in root.glob(f"{WORKDIR_PREFIX}*-*"):
+        owner = folder.name[len(WORKDIR_PREFIX):].split("-", 1)[0]
+        if not owner.isdigit() or _process_alive(int(owner)):
+            continue
+        try:
+            if folder.stat().st_uid != os.getuid():
+                continue  # another user's folder: not ours to judge
+        except OSError:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    """True if a process with this ID exists (it may belong to another user)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
 class RunningServer:
     """A handle on a server started by ``serve``: its ``url``, ready clients, and ``stop()``."""
 
@@ -424,7 +459,8 @@ class RunningServer:
         self.https = https
         self.name = name
         self.limits = limits if limits is not None else ServerLimits()
-        self._workdir = Path(tempfile.mkdtemp(prefix="auth-course-server-"))
+        _remove_orphaned_workdirs()
+        self._workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-"))
         tls = None
         self.ca_file: Path | None = None
         try:

@@ -1,3 +1,4 @@
+import os
 import select
 import socket
 import ssl
@@ -11,6 +12,7 @@ import pytest
 import requests
 from flask import Flask, jsonify, make_response, request
 
+from helpers import server
 from helpers.server import HOST, SERVERS, ServerLimits, port_is_free, serve
 
 
@@ -389,3 +391,21 @@ def test_a_process_that_exits_without_stop_leaves_no_certificate_folder(tmp_path
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
     folder = Path(done.stdout.strip())
     assert folder.name.startswith("auth-course-server-") and not folder.exists()
+
+
+def test_a_killed_process_s_certificate_folder_is_removed_by_the_next_server(tmp_path):
+    # SIGKILL (a kernel killed on a timeout) runs no exit handler; the next serve() in any process sweeps up.
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    script = ("import os; from flask import Flask; from helpers.server import serve; "
+              "print(serve(Flask('x')).ca_file.parent, flush=True); os.kill(os.getpid(), 9)")
+    killed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
+    orphan = Path(killed.stdout.strip())
+    assert killed.returncode != 0 and orphan.exists() and orphan.parent == tmp_path
+    assert server._remove_orphaned_workdirs(str(tmp_path)) == 1
+    assert not orphan.exists()
+
+
+def test_the_sweep_leaves_folders_of_live_processes_alone(tmp_path):
+    mine = tmp_path / f"{server.WORKDIR_PREFIX}{os.getpid()}-abc"
+    mine.mkdir()
+    assert server._remove_orphaned_workdirs(str(tmp_path)) == 0 and mine.exists()
