@@ -93,11 +93,12 @@ class AuthConfig:
     store: SessionStore
     users: UserDirectory
     clock: Clock
-    secret: bytes
+    secret: bytes  # the HMAC key; unused when ``signing_key`` is set
     access_ttl: int = ACCESS_TOKEN_TTL
     issuer: str = "auth-course"
     audience: str = "auth-course-api"
-    algorithms: list[str] = field(default_factory=lambda: [TOKEN_ALGORITHM])
+    algorithms: list[str] = field(default_factory=lambda: [TOKEN_ALGORITHM])  # one: the algorithm of the key
+    signing_key: tokens.PrivateKey | None = None  # set: tokens are signed with it, checked with its public half
     refresh_store: RefreshTokenStore | None = None  # set for "jwt" and "both"
     denylist: JtiDenylist | None = None  # None: no revocation of access tokens, and no lookup per request
     throttle: LoginThrottle | None = None  # None: failed logins are not counted (the naive apps' way)
@@ -120,6 +121,16 @@ class Unauthorized(Exception):
     def __init__(self, reason: str, bearer: bool, bearer_error: str | None = "invalid_token") -> None:
         super().__init__(reason)
         self.reason, self.bearer, self.bearer_error = reason, bearer, bearer_error
+
+
+def signing_key(config: AuthConfig) -> bytes | tokens.PrivateKey:
+    """The key that signs this app's access tokens: the private key if one is set, else the HMAC secret."""
+    return config.signing_key if config.signing_key is not None else config.secret
+
+
+def verifying_key(config: AuthConfig) -> bytes | tokens.PublicKey:
+    """The key that checks them: only the public half of a private key (one algorithm per key), else the secret."""
+    return config.signing_key.public_key() if config.signing_key is not None else config.secret
 
 
 def _config() -> AuthConfig:
@@ -356,7 +367,7 @@ def _decode_access_token(config: AuthConfig, token: str) -> dict[str, Any]:
     """The claims of an access token this app signed, checked; raises ``tokens.InvalidTokenError``."""
     claims = tokens.decode(
         token,
-        config.secret,
+        verifying_key(config),
         algorithms=config.algorithms,
         audience=config.audience,
         issuer=config.issuer,
@@ -445,7 +456,7 @@ def issue_access_token(config: AuthConfig, user: str, role: str, sid: str | None
     }
     if sid is not None:
         claims["sid"] = sid
-    return tokens.encode(claims, config.secret, algorithm=config.algorithms[0], headers={"typ": ACCESS_TOKEN_TYPE})
+    return tokens.encode(claims, signing_key(config), algorithm=config.algorithms[0], headers={"typ": ACCESS_TOKEN_TYPE})
 
 
 def _login() -> Response:
@@ -722,6 +733,9 @@ def create_app(
     throttle: LoginThrottle | None = None,
     hashing_limit: int = HASHING_LIMIT,
     explain_errors: bool = False,
+    signing_key: tokens.PrivateKey | None = None,
+    algorithm: str = TOKEN_ALGORITHM,
+    audience: str = "auth-course-api",
 ) -> Flask:
     """Build a fresh Flask app that remembers logins by ``strategy``; every dependency can be injected.
 
@@ -730,9 +744,16 @@ def create_app(
     ``denylist`` (default None) turns on access-token revocation, and with it one lookup per API request.
     ``throttle`` (default: a ``LoginThrottle`` with its default limits on ``clock``) counts failed logins;
     ``hashing_limit`` caps password hashes at once; ``explain_errors`` adds the reason to 401 bodies.
+    ``signing_key`` (a private key, instead of ``secret``) signs access tokens with ``algorithm`` (e.g. RS256),
+    and only its public half verifies them, under that one algorithm; ``audience`` is the ``aud`` the app
+    issues and accepts.
     """
     if strategy not in ("session", "jwt", "both"):
         raise ValueError(f'strategy must be "session", "jwt" or "both", got {strategy!r}')
+    if signing_key is not None:
+        if secret is not None:
+            raise ValueError("pass either secret (HMAC) or signing_key (a private key), not both")
+        tokens.encode({}, signing_key, algorithm=algorithm)  # a key of another family or a public key raises here
     clock = clock or SystemClock()
     uses_tokens = strategy in ("jwt", "both")
     if uses_tokens and refresh_store is None:
@@ -744,6 +765,9 @@ def create_app(
         clock=clock,
         secret=secret if secret is not None else secrets.token_bytes(32),  # a fresh key per app: demo tokens die with it
         access_ttl=access_ttl,
+        audience=audience,
+        algorithms=[algorithm],
+        signing_key=signing_key,
         refresh_store=refresh_store if uses_tokens else None,
         denylist=denylist,
         throttle=throttle if throttle is not None else LoginThrottle(clock),
