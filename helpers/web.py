@@ -6,7 +6,11 @@
   cookie holding only its random ID; every request looks the ID up, and reads the user's current role.
 - ``"jwt"``: ``POST /login`` answers ``{"access_token": ...}``; the client sends it as
   ``Authorization: Bearer ...`` and the server checks its signature, type and claims, with no lookup.
-- ``"both"``: the hybrid — pages use the session cookie, ``/api/...`` uses bearer tokens.
+- ``"both"``: the hybrid — pages use the session cookie, ``/api/...`` uses bearer tokens. A login may
+  say which credentials its client wants, ``{"username", "password", "credentials": [...]}`` with
+  ``"session"`` (the session cookie) and/or ``"token"`` (access token + refresh cookie): a browser page
+  asks for ``["session"]`` and gets no script-readable token, an API client asks for ``["token"]`` and
+  leaves no session row behind. Without the field a login gets every credential its strategy issues.
 
 With ``"jwt"`` and ``"both"``, ``POST /login`` also sets a refresh token (``helpers.refresh``) in the
 cookie ``__Secure-refresh`` (HttpOnly, Secure, SameSite=Strict, Path=/refresh), while the access token
@@ -31,6 +35,11 @@ than ``MAX_JSON_DEPTH`` is a 400; every answer carries ``Cache-Control: no-store
 beyond). A 401 says only ``{"error": "Unauthorized"}``: why a credential failed (expired, revoked,
 reuse detected) helps a thief as much as a developer, so the reason is added only with
 ``create_app(..., explain_errors=True)``, and it is never raw input.
+
+Every 401 carries a ``WWW-Authenticate`` challenge (RFC 9110 §15.5.2 makes it a MUST): ``Bearer`` (RFC
+6750) where a bearer token is expected, and where a cookie is, ``Cookie realm="app", form-action="/login",
+cookie-name=...``: a scheme no registry holds (it comes from the expired draft-broyer-http-cookie-auth-00),
+which a browser ignores and a client can read as "log in at /login, then send this cookie".
 
 ``login_required`` and ``token_required`` are the Flask counterpart of Next.js middleware: they run
 before a view, reject with 401, or put the caller in ``flask.g.auth``.
@@ -83,6 +92,7 @@ HASHING_WAIT = 1.0  # seconds a login may queue for a hashing slot before it is 
 MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH = 12, 128  # OWASP ASVS 2.1.1 and 2.1.2
 
 UNAUTHORIZED = "Unauthorized"
+CREDENTIAL_KINDS = ("session", "token")  # what a login may ask for: the session cookie; access + refresh tokens
 
 
 @dataclass
@@ -249,6 +259,11 @@ def login_user(
     return user
 
 
+def cookie_challenge(cookie_name: str) -> str:
+    """The ``WWW-Authenticate`` challenge of a 401 on a cookie path: where to log in, which cookie to send."""
+    return f'Cookie realm="app", form-action="/login", cookie-name={cookie_name}'
+
+
 def _unauthorized_response(exc: Unauthorized) -> Response:
     explain = _config().explain_errors
     response = json_answer(401, error=UNAUTHORIZED, **({"reason": exc.reason} if explain else {}))
@@ -261,6 +276,7 @@ def _unauthorized_response(exc: Unauthorized) -> Response:
                 challenge += f', error_description="{_header_safe(exc.reason)}"'
         response.headers["WWW-Authenticate"] = challenge
     else:
+        response.headers["WWW-Authenticate"] = cookie_challenge(SESSION_COOKIE)
         _clear_session_cookie(response)
     return response
 
@@ -459,25 +475,48 @@ def issue_access_token(config: AuthConfig, user: str, role: str, sid: str | None
     return tokens.encode(claims, signing_key(config), algorithm=config.algorithms[0], headers={"typ": ACCESS_TOKEN_TYPE})
 
 
+def offered_credentials(strategy: Strategy) -> tuple[str, ...]:
+    """The credential kinds a login of ``strategy`` can issue: ``"session"`` and/or ``"token"``."""
+    return {"session": ("session",), "jwt": ("token",), "both": CREDENTIAL_KINDS}[strategy]
+
+
+def _wanted_credentials(config: AuthConfig) -> set[str] | Response:
+    """The credentials the login body asks for (default: all the strategy offers), or the 400 to send."""
+    body = json_body()
+    offered = offered_credentials(config.strategy)
+    asked = body.get("credentials", list(offered)) if isinstance(body, dict) else list(offered)
+    if (not isinstance(asked, list) or not asked or len(asked) > len(offered)
+            or not all(isinstance(kind, str) and kind in offered for kind in asked)):
+        return json_answer(400, error="Bad request",
+                           reason=f'"credentials" must be a non-empty list of {", ".join(map(repr, offered))}')
+    return set(asked)
+
+
 def _login() -> Response:
     config = _config()
+    wanted = _wanted_credentials(config)  # checked before the password: a bad request costs no hash
+    if isinstance(wanted, Response):
+        return wanted
     user = login_user(config.users, config.throttle, config.hashing)  # throttled, capped scrypt; or 400/401/429/503
     if isinstance(user, Response):
+        if user.status_code == 401:  # a failed login is a 401 too, and every 401 names a way in (RFC 9110 §15.5.2)
+            user.headers["WWW-Authenticate"] = (cookie_challenge(SESSION_COOKIE) if "session" in wanted
+                                                else 'Bearer realm="api"')
         return user
     payload: dict[str, Any] = {"user": user.username, "role": user.role}
     family_id: str | None = None
     refresh_token: str | None = None
-    if config.refresh_store is not None:
+    if config.refresh_store is not None and "token" in wanted:
         # A new family per login; the family lives refresh_store.ttl from now (rotation never extends it).
         refresh_token = config.refresh_store.issue(user.username, role=user.role)
         family_id = config.refresh_store.family_id(refresh_token)
-    if config.strategy in ("jwt", "both"):
+    if "token" in wanted:
         payload.update(access_token=issue_access_token(config, user.username, user.role, family_id),
                        token_type="Bearer", expires_in=config.access_ttl)
     response = jsonify(payload)
     if config.refresh_store is not None and refresh_token is not None:  # both set together, above
         _set_refresh_cookie(response, refresh_token, int(config.refresh_store.ttl))
-    if config.strategy in ("session", "both"):
+    if "session" in wanted:
         # A fresh ID at every login, and the one the browser came with is dropped: no session fixation.
         previous = _cookie(SESSION_COOKIE)
         if previous:
@@ -646,6 +685,7 @@ def _refresh() -> Response:
 def _refresh_refused(config: AuthConfig, reason: str, clear: bool) -> Response:
     """The 401 of a refused refresh: generic unless explained, the useless cookie cleared."""
     response = json_answer(401, error=UNAUTHORIZED, **({"reason": reason} if config.explain_errors else {}))
+    response.headers["WWW-Authenticate"] = cookie_challenge(REFRESH_COOKIE)
     if clear:
         _clear_refresh_cookie(response)
     return response

@@ -11,7 +11,8 @@ password change — and every response is checked against rules that must hold f
 - 401, 403, 413, 415 and 429 answers have one JSON shape each; a 401 is ``{"error": "Unauthorized"}``
   whatever went wrong, so a thief cannot tell an expired token from a revoked one or a detected reuse,
   and nothing the client sent comes back in it (ASVS 7.4.1); a failed login has its own fixed answer,
-  the same for an unknown user and a wrong password (ASVS 2.2.1);
+  the same for an unknown user and a wrong password (ASVS 2.2.1); every 401 carries a
+  ``WWW-Authenticate`` challenge (RFC 9110 §15.5.2): ``Bearer`` for tokens, ``Cookie`` for cookies;
 - hostile bodies (nested JSON, huge numbers, invalid UTF-8, NUL bytes, wrong content types, chunked
   transfer) are fuzzed with hypothesis: each gets a clear 4xx, never a 500, never an accept.
 """
@@ -37,7 +38,7 @@ from helpers.server import RunningServer, serve
 from helpers.throttle import LoginThrottle
 from helpers.token_cookie import ACCESS_COOKIE, create_token_cookie_app
 from helpers.users import UserDirectory
-from helpers.web import REFRESH_COOKIE, SESSION_COOKIE, auth_config, bearer, create_app
+from helpers.web import REFRESH_COOKIE, SESSION_COOKIE, auth_config, bearer, cookie_challenge, create_app
 
 from conftest import CHEAP_PARAMS, DEMO_PASSWORDS, START
 
@@ -47,6 +48,8 @@ CREDENTIAL_COOKIES = {SESSION_COOKIE, REFRESH_COOKIE, ACCESS_COOKIE}
 XSS = "<img src=x onerror=alert(1)>"
 NEW_PASSWORD = "a brand new passphrase"
 LOGIN_FAILED = {"error": "Invalid credentials", "reason": "unknown user or wrong password"}
+CHALLENGES = {'Bearer realm="api"', 'Bearer realm="api", error="invalid_token"',
+              cookie_challenge(SESSION_COOKIE), cookie_challenge(REFRESH_COOKIE)}
 
 
 def demo_users() -> UserDirectory:
@@ -114,13 +117,14 @@ def check_response(label: str, response: requests.Response) -> None:
     assert isinstance(body, dict), label
     for header in set_cookie_headers(response):
         check_cookie(header)
+    if response.status_code == 401:
+        # RFC 9110 §15.5.2: a 401 MUST carry a challenge, and a generic one carries no client text.
+        assert response.headers.get("WWW-Authenticate") in CHALLENGES, f"{label}: {response.headers}"
     if response.status_code == 401 and label.endswith("POST /login"):
         # A failed login: one fixed answer for an unknown user and a wrong password alike.
         assert body == LOGIN_FAILED, f"{label}: {body}"
     elif response.status_code == 401:
         assert body == {"error": "Unauthorized"}, f"{label}: a 401 says nothing more by default, got {body}"
-        challenge = response.headers.get("WWW-Authenticate")
-        assert challenge in (None, 'Bearer realm="api"', 'Bearer realm="api", error="invalid_token"'), label
     elif response.status_code >= 400:
         assert isinstance(body.get("error"), str) and isinstance(body.get("reason"), str), f"{label}: {body}"
     if response.status_code == 429:
@@ -348,3 +352,55 @@ def test_hostile_bodies_get_a_clear_4xx_never_a_500_or_an_accept(fuzz_targets, k
     check_response(f"{kind} POST {path}", answer)
     assert answer.status_code != 200 or path in ("/logout", "/refresh/logout"), answer.text  # nothing is accepted
     assert XSS not in answer.text
+
+
+@pytest.mark.parametrize("asked", [["session"], ["token"], ["session", "token"]])
+def test_a_hybrid_login_issues_only_the_credentials_asked_for(running, asked):
+    srv = running("both")
+    client = srv.client()
+    answer = client.post(srv.url + "/login", json={**ALICE, "credentials": asked})
+    check_response("login asking for " + "+".join(asked), answer)
+    assert answer.status_code == 200
+    names = {cookie_attributes(header)[0] for header in set_cookie_headers(answer)}
+    assert (SESSION_COOKIE in names) is ("session" in asked)
+    assert (REFRESH_COOKIE in names) is ("token" in asked)
+    assert ("access_token" in answer.json()) is ("token" in asked)
+    config = auth_config(srv.app)
+    assert config.store.count() == int("session" in asked)
+    assert len(config.refresh_store.active_families()) == int("token" in asked)
+
+
+@pytest.mark.parametrize("kind", ["session", "jwt", "both"])
+@pytest.mark.parametrize("asked", [[], "session", ["cookie"], [1], ["token", "token", "session"], {"a": 1}])
+def test_a_login_asking_for_unknown_credentials_is_a_400_before_any_hash(running, kind, asked):
+    srv = running(kind)
+    answer = srv.client().post(srv.url + "/login", json={**ALICE, "credentials": asked})
+    check_response("odd credentials", answer)
+    assert answer.status_code == 400 and not set_cookie_headers(answer)
+    assert auth_config(srv.app).store.count() == 0
+
+
+@pytest.mark.parametrize("kind, other", [("session", "token"), ("jwt", "session")])
+def test_a_login_cannot_ask_for_what_its_strategy_does_not_issue(running, kind, other):
+    srv = running(kind)
+    assert srv.client().post(srv.url + "/login", json={**ALICE, "credentials": [other]}).status_code == 400
+
+
+@pytest.mark.parametrize("kind, path, cookie", [("session", "/me", SESSION_COOKIE), ("both", "/me", SESSION_COOKIE),
+                                                ("jwt", "/refresh", REFRESH_COOKIE), ("both", "/refresh", REFRESH_COOKIE)])
+def test_cookie_401s_carry_a_cookie_challenge(running, kind, path, cookie):
+    srv = running(kind)
+    forged_cookie = {"Cookie": f"{cookie}={XSS.replace(' ', '')}"}
+    method = srv.client().post if path == "/refresh" else srv.client().get
+    for headers in ({}, forged_cookie):
+        answer = method(srv.url + path, json={}, headers=headers)
+        check_response(f"{kind} {path}", answer)
+        assert answer.status_code == 401
+        assert answer.headers["WWW-Authenticate"] == cookie_challenge(cookie)
+
+
+def test_a_failed_login_names_the_way_in(running):
+    for kind, expected in (("session", cookie_challenge(SESSION_COOKIE)), ("jwt", 'Bearer realm="api"')):
+        srv = running(kind)
+        answer = srv.client().post(srv.url + "/login", json={"username": "alice", "password": "wrong"})
+        assert answer.status_code == 401 and answer.headers["WWW-Authenticate"] == expected
