@@ -1,0 +1,176 @@
+"""A backend-for-frontend (BFF): the page holds one session cookie, the tokens never leave the server.
+
+An access token in page memory and a refresh cookie the page's origin can spend are both within reach
+of an injected script: it can read the one and ``POST /refresh`` with the other, minting fresh access
+tokens for as long as it runs (chapter 05 shows it). A BFF takes the tokens out of the browser. It is a
+small server on the page's own origin: ``POST /login`` forwards the password to the API's login asking
+for ``"credentials": ["token"]``, keeps the access token and the API's refresh cookie server-side, and
+gives the page only ``__Host-bff``, an HttpOnly session cookie. ``GET /api/<path>`` forwards to the
+API with the stored bearer token, refreshing it (server-side, once) when the API answers 401.
+``POST /logout`` logs the tokens out at the API and ends the BFF session. There is no ``/refresh``
+route and no answer ever carries a token: a script on the page can still act *through* the BFF while
+it runs (session riding, which the CSRF checks of ``helpers.web`` bound to same-origin requests), but
+it has nothing to take away.
+
+The pattern is the "Backend For Frontend" of the IETF draft "OAuth 2.0 for Browser-Based Applications"
+(draft-ietf-oauth-browser-based-apps).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from flask import Flask, Response, current_app, request
+
+from .clock import Clock, SystemClock
+from .sessions import SessionStore, SQLiteStore, hash_session_id
+from .web import (
+    _error_response, _refuse_cross_site, _refuse_duplicate_cookies, _security_headers, bearer, cookie_challenge,
+    json_answer, json_body,
+)
+
+BFF_COOKIE = "__Host-bff"  # the page's only credential: HttpOnly, Secure, SameSite=Strict, Path=/
+BFF_SESSION_TTL = 8 * 3600  # seconds of idleness before the BFF session ends (a working day)
+
+
+@dataclass
+class Grant:
+    """What the BFF holds for one logged-in page: an API client (its jar keeps the refresh cookie) and the access token."""
+
+    api: requests.Session
+    access_token: str
+    refreshes: int = 0  # how many times the BFF renewed the access token for this page
+
+
+@dataclass
+class BffConfig:
+    """The BFF's injected parts: where the API is, how to reach it, the clock, and the server-side state."""
+
+    api_url: str
+    api_client: Callable[[], requests.Session]
+    clock: Clock
+    store: SessionStore
+    grants: dict[str, Grant] = field(default_factory=dict)  # keyed by the SHA-256 of the BFF session ID
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _config() -> BffConfig:
+    return current_app.extensions["bff"]
+
+
+def _unauthorized() -> Response:
+    response = json_answer(401, error="Unauthorized")
+    response.headers["WWW-Authenticate"] = cookie_challenge(BFF_COOKIE)
+    response.delete_cookie(BFF_COOKIE, path="/", secure=True, httponly=True, samesite="Strict")
+    return response
+
+
+def _grant() -> tuple[str, Grant] | None:
+    """The caller's BFF session ID and grant, if its cookie names a live session (and slides its expiry)."""
+    session_id = request.cookies.get(BFF_COOKIE, "")
+    config = _config()
+    if not session_id or len(session_id) > 256 or config.store.touch(session_id) is None:
+        return None
+    with config.lock:
+        grant = config.grants.get(hash_session_id(session_id))
+    return (session_id, grant) if grant is not None else None
+
+
+def _login() -> Response:
+    config = _config()
+    body = json_body()
+    if not isinstance(body, dict) or not isinstance(body.get("username"), str) or not isinstance(body.get("password"), str):
+        return json_answer(400, error="Bad request", reason='send JSON {"username": ..., "password": ...}')
+    api = config.api_client()
+    answer = api.post(config.api_url + "/login", json={"username": body["username"], "password": body["password"],
+                                                       "credentials": ["token"]})
+    if answer.status_code != 200:
+        api.close()
+        response = json_answer(answer.status_code, **answer.json())  # the API's own 401/429/503, passed on
+        for header in ("WWW-Authenticate", "Retry-After"):
+            if header in answer.headers:
+                response.headers[header] = answer.headers[header]
+        return response
+    tokens = answer.json()
+    previous = request.cookies.get(BFF_COOKIE, "")
+    if previous:  # a fresh BFF session at every login: no fixation
+        _forget(config, previous)
+    session_id = config.store.create(tokens["user"], role=tokens["role"])
+    with config.lock:
+        config.grants[hash_session_id(session_id)] = Grant(api, tokens["access_token"])
+    response = json_answer(200, user=tokens["user"], role=tokens["role"])  # no token: the page never sees one
+    response.set_cookie(BFF_COOKIE, session_id, path="/", secure=True, httponly=True, samesite="Strict")
+    return response
+
+
+def _forget(config: BffConfig, session_id: str) -> Grant | None:
+    """End a BFF session and drop its grant; the grant is returned so its tokens can be logged out."""
+    config.store.delete(session_id)
+    with config.lock:
+        return config.grants.pop(hash_session_id(session_id), None)
+
+
+def _api(path: str) -> Response:
+    """Forward ``GET /api/<path>`` to the API with the stored access token; on a 401, refresh once and retry."""
+    config = _config()
+    found = _grant()
+    if found is None:
+        return _unauthorized()
+    _, grant = found
+    url = f"{config.api_url}/api/{path}"
+    answer = grant.api.get(url, headers=bearer(grant.access_token))
+    if answer.status_code == 401:
+        renewed = grant.api.post(config.api_url + "/refresh", json={})  # the jar sends and keeps the refresh cookie
+        if renewed.status_code != 200:
+            return _unauthorized()
+        grant.access_token, grant.refreshes = renewed.json()["access_token"], grant.refreshes + 1
+        answer = grant.api.get(url, headers=bearer(grant.access_token))
+    return json_answer(answer.status_code, **answer.json())
+
+
+def _logout() -> Response:
+    """Log the stored tokens out at the API (session, refresh family) and end the BFF session."""
+    config = _config()
+    found = _grant()
+    api_answer: dict[str, Any] = {}
+    if found is not None:
+        grant = _forget(config, found[0])
+        if grant is not None:
+            api_answer = grant.api.post(config.api_url + "/logout", headers=bearer(grant.access_token)).json()
+            grant.api.close()
+    response = json_answer(200, logged_out=True, api_refresh_revoked=bool(api_answer.get("refresh_revoked")))
+    response.delete_cookie(BFF_COOKIE, path="/", secure=True, httponly=True, samesite="Strict")
+    return response
+
+
+def create_bff(
+    api_url: str,
+    api_client: Callable[[], requests.Session],
+    *,
+    clock: Clock | None = None,
+    store: SessionStore | None = None,
+) -> Flask:
+    """Build a BFF app in front of the course API at ``api_url``; ``api_client()`` makes one client per login."""
+    clock = clock or SystemClock()
+    config = BffConfig(api_url.rstrip("/"), api_client, clock,
+                       store if store is not None else SQLiteStore(":memory:", clock=clock, ttl=BFF_SESSION_TTL))
+    app = Flask("helpers.bff", static_folder=None)
+    app.extensions["bff"] = config
+    app.before_request(_refuse_duplicate_cookies)
+    app.before_request(_refuse_cross_site)
+    app.after_request(_security_headers)
+    app.register_error_handler(404, _error_response)
+    app.register_error_handler(405, _error_response)
+    app.post("/login")(_login)
+    app.post("/logout")(_logout)
+    app.get("/api/<path:path>")(_api)
+    return app
+
+
+def bff_config(app: Flask) -> BffConfig:
+    """The injected parts and server-side grants of an app made by ``create_bff`` (for demos and tests)."""
+    return app.extensions["bff"]

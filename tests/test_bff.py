@@ -1,0 +1,111 @@
+"""The backend-for-frontend over HTTPS: the page gets one cookie, never a token, and logout ends the API login."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from helpers.bff import BFF_COOKIE, bff_config, create_bff
+from helpers.clock import FrozenClock
+from helpers.server import RunningServer, serve
+from helpers.users import UserDirectory
+from helpers.web import REFRESH_COOKIE, SESSION_COOKIE, auth_config, cookie_challenge, create_app
+
+ALICE = {"username": "alice", "password": "wonderland"}
+
+
+@pytest.fixture
+def pair(clock: FrozenClock, users: UserDirectory) -> Iterator[tuple[RunningServer, RunningServer]]:
+    """The course API (strategy "both") and a BFF in front of it, both served over HTTPS."""
+    with serve(create_app("both", clock=clock, users=users)) as api:
+        with serve(create_bff(api.url, api.client, clock=clock)) as bff:
+            yield api, bff
+
+
+def test_the_page_gets_one_httponly_cookie_and_no_token(pair):
+    api, bff = pair
+    page = bff.client()
+    login = page.post(bff.url + "/login", json=ALICE)
+    assert login.status_code == 200 and login.json() == {"user": "alice", "role": "user"}
+    assert [cookie.name for cookie in page.cookies] == [BFF_COOKIE]
+    header = login.headers["Set-Cookie"]
+    assert all(flag in header for flag in ("HttpOnly", "Secure", "SameSite=Strict", "Path=/"))
+    data = page.get(bff.url + "/api/data")
+    assert data.status_code == 200 and data.json()["owner"] == "alice" and data.json()["via"] == "jwt"
+    (grant,) = bff_config(bff.app).grants.values()
+    for answer in (login, data):
+        assert grant.access_token not in answer.text and "access_token" not in answer.text
+    # The API issued only what the BFF asked for: a refresh family, no session row.
+    config = auth_config(api.app)
+    assert config.store.count() == 0 and len(config.refresh_store.active_families()) == 1
+    assert {cookie.name for cookie in grant.api.cookies} == {REFRESH_COOKIE}
+
+
+def test_a_script_on_the_page_finds_no_refresh_route(pair):
+    _, bff = pair
+    page = bff.client()
+    page.post(bff.url + "/login", json=ALICE)
+    same_origin = {"Origin": bff.url.rstrip("/"), "Sec-Fetch-Site": "same-origin"}
+    answer = page.post(bff.url + "/refresh", json={}, headers=same_origin)
+    assert answer.status_code == 404 and "access_token" not in answer.text
+
+
+def test_the_bff_refreshes_server_side_when_the_access_token_expires(pair, clock):
+    _, bff = pair
+    page = bff.client()
+    page.post(bff.url + "/login", json=ALICE)
+    (grant,) = bff_config(bff.app).grants.values()
+    first = grant.access_token
+    clock.advance(minutes=16)
+    assert page.get(bff.url + "/api/data").status_code == 200
+    assert grant.refreshes == 1 and grant.access_token != first
+
+
+def test_logout_ends_the_bff_session_and_the_api_login(pair):
+    api, bff = pair
+    page = bff.client()
+    page.post(bff.url + "/login", json=ALICE)
+    copy = page.cookies[BFF_COOKIE]
+    out = page.post(bff.url + "/logout", json={})
+    assert out.json() == {"logged_out": True, "api_refresh_revoked": True}
+    assert BFF_COOKIE not in page.cookies
+    replay = bff.client().get(bff.url + "/api/data", headers={"Cookie": f"{BFF_COOKIE}={copy}"})
+    assert replay.status_code == 401 and replay.headers["WWW-Authenticate"] == cookie_challenge(BFF_COOKIE)
+    assert not bff_config(bff.app).grants and bff_config(bff.app).store.count() == 0
+    assert not auth_config(api.app).refresh_store.active_families()
+
+
+@pytest.mark.parametrize("cookie", ["", "x" * 300, "not-a-session", "a; __Host-bff=b"])
+def test_no_or_bad_cookie_is_a_401_with_a_challenge(pair, cookie):
+    _, bff = pair
+    headers = {"Cookie": f"{BFF_COOKIE}={cookie}"} if cookie else {}
+    answer = bff.client().get(bff.url + "/api/data", headers=headers)
+    assert answer.status_code in (400, 401), answer.text
+    assert answer.status_code == 400 or answer.headers["WWW-Authenticate"] == cookie_challenge(BFF_COOKIE)
+    assert answer.headers["Cache-Control"] == "no-store"
+
+
+def test_wrong_password_and_bad_bodies_are_passed_on_as_4xx(pair):
+    api, bff = pair
+    wrong = bff.client().post(bff.url + "/login", json={"username": "alice", "password": "nope"})
+    assert wrong.status_code == 401 and "WWW-Authenticate" in wrong.headers
+    assert bff.client().post(bff.url + "/login", data=b"[" * 2000, headers={"Content-Type": "application/json"}).status_code == 400
+    assert bff.client().post(bff.url + "/login", json=["alice"]).status_code == 400
+    assert not bff_config(bff.app).grants and not auth_config(api.app).refresh_store.active_families()
+
+
+def test_a_cross_site_logout_is_refused(pair):
+    _, bff = pair
+    page = bff.client()
+    page.post(bff.url + "/login", json=ALICE)
+    answer = page.post(bff.url + "/logout", json={}, headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"})
+    assert answer.status_code == 403 and BFF_COOKIE in page.cookies
+    assert page.get(bff.url + "/api/data").status_code == 200
+
+
+def test_the_page_never_holds_a_session_of_the_api(pair):
+    _, bff = pair
+    page = bff.client()
+    page.post(bff.url + "/login", json=ALICE)
+    assert SESSION_COOKIE not in page.cookies and REFRESH_COOKIE not in page.cookies
