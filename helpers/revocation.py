@@ -20,6 +20,12 @@ The strategies (``STRATEGIES``):
 * ``"jwt+denylist"``: logout also puts the access token's ``jti`` on a denylist, refused from then
   on, at the price of one denylist lookup on every API request (counted).
 
+``thief_refreshes_first`` turns the question around: no logout, a thief who copied the refresh
+cookie and spends it before the victim does. While the victim stays away, nothing tells the two
+apart: the thief rotates the family until its fixed deadline. Reuse detection fires only when the
+victim comes back with the spent token, and only while the family still remembers it (it keeps the
+newest ``max_spent_per_family`` spent tokens).
+
 ``logout_ends`` asks the same question of every credential one login creates at once (session
 cookie, refresh cookie, access token), on a hybrid server, with or without a denylist.
 ``denylist_size_over_time`` runs many logouts through a server with a denylist and reports how
@@ -39,6 +45,7 @@ from .clock import FrozenClock
 from .denylist import MemoryDenylist
 from .server import serve
 from .users import UserDirectory
+from .refresh import DEFAULT_REFRESH_TTL
 from .web import ACCESS_TOKEN_TTL, REFRESH_COOKIE, SESSION_COOKIE, bearer, create_app
 
 __all__ = [
@@ -46,10 +53,12 @@ __all__ = [
     "DenylistGrowth",
     "LogoutOutcome",
     "Replay",
+    "StolenRefresh",
     "denylist_size_over_time",
     "exposure_minutes",
     "logout_ends",
     "replay_after_logout",
+    "thief_refreshes_first",
 ]
 
 STRATEGIES = ("session", "jwt", "jwt+refresh", "jwt+denylist")
@@ -158,6 +167,54 @@ def replay_after_logout(
             clock.advance(seconds=max(0.0, target - clock.now()))
     return Replay(strategy, access_ttl, tuple(minutes), tuple(accepted), logout_answer,
                   tuple(refresh_statuses), uses_before_logout, victim_lookups)
+
+
+@dataclass(frozen=True)
+class StolenRefresh:
+    """A copied refresh cookie spent first by the thief: each of the thief's refreshes, and the victim's return."""
+
+    minutes: tuple[float, ...]  # minutes since the theft of each of the thief's POST /refresh
+    statuses: tuple[int, ...]  # their HTTP statuses (200: a fresh access token and a rotated cookie)
+    victim_minute: float | None  # when the victim came back and refreshed (None: never, within the run)
+    victim_status: int | None  # the status of the victim's refresh
+    victim_reason: str  # the server's reason for refusing it ("" if accepted or never tried)
+    family_minutes: float  # the family's fixed lifetime from login, in minutes
+
+
+def thief_refreshes_first(
+    users: UserDirectory,
+    username: str,
+    password: str,
+    *,
+    clock: FrozenClock,
+    every_minutes: float,
+    duration_minutes: float,
+    victim_returns_minutes: float | None = None,
+    access_ttl: int = ACCESS_TOKEN_TTL,
+    refresh_ttl: float = DEFAULT_REFRESH_TTL,
+) -> StolenRefresh:
+    """Log in, let a thief copy the refresh cookie and refresh every ``every_minutes``; the victim may come back once."""
+    _check_replay_args("jwt", every_minutes, duration_minutes)
+    app = create_app("jwt", clock=clock, users=users, secret=DEMO_SECRET, access_ttl=access_ttl,
+                     refresh_ttl=refresh_ttl, explain_errors=True)
+    with serve(app) as srv:
+        victim, thief = srv.client(), srv.client()
+        victim.post(srv.url + "/login", json={"username": username, "password": password}).raise_for_status()
+        _plant(thief, [c for c in victim.cookies if c.name == REFRESH_COOKIE])
+        stolen_at = clock.now()
+        minutes, statuses = [], []
+        victim_status, victim_reason = None, ""
+        for step in range(int(duration_minutes // every_minutes) + 1):
+            minute = round(step * every_minutes, 6)
+            clock.advance(seconds=max(0.0, stolen_at + minute * 60 - clock.now()))
+            if victim_returns_minutes is not None and victim_status is None and minute >= victim_returns_minutes:
+                answer = victim.post(srv.url + "/refresh", json={})  # the victim's cookie: the one the thief spent
+                victim_status = answer.status_code
+                victim_reason = "" if answer.ok else answer.json().get("reason", "")
+            minutes.append(minute)
+            statuses.append(thief.post(srv.url + "/refresh", json={}).status_code)
+    return StolenRefresh(tuple(minutes), tuple(statuses), victim_returns_minutes if victim_status else None,
+                         victim_status, victim_reason, refresh_ttl / 60)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from helpers.clock import FrozenClock
-from helpers.revocation import STRATEGIES, denylist_size_over_time, exposure_minutes, logout_ends, replay_after_logout
+from helpers.revocation import (
+    STRATEGIES, denylist_size_over_time, exposure_minutes, logout_ends, replay_after_logout, thief_refreshes_first,
+)
 from helpers.users import UserDirectory
 
 START = 1_700_000_000.0  # the same start as conftest.py's clock fixture
@@ -85,3 +87,36 @@ def test_one_logout_ends_the_session_and_the_refresh_family(users: UserDirectory
     assert outcome.logout_answer == {"logged_out": True, "session_deleted": True, "refresh_revoked": True,
                                      "token_revoked": denylist}
     assert outcome.after_logout == {"session cookie": 401, "refresh cookie": 401, "access token": token_status}
+
+
+DAY = 1440  # minutes
+
+
+def test_a_thief_who_refreshes_first_rotates_until_the_family_deadline(users: UserDirectory) -> None:
+    run = thief_refreshes_first(users, "alice", "wonderland", clock=FrozenClock(START), every_minutes=360,
+                                duration_minutes=8 * DAY, refresh_ttl=7 * DAY * 60)
+    accepted = [minute for minute, status in zip(run.minutes, run.statuses) if status == 200]
+    assert accepted == [m for m in run.minutes if m < 7 * DAY]  # every refresh before the deadline, none after
+    assert set(run.statuses[len(accepted):]) == {401}
+    assert run.victim_status is None and run.family_minutes == 7 * DAY
+
+
+def test_the_victims_return_revokes_the_thiefs_family(users: UserDirectory) -> None:
+    run = thief_refreshes_first(users, "alice", "wonderland", clock=FrozenClock(START), every_minutes=360,
+                                duration_minutes=3 * DAY, victim_returns_minutes=DAY)
+    assert run.victim_status == 401 and "reuse detected" in run.victim_reason
+    assert run.statuses == tuple(200 if minute < DAY else 401 for minute in run.minutes)
+
+
+def test_reuse_goes_unnoticed_once_the_family_forgot_the_victims_token(users: UserDirectory) -> None:
+    # 96 rotations in a day: the victim's token is older than the newest 32 spent ones the family keeps.
+    run = thief_refreshes_first(users, "alice", "wonderland", clock=FrozenClock(START), every_minutes=15,
+                                duration_minutes=DAY + 60, victim_returns_minutes=DAY)
+    assert run.victim_status == 401 and "reuse" not in run.victim_reason
+    assert set(run.statuses) == {200}  # the thief keeps rotating
+
+
+def test_thief_run_rejects_bad_intervals(users: UserDirectory) -> None:
+    with pytest.raises(ValueError):
+        thief_refreshes_first(users, "alice", "wonderland", clock=FrozenClock(START), every_minutes=0,
+                              duration_minutes=10)
