@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import ipaddress
 import json
 import math
 import random
@@ -224,6 +225,24 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def _secure_origin(url: str) -> bool:
+    """https, or http to a loopback host: browsers (Chromium, Firefox) let both set and receive ``Secure`` cookies."""
+    scheme, host = _site(url)
+    if scheme == "https" or host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return scheme == "http" and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _prefix_allows(cookie: StoredCookie, domain: str) -> bool:
+    """The name prefix rules (RFC 6265bis §4.1.3): ``__Secure-`` needs Secure; ``__Host-`` also Path=/ and no Domain."""
+    if cookie.name.startswith("__Secure-") and not cookie.secure:
+        return False
+    return not cookie.name.startswith("__Host-") or cookie.secure and cookie.path == "/" and not domain
+
+
 class Browser:
     """Just enough of a browser: a cookie jar obeying Secure, Path, HttpOnly and SameSite, plus ``local_storage``
     and ``memory`` (the page's JavaScript variables), sending requests through a ``requests.Session``.
@@ -232,8 +251,11 @@ class Browser:
     browser would attach to a cross-site request and what a page's script could read.
     """
 
-    def __init__(self, transport: requests.Session) -> None:
+    def __init__(self, transport: requests.Session, *, block_third_party_cookies: bool = False) -> None:
         self.transport = transport
+        # Chromium's default in new and incognito profiles: a cross-site fetch or iframe carries no cookie at
+        # all, not even SameSite=None (a top-level navigation or form still follows SameSite alone).
+        self.block_third_party_cookies = block_third_party_cookies
         # Keyed like a browser's jar: a host-only cookie and a Domain cookie of the same name and path
         # are two cookies, and both are sent.
         self.cookies: dict[tuple[str, str, str, bool], StoredCookie] = {}
@@ -242,7 +264,10 @@ class Browser:
         self.memory: dict[str, str] = {}  # JavaScript variables of the open page
 
     def receive(self, url: str, set_cookie_headers: Iterable[str]) -> None:
-        """Store (or delete) the cookies of a response from ``url``, attribute by attribute."""
+        """Store (or delete) the cookies of a response from ``url``, attribute by attribute.
+
+        As browsers do, a ``Secure`` cookie from an insecure origin and a cookie that breaks its name prefix are ignored.
+        """
         _, host = _site(url)
         for header in set_cookie_headers:
             parsed = SimpleCookie()
@@ -253,6 +278,8 @@ class Browser:
             for name, morsel in parsed.items():
                 cookie = StoredCookie(name, morsel.value, host, morsel["path"] or "/", bool(morsel["secure"]),
                                       bool(morsel["httponly"]), (morsel["samesite"] or "Lax").capitalize())
+                if cookie.secure and not _secure_origin(url) or not _prefix_allows(cookie, morsel["domain"]):
+                    continue
                 if morsel["max-age"] in ("0", "-1"):
                     self.cookies.pop(self._key(cookie), None)
                 else:
@@ -299,7 +326,9 @@ class Browser:
         for cookie in sorted(self.cookies.values(), key=lambda c: (-len(c.path), c.created)):
             if cookie.host != host or not (path == cookie.path or path.startswith(cookie.path.rstrip("/") + "/")):
                 continue
-            if cookie.secure and scheme != "https":
+            if cookie.secure and not _secure_origin(url):
+                continue
+            if cross_site and not top_level and self.block_third_party_cookies:
                 continue
             if cross_site and not (cookie.samesite == "None" and cookie.secure
                                    or cookie.samesite == "Lax" and top_level and method == "GET"):
