@@ -87,7 +87,9 @@ def test_browser_parses_set_cookie_and_hides_httponly_from_script():
     # cross-site: Lax only on top-level GET, Strict never; Secure never over http
     assert browser.cookies_for("https://127.0.0.1:1/x", EVIL, "POST") == {}
     assert browser.cookies_for("https://127.0.0.1:1/x", EVIL, "GET", top_level=True) == {"__Host-session": "abc", "theme": "dark"}
-    assert browser.cookies_for("http://127.0.0.1:1/x") == {"theme": "dark"}
+    assert browser.cookies_for("http://127.0.0.1:1/x") == browser.cookies_for("https://127.0.0.1:1/x")  # loopback is secure
+    browser.receive("https://app.example/login", ["sid=s; Path=/; Secure; HttpOnly", "theme=dark; Path=/"])
+    assert browser.cookies_for("http://app.example/x") == {"theme": "dark"}
     browser.receive("https://127.0.0.1:1/logout", ["__Host-session=; Max-Age=0; Path=/; Secure; HttpOnly"])
     assert "__Host-session" not in browser.cookies_for("https://127.0.0.1:1/me")
 
