@@ -9,8 +9,8 @@ gives the page only ``__Host-bff``, an HttpOnly session cookie. ``GET /api/<path
 API with the stored bearer token, refreshing it (server-side, once) when the API answers 401.
 ``POST /logout`` logs the tokens out at the API and ends the BFF session. There is no ``/refresh``
 route and no answer ever carries a token: a script on the page can still act *through* the BFF while
-it runs (session riding, which the CSRF checks of ``helpers.web`` bound to same-origin requests), but
-it has nothing to take away.
+it runs (the CSRF checks of ``helpers.web`` keep other sites from doing the same), but it has nothing
+to take away.
 
 The pattern is the "Backend For Frontend" of the IETF draft "OAuth 2.0 for Browser-Based Applications"
 (draft-ietf-oauth-browser-based-apps).
