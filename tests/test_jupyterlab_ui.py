@@ -1,0 +1,225 @@
+"""What a learner sees: JupyterLab started as ``course.py lab`` starts it, every chapter run through its UI in Chromium.
+
+For each chapter (a copy in a temporary folder: the committed notebooks are never touched) the test
+opens it, checks that opening alone did not mark it modified, clicks Run → Run All Cells, waits for
+the kernel to finish, and fails on any error or stderr output or on a chart that did not render (as
+many images as the committed notebook has, each decoded by the browser). A screenshot of each chapter
+lands in build/jupyterlab/. The server runs with its runtime, config and settings folders inside the
+temporary folder; afterwards the kernels and the server are shut down and none may be left running.
+Without Playwright or a Chromium this module skips with one line; with ``CI=true`` that skip is a failure.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from helpers.browser import chromium, unavailable_reason
+
+REASON = unavailable_reason()
+if REASON is not None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI must run the JupyterLab test: {REASON}", pytrace=False)
+    pytest.skip(REASON, allow_module_level=True)
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SCREENSHOTS = ROOT / "build" / "jupyterlab"
+START_TIMEOUT = 60.0  # seconds for JupyterLab to answer
+CHAPTER_TIMEOUT = 240.0  # seconds for one chapter's Run All (5-20 s normally; generous for a loaded machine)
+# Settings written into the server's own settings folder: every cell in the DOM (no virtual scrolling),
+# so each output can be checked, and no "get notified about Jupyter news?" toast over the screenshots.
+SETTINGS = {
+    ("@jupyterlab", "notebook-extension", "tracker"): {"windowingMode": "none"},
+    ("@jupyterlab", "apputils-extension", "notification"): {"fetchNews": "false"},
+}
+
+
+def load_course() -> Any:
+    spec = importlib.util.spec_from_file_location("course", ROOT / "course.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def image_outputs(notebook: Path) -> int:
+    """How many image outputs (charts) the committed notebook shows."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    return sum(1 for cell in cells if cell["cell_type"] == "code" for output in cell.get("outputs", [])
+               if {"image/png", "image/svg+xml"} & set(output.get("data", {})))
+
+
+def own_processes(marker: str) -> list[int]:
+    """PIDs whose command line mentions ``marker`` (the temporary folder): the server and its kernels."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+class Lab:
+    """A JupyterLab on a loopback port with a random token, serving copies of the chapters."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.notebooks = folder / "notebooks"
+        shutil.copytree(ROOT / "notebooks", self.notebooks)
+        for (scope, extension, plugin), values in SETTINGS.items():
+            settings = folder / "settings" / scope / extension
+            settings.mkdir(parents=True, exist_ok=True)
+            (settings / f"{plugin}.jupyterlab-settings").write_text(json.dumps(values), encoding="utf-8")
+        self.token = secrets.token_urlsafe(24)
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        course = load_course()
+        python = Path(sys.executable)
+        course.NOTEBOOKS = self.notebooks  # course.py's own command line, pointed at the copies
+        extra = ["--no-browser", "--ip=127.0.0.1", f"--port={self.port}",
+                 f"--IdentityProvider.token={self.token}", f"--LabApp.user_settings_dir={folder / 'settings'}",
+                 f"--LabApp.workspaces_dir={folder / 'workspaces'}", "--ServerApp.port_retries=0"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            extra.append("--allow-root")
+        command = course.lab_command(python, extra, course.has_curve(python))
+        env = {**course.course_environment(), "JUPYTER_RUNTIME_DIR": str(folder / "runtime"),
+               "JUPYTER_CONFIG_DIR": str(folder / "config"), "IPYTHONDIR": str(folder / "ipython")}
+        self.log = (folder / "jupyterlab.log").open("wb")
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        self.api = requests.Session()
+        self.api.trust_env = False
+        self.api.headers["Authorization"] = f"token {self.token}"
+        self._wait_until_up()
+
+    def _wait_until_up(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited with {self.process.returncode}: {self.log_text()[-2000:]}")
+            try:
+                if self.api.get(self.base + "/api/status", timeout=2).ok:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"JupyterLab did not answer within {START_TIMEOUT} s: {self.log_text()[-2000:]}")
+
+    def log_text(self) -> str:
+        return (self.folder / "jupyterlab.log").read_text(errors="replace")
+
+    def shut_down_kernels(self) -> None:
+        for kernel in self.api.get(self.base + "/api/kernels", timeout=10).json():
+            self.api.delete(f"{self.base}/api/kernels/{kernel['id']}", timeout=30)
+
+    def stop(self) -> None:
+        try:
+            self.shut_down_kernels()
+        except requests.RequestException:
+            pass  # the server is gone already; the process group below is still ended
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.api.close()
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    folder = tmp_path_factory.mktemp("jupyterlab")
+    running = Lab(folder)
+    yield running
+    running.stop()
+    deadline = time.monotonic() + 10
+    while own_processes(str(folder)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = own_processes(str(folder))
+    for pid in left:  # never leave a kernel behind, even when failing
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert not left, f"processes left running after JupyterLab stopped: {left}"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as launched:
+        yield launched
+
+
+def wait_for_idle_kernel(page: Any, timeout: float) -> None:
+    """Wait until the notebook's kernel reports Idle in the toolbar's status indicator."""
+    page.wait_for_function(
+        "() => { const s = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator');"
+        " return s && s.getAttribute('data-status') === 'idle'; }", timeout=timeout * 1000)
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=[path.stem[:2] for path in CHAPTERS])
+def test_a_learner_runs_the_chapter_in_jupyterlab(lab: Lab, browser: Any, notebook: Path) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(START_TIMEOUT * 1000)
+    try:
+        page.goto(f"{lab.base}/lab/tree/{notebook.name}?reset&token={lab.token}")  # reset: no tabs from the last chapter
+        page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
+        wait_for_idle_kernel(page, START_TIMEOUT)
+        page.wait_for_timeout(500)  # the kernel's language_info reaches the model right after it connects
+        dirty = page.locator(".lm-TabBar-tab.jp-mod-current.jp-mod-dirty").count()
+        assert dirty == 0, "opening the chapter marked it modified"
+
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell")
+        count = cells.count()
+        # Done when every code cell shows an execution count: none is still queued or running ("[*]") or unrun ("[ ]").
+        page.wait_for_function(
+            "() => { const prompts = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')];"
+            " return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent)); }",
+            timeout=CHAPTER_TIMEOUT * 1000)
+        wait_for_idle_kernel(page, CHAPTER_TIMEOUT)
+
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{notebook.stem}.png"))
+
+        panel = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+        errors = page.locator(f"{panel} [data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
+        assert page.locator(".jp-Dialog").count() == 0, "a dialog is open"
+        assert errors == [], f"{notebook.name}: error or stderr output:\n" + "\n---\n".join(e[:1500] for e in errors)
+        images = page.locator(f"{panel} .jp-RenderedImage img")
+        assert images.count() == image_outputs(notebook), "not every chart rendered"
+        undrawn = page.evaluate(f"() => [...document.querySelectorAll(\"{panel} .jp-RenderedImage img\")]"
+                                ".filter(img => !(img.complete && img.naturalWidth > 0)).length")
+        assert undrawn == 0, f"{undrawn} chart image(s) did not decode"
+        assert count == len([c for c in json.loads(notebook.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"])
+    finally:
+        context.close()
+        lab.shut_down_kernels()
