@@ -2,7 +2,10 @@
 
 Series are told apart by line style, marker and hatch as well as by shade, so a chart printed in
 black and white (or read with a colour-vision deficiency) still works. Notebooks call
-``use_course_style()`` once, then ``new_chart(...)`` for each figure.
+``use_course_style()`` once, then ``new_chart(...)`` for each figure. Bars start at zero, which a
+log axis does not have: values spread over decades go in a ``dot_plot`` (median and interquartile
+range), and a line computed from a measurement rather than measured is drawn dashed, without
+markers (``projected_style``), and labelled "projected".
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from typing import Any
 
 import matplotlib
 
-FIGSIZE = (7.0, 3.6)  # inches; the same for every chart in the course
-DPI = 80  # keeps committed notebooks small; the PNG stays sharp enough on screen
+FIGSIZE = (8.0, 4.4)  # inches; the same for every chart in the course (800 × 440 px)
+TALL_FIGSIZE = (8.0, 6.4)  # for a chart with one row per item, such as a dot plot of many measurements
+DPI = 100  # sharp on screen, small enough for committed notebooks
 GREYS = ["#111111", "#555555", "#888888", "#bbbbbb"]
 LINESTYLES = ["-", "--", "-.", ":"]
 MARKERS = ["o", "s", "^", "D", "v", "x"]
@@ -41,13 +45,13 @@ def use_course_style() -> None:
     )
 
 
-def new_chart(title: str, xlabel: str, ylabel: str) -> tuple[Any, Any]:
+def new_chart(title: str, xlabel: str, ylabel: str, tall: bool = False) -> tuple[Any, Any]:
     """A fresh figure and axes with a title and both axis labels (include units, e.g. ``"time (µs)"``)."""
     import matplotlib.pyplot as plt
 
     if not xlabel or not ylabel:
         raise ValueError("every course chart labels both axes, with units")
-    figure, axes = plt.subplots(figsize=FIGSIZE)
+    figure, axes = plt.subplots(figsize=TALL_FIGSIZE if tall else FIGSIZE)
     axes.set_title(title)
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
@@ -71,3 +75,25 @@ def label_bars(axes: Any, bars: Any, values: Sequence[float], fmt: str = "{:.0f}
     for bar, value in zip(bars, values):
         axes.annotate(fmt.format(value), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                       ha="center", va="bottom", fontsize=9)
+
+
+def projected_style(style: dict[str, Any]) -> dict[str, Any]:
+    """``style`` (from ``series_styles``) for a projection: same shade, dashed, no markers (no data points)."""
+    return {"color": style["color"], "linestyle": (0, (4, 3)), "marker": None, "linewidth": 1.2}
+
+
+def dot_plot(axes: Any, labels: Sequence[str], medians: Sequence[float], q1s: Sequence[float],
+             q3s: Sequence[float], groups: Sequence[str]) -> None:
+    """One row per label, top to bottom: a dot at the median, a whisker over the IQR; one legend entry per group."""
+    if not len(labels) == len(medians) == len(q1s) == len(q3s) == len(groups):
+        raise ValueError("labels, medians, q1s, q3s and groups must have one entry per row")
+    kinds = list(dict.fromkeys(groups))
+    styles = dict(zip(kinds, series_styles(len(kinds))))
+    shown: set[str] = set()
+    for row, (median, q1, q3, group) in enumerate(zip(medians, q1s, q3s, groups)):
+        style = styles[group]
+        axes.errorbar([median], [row], xerr=[[median - q1], [q3 - median]], fmt=style["marker"], color=style["color"],
+                      markersize=6, capsize=3, label=None if group in shown else group)
+        shown.add(group)
+    axes.set_yticks(range(len(labels)), labels)
+    axes.set_ylim(len(labels) - 0.5, -0.5)  # the first row at the top

@@ -2,8 +2,12 @@
 
 * ``success_by_servers`` — log users in behind a round-robin balancer over 1…N servers and count how
   many of their requests are recognised, for each way of keeping auth state (``Setup``).
+* ``store_calls_per_request`` — which store methods the session app calls on each authenticated request.
+* ``check_costs`` — ``get`` and ``touch`` timed on each store: a bare lookup, and what a request pays.
+* ``write_load`` — what gets and touches change in a backend, read from the backend's own write counter.
 * ``end_to_end`` — K concurrent clients against one server per setup: latency and throughput.
 * ``token_sizes`` — how an access token grows with its claims, per algorithm.
+* ``most_claims_that_fit`` — the most permission strings a token can carry within a byte limit.
 * ``bytes_per_session`` — what one stored session costs in each store.
 * ``denylist_over_time`` — how many revoked-token entries a denylist holds when users log out at a
   steady rate (it levels off at rate × token lifetime).
@@ -21,17 +25,21 @@ import os
 import random
 import secrets
 import tempfile
+import threading
 import tracemalloc
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from helpers import tokens
+from helpers.bench import Measurement, measure
 from helpers.clock import Clock, FrozenClock
 from helpers.cluster import BalancedClient, start_cluster
 from helpers.denylist import JtiDenylist
 from helpers.load import LoadResult, run_load
+from helpers.server import serve
 from helpers.sessions import MemoryStore, SessionStore, SQLiteStore
 from helpers.users import UserDirectory
 from helpers.web import SESSION_COOKIE, bearer, create_app
@@ -39,17 +47,23 @@ from helpers.web import SESSION_COOKIE, bearer, create_app
 __all__ = [
     "Setup",
     "bytes_per_session",
+    "check_costs",
+    "counting_calls",
     "denylist_over_time",
     "end_to_end",
     "load_rows",
     "login",
+    "most_claims_that_fit",
     "save_rows",
     "standard_setups",
+    "store_calls_per_request",
     "success_by_servers",
     "token_sizes",
+    "write_load",
 ]
 
 Row = dict[str, Any]
+STORE_METHODS = ("create", "get", "touch", "delete", "revoke_all", "set_role", "purge_expired")
 StoreFactory = Callable[[int], SessionStore]  # server index -> the store that server uses
 
 
@@ -153,9 +167,12 @@ def success_by_servers(
 
 def end_to_end(
     setups: Sequence[Setup], client_counts: Sequence[int], users: UserDirectory, credentials: tuple[str, str],
-    requests_per_client: int, clock: Clock, progress: Callable[[str], None] | None = print,
+    requests_per_point: int, clock: Clock, progress: Callable[[str], None] | None = print,
 ) -> list[Row]:
-    """One server per setup; K clients each send ``requests_per_client`` authenticated ``GET /me``; latency and throughput."""
+    """One server per setup; K clients share ``requests_per_point`` authenticated ``GET /me``; latency and throughput."""
+    for clients in client_counts:
+        if requests_per_point % clients:
+            raise ValueError(f"requests_per_point ({requests_per_point}) must split evenly over {clients} clients")
     rows: list[Row] = []
     for setup in setups:
         with _running(setup, 1, clock, users) as cluster:
@@ -166,13 +183,113 @@ def end_to_end(
                 return lambda: (client.get("/me", headers=headers).status_code, client.last_server)
 
             for clients in client_counts:
-                result: LoadResult = run_load(make_sender, clients, requests_per_client, progress=None)
+                result: LoadResult = run_load(make_sender, clients, requests_per_point // clients, progress=None)
                 q1, median, q3 = result.latency_ms()
                 rows.append({"setup": setup.name, "clients": clients, "requests": result.requests,
                              "success_rate": result.success_rate, "latency_q1_ms": q1, "latency_median_ms": median,
                              "latency_q3_ms": q3, "throughput_rps": result.throughput})
         if progress is not None:
-            progress(f"{setup.name:<34} {len(client_counts)} client counts × {requests_per_client} requests each: done")
+            progress(f"{setup.name:<34} {len(client_counts)} client counts × {requests_per_point} requests each: done")
+    return rows
+
+
+@contextlib.contextmanager
+def counting_calls(store: SessionStore, names: Sequence[str] = STORE_METHODS) -> Iterator[Counter[str]]:
+    """Count calls to ``store``'s public methods (from any thread) while the block runs."""
+    counts: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def counted(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                counts[name] += 1
+            return method(*args, **kwargs)
+        return call
+
+    for name in names:
+        setattr(store, name, counted(name, getattr(store, name)))  # an instance attribute shadows the method
+    try:
+        yield counts
+    finally:
+        for name in names:
+            delattr(store, name)  # the class's own method shows through again
+
+
+def store_calls_per_request(store: SessionStore, users: UserDirectory, credentials: tuple[str, str], requests: int,
+                            clock: FrozenClock, seconds_between: float = 1.0) -> dict[str, int]:
+    """Log in to a session app on ``store`` over HTTPS, send ``requests`` ``GET /me``; the store calls they made."""
+    with serve(create_app("session", store=store, clock=clock, users=users)) as server:
+        client = server.client()
+        response = client.post(server.url + "/login", json={"username": credentials[0], "password": credentials[1]})
+        if response.status_code != 200:
+            raise RuntimeError(f"login as {credentials[0]!r} failed with {response.status_code}")
+        with counting_calls(store) as counts:
+            for _ in range(requests):
+                clock.advance(seconds=seconds_between)
+                if client.get(server.url + "/me").status_code != 200:
+                    raise RuntimeError("an authenticated GET /me was refused")
+    return dict(sorted(counts.items()))
+
+
+def check_costs(stores: Mapping[str, Callable[[], SessionStore]], sessions: int, clock: FrozenClock,
+                repeat: int = 15, progress: Callable[[str], None] | None = print) -> list[Measurement]:
+    """Fill each store with ``sessions`` sessions; time ``get`` and ``touch`` on one, the clock 1 ms on per call.
+
+    The clock moves so that every ``touch`` slides the deadline to a new value, as a request a moment
+    later would: a backend cannot skip a write that changes nothing. Each store is emptied and closed after.
+    """
+    rows: list[Measurement] = []
+    for name, make_store in stores.items():
+        if progress is not None:
+            progress(f"  {name}: {sessions:,} sessions, then get and touch timed")
+        store = make_store()
+        try:
+            probe = store.create_many([f"user{i}" for i in range(sessions)])[sessions // 2]
+            for method in (store.get, store.touch):
+                def call(method: Callable[[str], Any] = method) -> Any:
+                    clock.advance(seconds=0.001)
+                    return method(probe)
+                rows.append(measure(call, name=f"{name} {method.__name__}", repeat=repeat))
+        finally:
+            store.clear()  # a shared store outlives this process: leave it as it was found
+            store.close()
+    return rows
+
+
+def _write_counter(store: SessionStore) -> tuple[Callable[[], int], str]:
+    """A reading of ``store``'s backend that grows with every write, and what it counts."""
+    if isinstance(store, SQLiteStore):
+        return (lambda: store.connection.total_changes), "rows changed"
+    kind = type(store).__name__
+    if kind == "RedisStore":
+        # Redis counts the write commands since its last save; the course's Redis never saves.
+        return (lambda: store.client.info("persistence")["rdb_changes_since_last_save"]), "keys written"
+    if kind == "PostgresStore":
+        wal = "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint"
+        return (lambda: store.connection.execute(wal).fetchone()[0]), "WAL bytes"
+    raise TypeError(f"no write counter for {kind}: SQLiteStore, RedisStore and PostgresStore have one")
+
+
+def write_load(store: SessionStore, calls: int, clock: FrozenClock, seconds_between: float = 1.0) -> list[Row]:
+    """``calls`` gets, then ``calls`` touches on one live session, one request-gap apart: what each wrote."""
+    read, unit = _write_counter(store)
+    session_id = store.create("write-load")
+    rows: list[Row] = []
+    try:
+        for method in (store.get, store.touch):
+            wrote = total = 0
+            for _ in range(calls):
+                clock.advance(seconds=seconds_between)
+                before = read()
+                if method(session_id) is None:
+                    raise RuntimeError(f"{method.__name__} lost the session")
+                change = read() - before
+                wrote += change > 0
+                total += change
+            rows.append({"method": method.__name__, "calls": calls, "calls_that_wrote": wrote,
+                         "written": total, "unit": unit})
+    finally:
+        store.delete(session_id)
     return rows
 
 
@@ -187,6 +304,20 @@ def token_sizes(claim_counts: Sequence[int], algorithms: Sequence[str], keys: di
             token = tokens.encode(claims, keys[algorithm], algorithm=algorithm)
             rows.append({"claims": count, "algorithm": algorithm, "bytes": len(token)})
     return rows
+
+
+def most_claims_that_fit(limit: int, algorithm: str, key: Any, overhead: int = 0) -> int:
+    """The most permission strings a ``token_sizes`` token carries in ``limit - overhead`` bytes (-1: not even none)."""
+    fits = lambda n: token_sizes([n], [algorithm], {algorithm: key})[0]["bytes"] + overhead <= limit  # noqa: E731
+    if not fits(0):
+        return -1
+    low, high = 0, 1
+    while fits(high):  # double until one does not fit, then bisect: a token grows with every claim
+        low, high = high, high * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    return low
 
 
 def _sqlite_bytes(store: SQLiteStore) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 
 import pytest
 
@@ -10,7 +11,10 @@ from helpers import scaling
 from helpers.clock import FrozenClock
 from helpers.denylist import MemoryDenylist
 from helpers.keys import demo_private_key
-from support import postgres_url, redis_url
+from helpers.postgres_sessions import PostgresStore
+from helpers.redis_sessions import RedisStore
+from helpers.sessions import MemoryStore, SQLiteStore
+from support import postgres_url, redis_url, unique_name
 
 CREDENTIALS = [("alice", "wonderland"), ("bob", "builder")]
 
@@ -36,13 +40,95 @@ def test_success_rates_follow_the_way_state_is_kept(setups, users, clock):
 
 def test_end_to_end_records_every_request_for_every_client_count(setups, users, clock):
     chosen = [s for s in setups if s.name.startswith(("SQLite", "JWT"))]
-    rows = scaling.end_to_end(chosen, [1, 3], users, CREDENTIALS[0], 4, clock, progress=None)
+    rows = scaling.end_to_end(chosen, [1, 3], users, CREDENTIALS[0], 6, clock, progress=None)
+    # Every client count sends the same number of requests, split over its clients.
     assert [(row["setup"][:3], row["clients"], row["requests"]) for row in rows] == [
-        ("SQL", 1, 4), ("SQL", 3, 12), ("JWT", 1, 4), ("JWT", 3, 12)]
+        ("SQL", 1, 6), ("SQL", 3, 6), ("JWT", 1, 6), ("JWT", 3, 6)]
     for row in rows:
         assert row["success_rate"] == 1.0
         assert 0 < row["latency_q1_ms"] <= row["latency_median_ms"] <= row["latency_q3_ms"]
         assert row["throughput_rps"] > 0
+
+
+def test_requests_per_point_must_split_evenly_over_the_clients(setups, users, clock):
+    with pytest.raises(ValueError, match="split evenly over 4 clients"):
+        scaling.end_to_end(setups[-1:], [1, 4], users, CREDENTIALS[0], 6, clock, progress=None)
+
+
+def test_counting_calls_counts_every_thread_and_puts_the_methods_back(clock):
+    store = MemoryStore(clock=clock)
+    session_id = store.create("alice")
+    with scaling.counting_calls(store) as counts:
+        store.touch(session_id)
+        workers = [threading.Thread(target=store.get, args=(session_id,)) for _ in range(4)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert store.get(session_id).user_id == "alice", "a counted call still returns the store's answer"
+    assert counts == {"touch": 1, "get": 5}
+    assert "get" not in vars(store) and "touch" not in vars(store), "the class's methods show through again"
+    store.get(session_id)
+    assert counts == {"touch": 1, "get": 5}, "calls after the block are not counted"
+
+
+def test_the_session_app_makes_one_store_lookup_per_request_over_https(users, clock):
+    store = SQLiteStore(":memory:", clock=clock)
+    try:
+        calls = scaling.store_calls_per_request(store, users, CREDENTIALS[0], 5, clock)
+    finally:
+        store.close()
+    # Each request finds the session once, with a get (a read) or a touch (a read that slides the deadline).
+    assert set(calls) <= {"get", "touch"} and calls.get("get", 0) + calls.get("touch", 0) == 5, calls
+
+
+def test_check_costs_times_get_and_touch_and_empties_each_store(clock):
+    kept = []
+
+    def make():
+        kept.append(MemoryStore(clock=clock))
+        return kept[-1]
+
+    start = clock.now()
+    rows = scaling.check_costs({"dict": make}, 50, clock, repeat=3, progress=None)
+    assert [row.name for row in rows] == ["dict get", "dict touch"]
+    assert all(0 < row.q1_us <= row.median_us <= row.q3_us for row in rows)
+    assert kept[0].count() == 0, "the store is left empty"
+    assert clock.now() > start, "the clock moved, so every touch wrote a new deadline"
+
+
+def write_load_stores(clock, tmp_path):
+    yield SQLiteStore(tmp_path / "writes.db", clock=clock), "rows changed", 1
+    yield RedisStore(redis_url(), clock=clock, prefix=unique_name("w:")), "keys written", 3  # HSET, PEXPIRE, ZADD
+    yield PostgresStore(postgres_url(), clock=clock, table=unique_name("w_")), "WAL bytes", None
+
+
+def test_a_get_writes_nothing_and_a_touch_writes_every_time(clock, tmp_path):
+    for store, unit, per_touch in write_load_stores(clock, tmp_path):
+        try:
+            get, touch = scaling.write_load(store, 6, clock)
+        finally:
+            store.close()
+        assert (get["method"], get["calls"], get["calls_that_wrote"], get["written"], get["unit"]) == ("get", 6, 0, 0, unit)
+        assert (touch["method"], touch["calls_that_wrote"]) == ("touch", 6), (unit, touch)
+        if per_touch is not None:
+            assert touch["written"] == 6 * per_touch, (unit, touch)
+        else:
+            assert touch["written"] >= 6 * 50, "every UPDATE appends a WAL record of tens of bytes at least"
+
+
+def test_write_load_needs_a_backend_with_a_write_counter(clock):
+    with pytest.raises(TypeError, match="no write counter for MemoryStore"):
+        scaling.write_load(MemoryStore(clock=clock), 1, clock)
+
+
+def test_most_claims_that_fit_finds_the_exact_boundary():
+    keys = {"HS256": b"k" * 32, "ES256": demo_private_key("ES256")}
+    for algorithm, key in keys.items():
+        most = scaling.most_claims_that_fit(4096, algorithm, key, overhead=14)
+        size = {row["claims"]: row["bytes"] for row in scaling.token_sizes([most, most + 1], [algorithm], keys)}
+        assert size[most] + 14 <= 4096 < size[most + 1] + 14, (algorithm, most, size)
+    assert scaling.most_claims_that_fit(100, "HS256", keys["HS256"]) == -1, "not even an empty token fits 100 bytes"
 
 
 def test_token_sizes_grow_with_claims_and_rsa_is_largest():
