@@ -29,8 +29,8 @@ from flask import Flask, Response, current_app, request
 from .clock import Clock, SystemClock
 from .sessions import SessionStore, SQLiteStore, hash_session_id
 from .web import (
-    _error_response, _refuse_cross_site, _refuse_duplicate_cookies, _security_headers, bearer, cookie_challenge,
-    json_answer, json_body,
+    MAX_CREDENTIAL_LENGTH, _error_response, _refuse_cross_site, _refuse_duplicate_cookies, _security_headers, bearer,
+    cookie_challenge, json_answer, json_body,
 )
 
 BFF_COOKIE = "__Host-bff"  # the page's only credential: HttpOnly, Secure, SameSite=Strict, Path=/
@@ -39,7 +39,7 @@ BFF_SESSION_TTL = 8 * 3600  # seconds of idleness before the BFF session ends (a
 
 @dataclass
 class Grant:
-    """What the BFF holds for one logged-in page: an API client (its jar keeps the refresh cookie) and the access token."""
+    """What the BFF holds for one page: an API client (its jar keeps the refresh cookie) and the access token."""
 
     api: requests.Session
     access_token: str
@@ -73,7 +73,7 @@ def _grant() -> tuple[str, Grant] | None:
     """The caller's BFF session ID and grant, if its cookie names a live session (and slides its expiry)."""
     session_id = request.cookies.get(BFF_COOKIE, "")
     config = _config()
-    if not session_id or len(session_id) > 256 or config.store.touch(session_id) is None:
+    if not session_id or len(session_id) > MAX_CREDENTIAL_LENGTH or config.store.touch(session_id) is None:
         return None
     with config.lock:
         grant = config.grants.get(hash_session_id(session_id))
@@ -83,11 +83,12 @@ def _grant() -> tuple[str, Grant] | None:
 def _login() -> Response:
     config = _config()
     body = json_body()
-    if not isinstance(body, dict) or not isinstance(body.get("username"), str) or not isinstance(body.get("password"), str):
+    if not isinstance(body, dict):
         return json_answer(400, error="Bad request", reason='send JSON {"username": ..., "password": ...}')
+    # Only the two fields go on, and the API checks them (a wrong shape comes back as its 400).
+    credentials = {"username": body.get("username"), "password": body.get("password"), "credentials": ["token"]}
     api = config.api_client()
-    answer = api.post(config.api_url + "/login", json={"username": body["username"], "password": body["password"],
-                                                       "credentials": ["token"]})
+    answer = api.post(config.api_url + "/login", json=credentials)
     if answer.status_code != 200:
         api.close()
         response = json_answer(answer.status_code, **answer.json())  # the API's own 401/429/503, passed on
