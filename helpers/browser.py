@@ -13,8 +13,13 @@ or another found by ``find_chromium``; Playwright's own downloads are never need
 * keeps Chromium's own background traffic off (no updates, sync or component downloads) and starts
   from a fresh profile that is deleted afterwards.
 
-``CookieLab`` is a Flask app that sets a fixed list of cookies and records every cookie each request
-carried; ``AttackerSite`` serves whatever pages a test or chapter writes into it.
+``chromium(...)`` gives a Playwright ``Browser`` whose contexts are incognito profiles (Chromium blocks
+third-party cookies there); ``chromium_profile(...)`` one regular profile with third-party cookies
+allowed or blocked. ``CookieLab`` is a Flask app that sets a fixed list of cookies (``LAB_COOKIES``)
+and records every cookie each request carried; ``AttackerSite`` serves whatever pages a test or
+chapter writes into it; ``CROSS_SITE`` are the ways a page on another site makes a request (link,
+form POST, fetch, iframe). ``compare_with_model()`` runs them all and tabulates what Chromium sent
+next to what ``helpers.attacks.Browser`` predicts. Playwright is imported only when a browser starts.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import socket
 import ssl
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,11 +45,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from flask import Flask, Response, request
 
-from .server import HOST, RunningServer
+from .attacks import Browser
+from .display import Table
+from .server import HOST, RunningServer, serve
 
 __all__ = [
-    "CHROMIUM_ARGS", "CHROMIUM_CANDIDATES", "LAB_COOKIES", "AttackerSite", "CookieLab", "Seen", "chromium",
-    "chromium_profile",
+    "CHROMIUM_ARGS", "CHROMIUM_CANDIDATES", "CHROMIUM_PATHS", "CROSS_SITE", "LAB_COOKIES", "AttackerSite", "CookieLab", "CrossSite", "Seen",
+    "chromium", "chromium_profile", "compare_with_model",
     "find_chromium", "site_url", "spki_pin", "unavailable_reason",
 ]
 
@@ -55,10 +63,20 @@ CHROMIUM_ARGS: tuple[str, ...] = (
 )
 CHROMIUM_CANDIDATES: tuple[str, ...] = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable",
                                         "microsoft-edge")
+# Where Chrome, Chromium and Edge install themselves off PATH (macOS, Windows): the places Playwright's channels look.
+CHROMIUM_PATHS: tuple[str, ...] = (
+    "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+    "/Applications/Chromium.app/Contents/MacOS/Chromium",
+    "/Applications/Microsoft Edge.app/Contents/MacOS/Microsoft Edge",
+    r"C:\Program Files\Google\Chrome\Application\chrome.exe",
+    r"C:\Program Files (x86)\Google\Chrome\Application\chrome.exe",
+    r"C:\Program Files (x86)\Microsoft\Edge\Application\msedge.exe",
+    r"C:\Program Files\Microsoft\Edge\Application\msedge.exe",
+)
 
 
 def find_chromium() -> str | None:
-    """The path of an installed Chromium-based browser (``$CHROMIUM`` first, then the usual names), or None."""
+    """The path of an installed Chromium-based browser (``$CHROMIUM``, then the usual names on PATH and folders), or None."""
     chosen = os.environ.get("CHROMIUM")
     if chosen:
         return chosen if os.path.exists(chosen) else shutil.which(chosen)
@@ -66,7 +84,7 @@ def find_chromium() -> str | None:
         found = shutil.which(name)
         if found:
             return found
-    return None
+    return next((path for path in CHROMIUM_PATHS if os.path.exists(path)), None)
 
 
 def unavailable_reason() -> str | None:
@@ -240,6 +258,17 @@ class CookieLab:
         with self._lock:
             self._seen.clear()
 
+    def wait(self, path: str, timeout: float = 10.0) -> Seen:
+        """The first request recorded to ``path``, waiting up to ``timeout`` seconds for the browser to send it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = self.seen(path)
+            if seen:
+                return seen[0]
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"the browser never requested {path} within {timeout} s")
+            time.sleep(0.02)
+
 
 class AttackerSite:
     """A Flask app serving ``pages[name]`` at ``/name``: the pages of another site (evil.test) that a test writes."""
@@ -253,3 +282,63 @@ class AttackerSite:
         if name not in self.pages:
             return Response("not found", status=404, mimetype="text/plain")
         return Response(self.pages[name], mimetype="text/html")
+
+
+@dataclass(frozen=True)
+class CrossSite:
+    """One way a page on another site makes the browser request a URL, and how the model is told about it."""
+
+    name: str
+    method: str
+    top_level: bool  # a navigation of the whole tab (link, form) rather than a fetch or frame inside the page
+    template: str  # the attacker's HTML, with {url} for the target
+
+    def page(self, url: str) -> str:
+        """The attacker's HTML aimed at ``url``."""
+        return self.template.format(url=url)
+
+
+CROSS_SITE: tuple[CrossSite, ...] = (
+    CrossSite("link", "GET", True, "<a id=go href='{url}'>prize</a><script>document.getElementById('go').click()</script>"),
+    CrossSite("form-post", "POST", True, "<form method=post action='{url}'><input type=hidden name=email "
+                                         "value='evil@attacker.test'></form><script>document.forms[0].submit()</script>"),
+    CrossSite("fetch", "POST", False,
+              "<script>fetch('{url}', {{method: 'POST', credentials: 'include', mode: 'no-cors'}})</script>"),
+    CrossSite("iframe", "GET", False, "<iframe src='{url}'></iframe>"),
+)
+
+
+def _names(pairs: Sequence[tuple[str, str]] | set[str]) -> str:
+    names = sorted(pairs if isinstance(pairs, set) else {name for name, _ in pairs})
+    return ", ".join(names) or "(none)"
+
+
+def compare_with_model(third_party_cookies: bool = True, timeout: float = 10.0, *, playwright: Any | None = None) -> Table:
+    """Plant ``LAB_COOKIES`` in a real Chromium, make each ``CROSS_SITE`` request from evil.test: what it sent vs the model.
+
+    Starts its own servers and browser and stops them before returning. One row for what a page's
+    script reads (``document.cookie``), then one per cross-site request: the cookie names the browser
+    sent, and "yes" if ``helpers.attacks.Browser`` predicted exactly those (else "no, predicted ...").
+    """
+    lab, evil = CookieLab(), AttackerSite()
+    table = Table(["request", "Chromium sent", "model agrees"])
+    with serve(lab.app) as lab_server, serve(evil.app, https=False) as evil_server, \
+            chromium_profile([lab_server], ["app.test", "evil.test"], third_party_cookies=third_party_cookies,
+                             playwright=playwright) as context:
+        context.set_default_timeout(timeout * 1000)
+        app, attacker = site_url(lab_server, "app.test"), site_url(evil_server, "evil.test")
+        page = context.new_page()
+        page.goto(app + "/plant")
+        model = Browser(lab_server.client(), block_third_party_cookies=not third_party_cookies)
+        model.receive(app + "/plant", lab.cookies)
+        real, predicted = page.evaluate("document.cookie"), model.document_cookie(app + "/")
+        table.add("document.cookie (script)", real or "(none)", "yes" if real == predicted else f"no, predicted {predicted}")
+        for scenario in CROSS_SITE:
+            path = f"/target-{scenario.name}"
+            evil.pages[scenario.name] = scenario.page(app + path)
+            page.goto(f"{attacker}/{scenario.name}")
+            seen = lab.wait(path, timeout)
+            expected = {n for n, _ in model.cookie_pairs(app + path, attacker + "/", scenario.method, scenario.top_level)}
+            agrees = "yes" if seen.names == expected else f"no, predicted {_names(expected)}"
+            table.add(f"cross-site {scenario.name} ({scenario.method})", _names(seen.names), agrees)
+    return table

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,8 +20,8 @@ import pytest
 
 from conftest import CHEAP_PARAMS, DEMO_PASSWORDS
 from helpers.attacks import Browser
-from helpers.browser import (LAB_COOKIES, AttackerSite, CookieLab, Seen, chromium, chromium_profile, site_url,
-                             unavailable_reason)
+from helpers.browser import (CROSS_SITE, LAB_COOKIES, AttackerSite, CookieLab, Seen, chromium, chromium_profile,
+                             compare_with_model, site_url, unavailable_reason)
 from helpers.server import RunningServer, serve
 from helpers.users import UserDirectory
 from helpers.vulnerable.session_app import COOKIE_NAME as NAIVE_COOKIE
@@ -129,13 +128,7 @@ def plant(page: Any, base: str) -> None:
 
 def wait_for(lab: CookieLab, path: str) -> Seen:
     """The lab's record of the first request to ``path`` (fails after WAIT seconds)."""
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        seen = lab.seen(path)
-        if seen:
-            return seen[0]
-        time.sleep(0.02)
-    raise AssertionError(f"the browser never requested {path}")
+    return lab.wait(path, WAIT)
 
 
 def attacker_page(sites: Sites, name: str, body: str) -> str:
@@ -185,13 +178,7 @@ def test_a_script_cannot_write_over_an_httponly_cookie(sites: Sites, page: Any) 
 
 # --- 2. SameSite, from another site -------------------------------------------------------------------
 
-# (scenario, attacker markup for a target URL, method, top_level) — what the model is told for each.
-CROSS_SITE: dict[str, tuple[Callable[[str], str], str, bool]] = {
-    "link": (lambda url: f"<a id=go href='{url}'>prize</a><script>document.getElementById('go').click()</script>", "GET", True),
-    "form-post": (lambda url: auto_form(url, {"email": "evil@attacker.test"}), "POST", True),
-    "fetch": (lambda url: f"<script>fetch('{url}', {{method: 'POST', credentials: 'include', mode: 'no-cors'}})</script>", "POST", False),
-    "iframe": (lambda url: f"<iframe src='{url}'></iframe>", "GET", False),
-}
+SCENARIOS = {scenario.name: scenario for scenario in CROSS_SITE}
 LAX_AND_NONE = {"lax", "none", "visible", "__Host-good", "__Secure-good"}  # what rides a top-level cross-site GET
 EXPECTED_CROSS_SITE = {  # third-party cookies allowed: SameSite alone decides
     "link": LAX_AND_NONE, "form-post": {"none"}, "fetch": {"none"}, "iframe": {"none"},
@@ -203,10 +190,11 @@ EXPECTED_BLOCKING_THIRD_PARTY = {  # Chromium's incognito default: no cookie at 
 
 def cross_site_request(sites: Sites, page: Any, scenario: str, blocking: bool) -> None:
     """Plant the lab's cookies, let evil.test make the scenario's request, compare browser, expectation and model."""
-    app, (markup, method, top_level) = sites.url["lab"], CROSS_SITE[scenario]
+    app, chosen = sites.url["lab"], SCENARIOS[scenario]
+    method, top_level = chosen.method, chosen.top_level
     plant(page, app)
     path = f"/target-{scenario}-{'blocking' if blocking else 'allowing'}"
-    page.goto(attacker_page(sites, f"cross{path.replace('/', '-')}", markup(app + path)))
+    page.goto(attacker_page(sites, f"cross{path.replace('/', '-')}", chosen.page(app + path)))
     seen = wait_for(sites.lab, path)
     assert (seen.method, seen.fetch_site) == (method, "cross-site")
     assert seen.names == (EXPECTED_BLOCKING_THIRD_PARTY if blocking else EXPECTED_CROSS_SITE)[scenario]
@@ -215,7 +203,7 @@ def cross_site_request(sites: Sites, page: Any, scenario: str, blocking: bool) -
     assert predicted == seen.names
 
 
-@pytest.mark.parametrize("scenario", sorted(CROSS_SITE))
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_samesite_decides_what_a_cross_site_request_carries(sites: Sites, profile: Any, scenario: str) -> None:
     profile.clear_cookies()
     page = profile.new_page()
@@ -225,7 +213,7 @@ def test_samesite_decides_what_a_cross_site_request_carries(sites: Sites, profil
         page.close()
 
 
-@pytest.mark.parametrize("scenario", sorted(CROSS_SITE))
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_blocking_third_party_cookies_leaves_cross_site_fetches_bare(sites: Sites, page: Any, scenario: str) -> None:
     cross_site_request(sites, page, scenario, blocking=True)
 
@@ -388,3 +376,14 @@ def test_a_cross_site_login_cannot_plant_the_attackers_session(sites: Sites, pag
         " body: JSON.stringify(body)}).then(r => 'sent ' + r.status, e => 'blocked')", [base + "/login", MALLORY])
     assert outcome == "blocked"
     assert page.context.cookies() == []  # no attacker session planted either way
+
+
+@pytest.mark.parametrize("third_party_cookies", [True, False])
+def test_the_live_comparison_table_agrees_row_by_row(playwright: Any, third_party_cookies: bool) -> None:
+    table = compare_with_model(third_party_cookies=third_party_cookies, timeout=WAIT, playwright=playwright)
+    assert [row[0] for row in table.rows] == ["document.cookie (script)"] + [
+        f"cross-site {s.name} ({s.method})" for s in CROSS_SITE]
+    assert [row[2] for row in table.rows] == ["yes"] * len(table.rows)
+    sent = {row[0]: row[1] for row in table.rows}
+    assert sent["cross-site fetch (POST)"] == ("none" if third_party_cookies else "(none)")
+    assert max(len(line) for line in str(table).splitlines()) <= 120  # fits a notebook's output width
