@@ -31,6 +31,15 @@ the token used and is treated as reuse, which revokes the family, the winner's n
 That is the secure answer — the server cannot tell a double-click from a thief racing the user —
 so a real client must serialise its refreshes (one in flight at a time, shared by every tab).
 
+Grace period (opt-in, ``grace_period=`` seconds, default 0: the strict rule above). Browser tabs
+that share one refresh cookie and refresh together present the same token several times within a
+moment, and the strict rule logs the user out for it. With a grace period, the token spent last in
+its family, presented again within ``grace_period`` seconds of being spent, gets the *same* successor
+back instead of revoking the family. The price is a window: a thief replaying that token within the
+grace period is not detected either, and receives the live successor. The successor is kept in
+this process's memory for the grace period only (a live credential: never logged, never stored), so
+the grace applies to rotations served by one process; a fleet would need a shared cache.
+
 Like the session stores, ``count`` reports rows *stored* (used, revoked and expired tokens
 included) until ``purge_expired`` removes the dead families. Storage is not the same as state.
 Two rules keep it bounded without a scheduled job:
@@ -64,6 +73,7 @@ from helpers.clock import Clock
 from helpers.storage import ClockedStore, SQLiteBacked, check_duration, check_name
 
 __all__ = [
+    "DEFAULT_GRACE_PERIOD",
     "DEFAULT_MAX_SPENT_PER_FAMILY",
     "DEFAULT_REFRESH_TTL",
     "MAX_REFRESH_TOKEN_LENGTH",
@@ -83,6 +93,7 @@ DEFAULT_REFRESH_TTL = 7 * 24 * 3600.0  # the tutorials' 7-day refresh token, cou
 REFRESH_TOKEN_BYTES = 32  # 256 bits, as for session IDs
 MAX_REFRESH_TOKEN_LENGTH = 256  # anything longer is garbage; refusing it early bounds the hashing work
 DEFAULT_MAX_SPENT_PER_FAMILY = 32  # spent tokens kept per family for reuse detection; older ones are dropped
+DEFAULT_GRACE_PERIOD = 0.0  # seconds a just-spent token still gets its successor back; 0: strict rotation
 FAMILY_ID_BYTES = 16  # 128 random bits: a family ID names a login and must not be guessable either
 
 # Why a family was revoked, as stored, and how the error message says it.
@@ -171,6 +182,13 @@ class RefreshFamily:
     tokens_issued: int  # 1 + the number of rotations so far
 
 
+class _Grace(NamedTuple):
+    """A rotation remembered for the grace period: when the token was spent and what it was given."""
+
+    spent_at: float
+    result: RotationResult
+
+
 class _Family(NamedTuple):
     """How a backend hands a family's row to the base class."""
 
@@ -205,12 +223,22 @@ class RefreshTokenStore(ClockedStore):
 
     def __init__(
         self, clock: Clock | None = None, ttl: float = DEFAULT_REFRESH_TTL, *,
-        max_spent_per_family: int = DEFAULT_MAX_SPENT_PER_FAMILY,
+        max_spent_per_family: int = DEFAULT_MAX_SPENT_PER_FAMILY, grace_period: float = DEFAULT_GRACE_PERIOD,
     ) -> None:
         """``clock`` decides expiry (default: the system clock); ``ttl`` is a family's lifetime from login;
-        ``max_spent_per_family`` how many spent tokens a family keeps for reuse detection."""
+        ``max_spent_per_family`` how many spent tokens a family keeps for reuse detection; ``grace_period``
+        how many seconds the token spent last may be presented again for the same successor (0: never)."""
         super().__init__(clock)
         self.ttl = check_duration("ttl", ttl)
+        if isinstance(grace_period, bool) or not isinstance(grace_period, (int, float)):
+            raise TypeError(f"grace_period must be a number of seconds, got {type(grace_period).__name__}")
+        if not 0 <= grace_period < self.ttl:
+            raise ValueError(f"grace_period must be at least 0 and shorter than ttl, got {grace_period}")
+        self.grace_period = float(grace_period)
+        # old token hash -> its rotation, for the tokens spent within the last grace_period seconds.
+        # One lock makes "look up the grace, else rotate, then remember" one step within this process.
+        self._grace: dict[str, _Grace] = {}
+        self._grace_lock = threading.RLock()  # reentrant: a rotation that detects reuse forgets its family's grace
         if isinstance(max_spent_per_family, bool) or not isinstance(max_spent_per_family, int):
             raise TypeError(f"max_spent_per_family must be an int, got {type(max_spent_per_family).__name__}")
         if max_spent_per_family < 1:
@@ -235,6 +263,31 @@ class RefreshTokenStore(ClockedStore):
         old_hash = _hash_or_none(token)
         if old_hash is None:
             raise InvalidRefreshTokenError("malformed refresh token", "malformed")
+        if not self.grace_period:
+            return self._rotate_strictly(old_hash)
+        with self._grace_lock:
+            now = self.clock.now()
+            for spent_hash in [h for h, g in self._grace.items() if now - g.spent_at >= self.grace_period]:
+                del self._grace[spent_hash]
+            remembered = self._grace.get(old_hash)
+            if remembered is not None and now < remembered.result.expires_at:
+                return remembered.result
+            result = self._rotate_strictly(old_hash)
+            # Only the token spent last in a family has a grace: its predecessor's successor is spent now.
+            for spent_hash in [h for h, g in self._grace.items() if g.result.family_id == result.family_id]:
+                del self._grace[spent_hash]
+            self._grace[old_hash] = _Grace(now, result)
+            return result
+
+    def _forget_grace(self, family_id: str | None = None, user_id: str | None = None) -> None:
+        """Drop remembered rotations of a family or a user that has just been revoked."""
+        with self._grace_lock:
+            for spent_hash in [h for h, g in self._grace.items()
+                               if g.result.family_id == family_id or g.result.user_id == user_id]:
+                del self._grace[spent_hash]
+
+    def _rotate_strictly(self, old_hash: str) -> RotationResult:
+        """Rotate by the strict rule: a spent token is reuse and revokes its family."""
         new_token = new_refresh_token()
         now = self.clock.now()
         verdict, family = self._rotate(old_hash, hash_refresh_token(new_token), now)
@@ -245,6 +298,8 @@ class RefreshTokenStore(ClockedStore):
             return RotationResult(new_token, family.user_id, family.role, family.family_id, family.expires_at)
         if verdict == _REUSED:
             assert family is not None
+            if self.grace_period:
+                self._forget_grace(family_id=family.family_id)
             raise RefreshTokenReuseError(
                 "refresh token reuse detected: this token was already used, so every refresh token of "
                 "this login has been revoked; log in again",
@@ -266,17 +321,21 @@ class RefreshTokenStore(ClockedStore):
     def revoke_family(self, token: str) -> bool:
         """Revoke the family ``token`` belongs to (logout); True if a live family was revoked."""
         family_id = self.family_id(token)
-        return family_id is not None and self._revoke_family_id(family_id, self.clock.now())
+        return family_id is not None and self.revoke_family_id(family_id)
 
     def revoke_family_id(self, family_id: str) -> bool:
         """Revoke the family with this ID (logout, given an access token's ``sid``); True if it was live."""
         if type(family_id) is not str or not 0 < len(family_id) <= 2 * FAMILY_ID_BYTES or not family_id.isascii():
             return False  # arrives inside a client's token: garbage is answered, never raised on
+        if self.grace_period:
+            self._forget_grace(family_id=family_id)
         return self._revoke_family_id(family_id, self.clock.now())
 
     def revoke_user(self, user_id: str) -> int:
         """Revoke every live family of ``user_id`` ("log out everywhere"); how many were revoked."""
         check_name("user_id", user_id)
+        if self.grace_period:
+            self._forget_grace(user_id=user_id)
         return self._revoke_user(user_id, self.clock.now())
 
     def active_families(self, user_id: str | None = None) -> list[RefreshFamily]:
@@ -342,10 +401,10 @@ class MemoryRefreshStore(RefreshTokenStore):
 
     def __init__(
         self, clock: Clock | None = None, ttl: float = DEFAULT_REFRESH_TTL, *,
-        max_spent_per_family: int = DEFAULT_MAX_SPENT_PER_FAMILY,
+        max_spent_per_family: int = DEFAULT_MAX_SPENT_PER_FAMILY, grace_period: float = DEFAULT_GRACE_PERIOD,
     ) -> None:
         """An empty in-memory store; see ``RefreshTokenStore`` for the arguments."""
-        super().__init__(clock, ttl, max_spent_per_family=max_spent_per_family)
+        super().__init__(clock, ttl, max_spent_per_family=max_spent_per_family, grace_period=grace_period)
         self._lock = threading.Lock()
         self._families: dict[str, _Family] = {}  # family_id -> family
         self._tokens: dict[str, _Token] = {}  # token hash -> token
@@ -495,9 +554,10 @@ class SQLiteRefreshStore(SQLiteBacked, RefreshTokenStore):
         ttl: float = DEFAULT_REFRESH_TTL,
         *,
         max_spent_per_family: int = DEFAULT_MAX_SPENT_PER_FAMILY,
+        grace_period: float = DEFAULT_GRACE_PERIOD,
     ) -> None:
         """Open (creating if needed) the refresh tables at ``path``; see ``RefreshTokenStore`` for the rest."""
-        super().__init__(clock, ttl, max_spent_per_family=max_spent_per_family)
+        super().__init__(clock, ttl, max_spent_per_family=max_spent_per_family, grace_period=grace_period)
         self._open(path, _SCHEMA)  # the settings every store shares: see helpers.storage.open_sqlite
 
     def _insert_family(self, family: _Family, token_hash: str, now: float) -> None:

@@ -11,11 +11,13 @@ import math
 import re
 import sqlite3
 from dataclasses import FrozenInstanceError
+import threading
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers.clock import FrozenClock
 from helpers.denylist import SQLiteDenylist
 from helpers.refresh import (
     DEFAULT_REFRESH_TTL,
@@ -523,3 +525,83 @@ def test_sqlite_close_is_idempotent_and_final(clock):
     assert "closed" in repr(store)
     with pytest.raises(sqlite3.ProgrammingError):
         store.issue("alice")
+
+
+# --- grace period (opt-in) -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make", [MemoryRefreshStore, SQLiteRefreshStore])
+def test_grace_period_returns_the_same_successor_within_the_window(make) -> None:
+    clock = FrozenClock()
+    store = make(clock=clock, grace_period=10)
+    first = store.issue("alice")
+    successor = store.rotate(first)
+    clock.advance(seconds=9)
+    again = store.rotate(first)
+    assert again.token == successor.token and again.family_id == successor.family_id
+    assert len(store.active_families("alice")) == 1
+    assert store.rotate(successor.token).token != successor.token  # the successor rotates normally
+
+
+@pytest.mark.parametrize("make", [MemoryRefreshStore, SQLiteRefreshStore])
+def test_grace_period_ends_and_reuse_is_detected_again(make) -> None:
+    clock = FrozenClock()
+    store = make(clock=clock, grace_period=10)
+    first = store.issue("alice")
+    store.rotate(first)
+    clock.advance(seconds=10)
+    with pytest.raises(RefreshTokenReuseError):
+        store.rotate(first)
+    assert store.active_families("alice") == []
+
+
+def test_grace_covers_only_the_token_spent_last() -> None:
+    clock = FrozenClock()
+    store = MemoryRefreshStore(clock=clock, grace_period=10)
+    first = store.issue("alice")
+    second = store.rotate(first).token
+    store.rotate(second)
+    with pytest.raises(RefreshTokenReuseError):
+        store.rotate(first)  # its successor is spent too: a replay of it is reuse at once
+
+
+@pytest.mark.parametrize("revoke", ["family", "user", "family_id"])
+def test_revocation_ends_the_grace(revoke: str) -> None:
+    clock = FrozenClock()
+    store = SQLiteRefreshStore(clock=clock, grace_period=10)
+    first = store.issue("alice")
+    successor = store.rotate(first)
+    if revoke == "family":
+        store.revoke_family(successor.token)
+    elif revoke == "user":
+        store.revoke_user("alice")
+    else:
+        store.revoke_family_id(successor.family_id)
+    with pytest.raises(RefreshTokenReuseError):
+        store.rotate(first)
+
+
+def test_strict_rotation_is_the_default_and_concurrent_graced_rotations_agree() -> None:
+    assert MemoryRefreshStore().grace_period == 0
+    store = SQLiteRefreshStore(clock=FrozenClock(), grace_period=5)
+    first = store.issue("alice")
+    barrier = threading.Barrier(8)
+    results: list[str] = []
+
+    def tab() -> None:
+        barrier.wait()
+        results.append(store.rotate(first).token)
+
+    threads = [threading.Thread(target=tab) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 8 and len(set(results)) == 1
+    assert store.count() == 2
+
+
+@pytest.mark.parametrize("bad", [-1, True, "5", 7 * 24 * 3600.0])
+def test_grace_period_is_checked(bad: object) -> None:
+    with pytest.raises((TypeError, ValueError)):
+        MemoryRefreshStore(grace_period=bad)  # type: ignore[arg-type]
