@@ -131,6 +131,8 @@ _HMAC_MIN_BYTES = MappingProxyType({"sha256": 32, "sha384": 48, "sha512": 64})
 _FAMILY_NAMES = MappingProxyType({
     "HMAC": "an HMAC secret (str or bytes)", "RSA": "an RSA key", "EC": "an EC P-256 key", "OKP": "an Ed25519 key",
 })
+# The order n of P-256's group (SEC 2 §2.4.2): ECDSA's s is taken mod n.
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 _PRIVATE_TYPES = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)
 _ASYMMETRIC_AS_HMAC = (
     "The specified key is an asymmetric key or x509 certificate and should not be used as an HMAC secret."
@@ -337,6 +339,7 @@ def _sign(alg: str, digest: str, key: Any, signing_input: bytes) -> bytes:
     if alg == "ES256":
         # cryptography returns DER; RFC 7518 §3.4 wants the fixed-size R || S, 32 bytes each.
         r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+        s = min(s, _P256_ORDER - s)  # always the low-S twin, so verifiers with require_low_s accept our tokens
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
     return key.sign(signing_input)  # EdDSA (RFC 8037 §3.1)
 
@@ -509,12 +512,13 @@ class _Options:
     verify_jti: bool = True
     require: tuple[str, ...] = ()
     strict_aud: bool = False
+    require_low_s: bool = False  # ES256: refuse s > n/2, the malleable twin of a valid signature
 
 
 _DEFAULT_OPTIONS = _Options()
 _CHECKS = ("verify_exp", "verify_nbf", "verify_iat", "verify_aud", "verify_iss", "verify_sub", "verify_jti")
 # PyJWT also has enforce_minimum_key_length; it is accepted and ignored because minimums are always enforced.
-_FLAGS = frozenset(_CHECKS) | {"verify_signature", "strict_aud", "enforce_minimum_key_length"}
+_FLAGS = frozenset(_CHECKS) | {"verify_signature", "strict_aud", "enforce_minimum_key_length", "require_low_s"}
 _OPTION_NAMES = _FLAGS | {"require"}
 _SYSTEM_CLOCK = SystemClock()  # stateless: reads time.time() on each call
 
@@ -537,7 +541,8 @@ def _merge_options(options: Mapping[str, Any]) -> _Options:
         raise TypeError('options["require"] must contain only claim names (strings)')
     verify = options.get("verify_signature", True)
     checks = {name: options.get(name, verify) for name in _CHECKS}
-    return _Options(verify, require=require, strict_aud=options.get("strict_aud", False), **checks)
+    return _Options(verify, require=require, strict_aud=options.get("strict_aud", False),
+                    require_low_s=options.get("require_low_s", False), **checks)
 
 
 def _leeway_seconds(leeway: object) -> float:
@@ -750,6 +755,9 @@ def _decode(token: object, key: object, algorithms: Collection[str] | None, opti
         digest, material = _key_for(alg, key)
         if not _verify(alg, digest, material, signing_input, signature):
             raise InvalidSignatureError("Signature verification failed")
+        if opts.require_low_s and alg == "ES256" and int.from_bytes(signature[32:], "big") > _P256_ORDER // 2:
+            # (r, n - s) verifies whenever (r, s) does; low-S gives each signature one spelling only.
+            raise InvalidSignatureError("High-S ECDSA signature refused (require_low_s)")
     if typ is not None:
         _check_typ(header, typ)
     # Only now, with the signature checked, is the payload parsed (RFC 7519 §7.2).
