@@ -41,6 +41,10 @@ CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 SCREENSHOTS = ROOT / "build" / "jupyterlab"
 START_TIMEOUT = 60.0  # seconds for JupyterLab to answer
 CHAPTER_TIMEOUT = 240.0  # seconds for one chapter's Run All (5-20 s normally; generous for a loaded machine)
+# JupyterLab writes the kernel's kernelspec and language_info into the notebook 1-3 s after the kernel is
+# idle, which marks it modified if they differ from the saved ones (the tab also flickers "modified" for a
+# moment while the notebook loads): the verdict is the tab's state this long after the kernel is idle.
+SETTLE = 6.0
 # Settings written into the server's own settings folder: every cell in the DOM (no virtual scrolling),
 # so each output can be checked, and no "get notified about Jupyter news?" toast over the screenshots.
 SETTINGS = {
@@ -176,50 +180,98 @@ def browser() -> Iterator[Any]:
         yield launched
 
 
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook on show
+
+
 def wait_for_idle_kernel(page: Any, timeout: float) -> None:
     """Wait until the notebook's kernel reports Idle in the toolbar's status indicator."""
     page.wait_for_function(
-        "() => { const s = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator');"
+        f"() => {{ const s = document.querySelector('{PANEL} .jp-Notebook-ExecutionIndicator');"
         " return s && s.getAttribute('data-status') === 'idle'; }", timeout=timeout * 1000)
 
 
-@pytest.mark.parametrize("notebook", CHAPTERS, ids=[path.stem[:2] for path in CHAPTERS])
-def test_a_learner_runs_the_chapter_in_jupyterlab(lab: Lab, browser: Any, notebook: Path) -> None:
+def menu(page: Any, top: str, item: str) -> None:
+    """Click a menu bar entry, then one of its items, as a learner does."""
+    page.locator(".lm-MenuBar-itemLabel", has_text=top).first.click()
+    page.locator(".lm-Menu-itemLabel", has_text=item).first.click()
+
+
+def open_notebook(page: Any, lab: Lab, name: str) -> bool:
+    """Open ``name`` in a fresh workspace and wait for its kernel; True if merely opening it marked it modified."""
+    page.goto(f"{lab.base}/lab/tree/{name}?reset&token={lab.token}")  # reset: no tabs from the last chapter
+    page.wait_for_selector(f"{PANEL} .jp-Cell")
+    wait_for_idle_kernel(page, START_TIMEOUT)
+    page.wait_for_timeout(SETTLE * 1000)
+    return page.locator(".lm-TabBar-tab.jp-mod-current.jp-mod-dirty").count() > 0
+
+
+def run_all(page: Any) -> None:
+    """Clear every output, then Run → Run All Cells, and wait until every code cell has a fresh execution count."""
+    menu(page, "Edit", "Clear Outputs of All Cells")
+    page.wait_for_function(f"() => [...document.querySelectorAll('{PANEL} .jp-CodeCell .jp-InputPrompt')]"
+                           ".every(p => !/\\d/.test(p.textContent))")
+    menu(page, "Run", "Run All Cells")
+    # Done when every code cell shows a number: none is still queued or running ("[*]") or unrun ("[ ]").
+    page.wait_for_function(
+        f"() => {{ const prompts = [...document.querySelectorAll('{PANEL} .jp-CodeCell .jp-InputPrompt')];"
+        " return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent)); }",
+        timeout=CHAPTER_TIMEOUT * 1000)
+    wait_for_idle_kernel(page, CHAPTER_TIMEOUT)
+
+
+def error_outputs(page: Any) -> list[str]:
+    """The text of every error traceback and stderr stream the notebook shows."""
+    return page.locator(f"{PANEL} [data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
+
+
+def charts(page: Any) -> tuple[int, int]:
+    """(images shown, images the browser decoded)."""
+    shown, decoded = page.evaluate(f"() => {{ const images = [...document.querySelectorAll('{PANEL} .jp-RenderedImage img')];"
+                         " return [images.length, images.filter(i => i.complete && i.naturalWidth > 0).length]; }")
+    return shown, decoded
+
+
+@pytest.fixture
+def page(lab: Lab, browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(START_TIMEOUT * 1000)
+    opened = context.new_page()
+    opened.set_default_timeout(START_TIMEOUT * 1000)
     try:
-        page.goto(f"{lab.base}/lab/tree/{notebook.name}?reset&token={lab.token}")  # reset: no tabs from the last chapter
-        page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
-        wait_for_idle_kernel(page, START_TIMEOUT)
-        page.wait_for_timeout(500)  # the kernel's language_info reaches the model right after it connects
-        dirty = page.locator(".lm-TabBar-tab.jp-mod-current.jp-mod-dirty").count()
-        assert dirty == 0, "opening the chapter marked it modified"
-
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-        cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell")
-        count = cells.count()
-        # Done when every code cell shows an execution count: none is still queued or running ("[*]") or unrun ("[ ]").
-        page.wait_for_function(
-            "() => { const prompts = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')];"
-            " return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent)); }",
-            timeout=CHAPTER_TIMEOUT * 1000)
-        wait_for_idle_kernel(page, CHAPTER_TIMEOUT)
-
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{notebook.stem}.png"))
-
-        panel = ".jp-NotebookPanel:not(.lm-mod-hidden)"
-        errors = page.locator(f"{panel} [data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
-        assert page.locator(".jp-Dialog").count() == 0, "a dialog is open"
-        assert errors == [], f"{notebook.name}: error or stderr output:\n" + "\n---\n".join(e[:1500] for e in errors)
-        images = page.locator(f"{panel} .jp-RenderedImage img")
-        assert images.count() == image_outputs(notebook), "not every chart rendered"
-        undrawn = page.evaluate(f"() => [...document.querySelectorAll(\"{panel} .jp-RenderedImage img\")]"
-                                ".filter(img => !(img.complete && img.naturalWidth > 0)).length")
-        assert undrawn == 0, f"{undrawn} chart image(s) did not decode"
-        assert count == len([c for c in json.loads(notebook.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"])
+        yield opened
     finally:
         context.close()
         lab.shut_down_kernels()
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=[path.stem[:2] for path in CHAPTERS])
+def test_a_learner_runs_the_chapter_in_jupyterlab(lab: Lab, page: Any, notebook: Path) -> None:
+    assert not open_notebook(page, lab, notebook.name), "opening the chapter marked it modified"
+    code_cells = [c for c in json.loads(notebook.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
+    assert page.locator(f"{PANEL} .jp-CodeCell").count() == len(code_cells)
+    run_all(page)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{notebook.stem}.png"))
+    assert page.locator(".jp-Dialog").count() == 0, "a dialog is open"
+    errors = error_outputs(page)
+    assert errors == [], f"{notebook.name}: error or stderr output:\n" + "\n---\n".join(e[:1500] for e in errors)
+    assert charts(page) == (image_outputs(notebook),) * 2, "not every chart rendered"
+
+
+def test_the_checks_catch_a_broken_notebook(lab: Lab, page: Any) -> None:
+    """The same checks on a notebook that changes on opening, writes to stderr, shows a chart that cannot draw, and fails."""
+    broken = json.loads(CHAPTERS[0].read_text(encoding="utf-8"))
+    broken["metadata"]["language_info"]["version"] = "2.7.18"  # the kernel's own version replaces it on opening
+    broken["cells"] = [
+        {"cell_type": "code", "execution_count": None, "id": "stderr", "metadata": {}, "outputs": [],
+         "source": "import sys; print('careful', file=sys.stderr)"},
+        {"cell_type": "code", "execution_count": None, "id": "chart", "metadata": {}, "outputs": [],
+         "source": "from IPython.display import display; display({'image/png': 'AAAA'}, raw=True)  # not a PNG"},
+        {"cell_type": "code", "execution_count": None, "id": "error", "metadata": {"tags": ["raises-exception"]},
+         "outputs": [], "source": "1 / 0"},
+    ]
+    (lab.notebooks / "zz_broken.ipynb").write_text(json.dumps(broken), encoding="utf-8")
+    assert open_notebook(page, lab, "zz_broken.ipynb")
+    run_all(page)
+    errors = error_outputs(page)
+    assert len(errors) == 2 and "careful" in errors[0] and "ZeroDivisionError" in errors[1]
+    assert charts(page) == (1, 0)  # shown, never decoded
