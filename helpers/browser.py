@@ -13,9 +13,8 @@ or another found by ``find_chromium``; Playwright's own downloads are never need
 * keeps Chromium's own background traffic off (no updates, sync or component downloads) and starts
   from a fresh profile that is deleted afterwards.
 
-``chromium(...)`` gives a Playwright ``Browser`` whose contexts are incognito profiles (Chromium blocks
-third-party cookies there); ``chromium_profile(...)`` one regular profile with third-party cookies
-allowed or blocked. ``CookieLab`` is a Flask app that sets a fixed list of cookies (``LAB_COOKIES``)
+The ``Browser`` that ``chromium(...)`` gives makes incognito contexts, where Chromium blocks third-party
+cookies; ``chromium_profile(...)`` gives one regular profile with third-party cookies allowed or blocked. ``CookieLab`` is a Flask app that sets a fixed list of cookies (``LAB_COOKIES``)
 and records every cookie each request carried; ``AttackerSite`` serves whatever pages a test or
 chapter writes into it; ``CROSS_SITE`` are the ways a page on another site makes a request (link,
 form POST, fetch, iframe). ``compare_with_model()`` runs them all and tabulates what Chromium sent
@@ -166,8 +165,9 @@ def chromium_profile(trusted: Sequence[RunningServer] = (), names: Sequence[str]
                      playwright: Any | None = None) -> Iterator[Any]:
     """Like ``chromium`` but one regular profile (a Playwright ``BrowserContext``) in a temporary folder.
 
-    ``third_party_cookies=True`` is the setting "Allow third-party cookies" (``cookie_controls_mode`` 0),
-    Chrome's default for ordinary windows: SameSite then decides alone what a cross-site fetch or iframe carries.
+    ``third_party_cookies=True`` is the setting "Allow third-party cookies" (``cookie_controls_mode`` 0): SameSite
+    then decides alone what a cross-site fetch or iframe carries. False blocks them, as a fresh profile of
+    Debian's Chromium 156 does by default.
     """
     options = _launch_options(trusted, names, executable)
     with tempfile.TemporaryDirectory(prefix="auth-course-browser-") as profile, _playwright(playwright) as running:

@@ -97,7 +97,7 @@ def browser(sites: Sites, playwright: Any) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def profile(sites: Sites, playwright: Any) -> Iterator[Any]:
-    """One regular profile with third-party cookies allowed (Chrome's default for ordinary windows)."""
+    """One regular profile with third-party cookies allowed (the browser setting "Allow third-party cookies")."""
     with chromium_profile(sites.trusted, sites.names, third_party_cookies=True, playwright=playwright) as context:
         context.set_default_timeout(WAIT * 1000)
         yield context
