@@ -8,6 +8,7 @@ lookups on this machine); ``--quick`` keeps it to a few seconds.
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
 from collections.abc import Callable, Mapping
@@ -15,6 +16,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import requests
+    from flask import Flask
+
     from .clock import Clock
     from .sessions import SessionStore
 
@@ -47,6 +51,19 @@ def _sample(fn: Callable[[], object], calls: int, timer: Callable[[], float]) ->
     return (timer() - start) / calls
 
 
+def _calls_per_sample(fn: Callable[[], object], sample_seconds: float, timer: Callable[[], float]) -> int:
+    """Double the loop count until one sample of ``fn`` lasts at least ``sample_seconds``."""
+    calls = 1
+    while calls < 1_000_000 and _sample(fn, calls, timer) * calls < sample_seconds:
+        calls *= 2
+    return calls
+
+
+def _summary(name: str, per_call_us: list[float], calls: int) -> Measurement:
+    q1, median, q3 = statistics.quantiles(sorted(per_call_us), n=4, method="inclusive")
+    return Measurement(name, median, q1, q3, calls, len(per_call_us))
+
+
 def measure(
     fn: Callable[[], object],
     name: str = "",
@@ -60,12 +77,36 @@ def measure(
         raise ValueError(f"repeat must be at least 3 to give an interquartile range, got {repeat}")
     for _ in range(warmup):
         fn()
-    calls = 1
-    while calls < 1_000_000 and _sample(fn, calls, timer) * calls < sample_seconds:
-        calls *= 2
-    per_call = sorted(_sample(fn, calls, timer) * 1e6 for _ in range(repeat))
-    q1, median, q3 = statistics.quantiles(per_call, n=4, method="inclusive")
-    return Measurement(name or getattr(fn, "__name__", "fn"), median, q1, q3, calls, repeat)
+    calls = _calls_per_sample(fn, sample_seconds, timer)
+    per_call = [_sample(fn, calls, timer) * 1e6 for _ in range(repeat)]
+    return _summary(name or getattr(fn, "__name__", "fn"), per_call, calls)
+
+
+def compare(
+    fns: Mapping[str, Callable[[], object]],
+    rounds: int = 15,
+    warmup: int = 20,
+    sample_seconds: float = 0.005,
+    timer: Callable[[], float] = time.perf_counter,
+) -> dict[str, Measurement]:
+    """Time several functions side by side, round-robin: each round takes one sample of each, in alternating order.
+
+    A load that comes and goes during the run then slows every function alike, so ratios between
+    them hold better than when each is timed in its own stretch. Returns a Measurement per name.
+    """
+    if rounds < 3:
+        raise ValueError(f"rounds must be at least 3 to give an interquartile range, got {rounds}")
+    calls: dict[str, int] = {}
+    for name, fn in fns.items():
+        for _ in range(warmup):
+            fn()
+        calls[name] = _calls_per_sample(fn, sample_seconds, timer)
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    order = list(fns)
+    for round_number in range(rounds):
+        for name in order if round_number % 2 == 0 else reversed(order):
+            samples[name].append(_sample(fns[name], calls[name], timer) * 1e6)
+    return {name: _summary(name, per_call, calls[name]) for name, per_call in samples.items()}
 
 
 def format_table(rows: list[Measurement], baseline: Measurement | None = None, baseline_label: str = "") -> str:
@@ -171,6 +212,145 @@ def shared_stores(redis_url: str, postgres_url: str, clock: Clock | None = None)
         "RedisStore": lambda: RedisStore(redis_url, clock=clock, prefix="auth-course-bench:"),
         "PostgresStore": lambda: PostgresStore(postgres_url, clock=clock, table="auth_course_bench"),
     }
+
+
+# --- what remembering a login costs per request, by strategy ----------------------------------
+
+STRATEGIES = ("no auth", "jwt", "session")
+LAYERS = {
+    "app": "the Flask app alone, called through WSGI",
+    "http": "whole request over HTTP through helpers.server (a TCP connection per request)",
+    "https": "whole request over HTTPS through helpers.server (a TCP connection and TLS handshake per request)",
+}
+
+
+@dataclass(frozen=True)
+class StrategyCost:
+    """One strategy's time per request in one layer, against the no-auth app timed beside it."""
+
+    layer: str  # a key of LAYERS: "app", "http" or "https"
+    strategy: str  # one of STRATEGIES
+    median_us: float
+    q1_us: float
+    q3_us: float
+    ratio: float  # median ÷ the no-auth median in the same layer (1.0 for "no auth" itself)
+    overhead_us: float  # median − the no-auth median in the same layer
+
+    @property
+    def iqr_us(self) -> float:
+        """Spread of the middle half of the samples, in µs."""
+        return self.q3_us - self.q1_us
+
+
+def _no_auth_app() -> Flask:
+    """The baseline: the same ``GET /api/data`` answer as the course's app, with no credential checked."""
+    from flask import Flask, jsonify
+
+    app = Flask("helpers.bench.no_auth", static_folder=None)
+    app.get("/api/data")(lambda: jsonify(data=[1, 2, 3], owner="alice", via="none"))
+    return app
+
+
+def _strategy_apps() -> dict[str, tuple[Flask, dict[str, str]]]:
+    """Each strategy's app, logged in as alice: the app and the request headers that carry her credential."""
+    from .web import SESSION_COOKIE, auth_config, bearer, create_app, issue_access_token
+
+    jwt_app = create_app("jwt")
+    session_app = create_app("session")
+    token = issue_access_token(auth_config(jwt_app), "alice", "user")
+    session_id = auth_config(session_app).store.create("alice", role="user")
+    return {
+        "no auth": (_no_auth_app(), {}),
+        "jwt": (jwt_app, bearer(token)),
+        "session": (session_app, {"Cookie": f"{SESSION_COOKIE}={session_id}"}),
+    }
+
+
+def _wsgi_caller(app: Flask, headers: dict[str, str]) -> Callable[[], object]:
+    """A function that runs one ``GET /api/data`` through ``app``'s WSGI interface and checks it answered 200."""
+    import io
+
+    from werkzeug.test import EnvironBuilder
+
+    environ = EnvironBuilder(path="/api/data", base_url="https://localhost", headers=headers).get_environ()
+    statuses: list[str] = []
+
+    def start_response(status: str, response_headers: object, exc_info: object = None) -> None:
+        statuses.append(status)
+
+    def call() -> object:
+        body = app({**environ, "wsgi.input": io.BytesIO()}, start_response)
+        data = b"".join(body)
+        if statuses.pop() != "200 OK":
+            raise RuntimeError(f"the benchmark request was refused: {data!r}")
+        return data
+
+    return call
+
+
+def _server_callers(apps: Mapping[str, tuple[Flask, dict[str, str]]], https: bool,
+                    stack: contextlib.ExitStack) -> dict[str, Callable[[], object]]:
+    """Serve each app with ``helpers.server.serve`` and return a ``requests`` caller per app."""
+    from http.cookiejar import DefaultCookiePolicy
+
+    from .server import serve
+
+    callers: dict[str, Callable[[], object]] = {}
+    for strategy, (app, headers) in apps.items():
+        server = stack.enter_context(serve(app, https=https))
+        client = server.client()
+        client.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # the credential travels in ``headers`` alone
+        url = server.url + "/api/data"
+
+        def call(client: requests.Session = client, url: str = url, headers: dict[str, str] = headers) -> object:
+            response = client.get(url, headers=headers, timeout=10)
+            response.raise_for_status()
+            return response.content
+
+        callers[strategy] = call
+    return callers
+
+
+def strategy_costs(rounds: int = 9, sample_seconds: float = 0.01,
+                   layers: tuple[str, ...] = tuple(LAYERS)) -> list[StrategyCost]:
+    """Time one authenticated ``GET /api/data`` per strategy in each layer, side by side; rows with ratios.
+
+    Strategies: "no auth" (a bare Flask app with the same answer), "jwt" and "session" (``create_app``,
+    logged in as alice: a Bearer access token, a session cookie on an in-memory SQLite store). Layers
+    (``LAYERS``): "app" calls each app through WSGI with a prepared request; "http" and "https" send
+    whole requests with ``requests`` to ``helpers.server.serve``, which closes every connection (as
+    Werkzeug does), so each request pays a TCP connect, and over HTTPS a TLS handshake. Within a layer the strategies are timed
+    round-robin (``compare``) for ``rounds`` rounds of samples of about ``sample_seconds`` each;
+    ``rounds=9`` takes about two seconds. Returns one ``StrategyCost`` per (layer, strategy), in the
+    order of ``layers`` then ``STRATEGIES``, each with its median, quartiles, ``ratio`` (× no auth in
+    that layer) and ``overhead_us`` (µs over no auth in that layer).
+    """
+    unknown = [layer for layer in layers if layer not in LAYERS]
+    if unknown:
+        raise ValueError(f"unknown layers {unknown}; choose from {list(LAYERS)}")
+    apps = _strategy_apps()
+    rows: list[StrategyCost] = []
+    with contextlib.ExitStack() as stack:
+        for layer in layers:
+            if layer == "app":
+                callers = {strategy: _wsgi_caller(app, headers) for strategy, (app, headers) in apps.items()}
+            else:
+                callers = _server_callers(apps, layer == "https", stack)
+            timed = compare(callers, rounds=rounds, warmup=10, sample_seconds=sample_seconds)
+            base = timed["no auth"].median_us
+            rows += [StrategyCost(layer, strategy, m.median_us, m.q1_us, m.q3_us, m.median_us / base, m.median_us - base)
+                     for strategy, m in timed.items()]
+    return rows
+
+
+def format_strategy_costs(rows: list[StrategyCost]) -> str:
+    """A fixed-width table of ``strategy_costs`` rows: µs per request, spread, × no auth and µs over it."""
+    header = f"{'layer':<12}{'strategy':<10}{'median µs':>11}{'IQR µs':>9}{'× no auth':>11}{'+µs':>9}"
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        lines.append(f"{row.layer:<12}{row.strategy:<10}{row.median_us:>11.1f}{row.iqr_us:>9.1f}"
+                     f"{row.ratio:>11.2f}{row.overhead_us:>+9.1f}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

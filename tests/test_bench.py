@@ -2,7 +2,17 @@ import itertools
 
 import pytest
 
-from helpers.bench import format_table, measure, session_lookup_benchmarks, shared_stores
+from helpers.bench import (
+    LAYERS,
+    STRATEGIES,
+    compare,
+    format_strategy_costs,
+    format_table,
+    measure,
+    session_lookup_benchmarks,
+    shared_stores,
+    strategy_costs,
+)
 from helpers.sessions import MemoryStore
 from support import postgres_url, redis_url
 
@@ -50,3 +60,27 @@ def test_lookup_benchmarks_time_every_store_they_are_given():
     for make_store in shared_stores(redis_url(), postgres_url()).values():  # the shared stores were left empty
         with make_store() as store:
             assert store.count() == 0
+
+
+def test_compare_times_each_function_round_robin_in_alternating_order():
+    order = []
+    timed = compare({"a": lambda: order.append("a"), "b": lambda: order.append("b")},
+                    rounds=4, warmup=0, sample_seconds=0.0, timer=fake_timer(0.001))
+    assert order == list("ab") + list("abbaabba")  # one calibration call each, then a b, b a, a b, b a
+    assert [m.samples for m in timed.values()] == [4, 4]
+    assert timed["a"].median_us == pytest.approx(1000.0)
+    with pytest.raises(ValueError, match="at least 3"):
+        compare({"a": lambda: None}, rounds=2)
+
+
+def test_strategy_costs_gives_a_row_per_layer_and_strategy_with_ratios_to_no_auth():
+    rows = strategy_costs(rounds=3, sample_seconds=0.0)
+    assert [(row.layer, row.strategy) for row in rows] == [(layer, s) for layer in LAYERS for s in STRATEGIES]
+    for row in rows:
+        base = next(r for r in rows if r.layer == row.layer and r.strategy == "no auth")
+        assert row.ratio == pytest.approx(row.median_us / base.median_us)
+        assert row.overhead_us == pytest.approx(row.median_us - base.median_us)
+        assert row.q1_us <= row.median_us <= row.q3_us
+    assert "session" in format_strategy_costs(rows)
+    with pytest.raises(ValueError, match="unknown layers"):
+        strategy_costs(layers=("keep-alive",))
