@@ -118,6 +118,7 @@ class DenylistEverywhere(LogoutEverywhere):
         super().__init__(key, clock, access_ttl, **kwargs)
         self.denylist = MemoryDenylist(clock)
         self._issued_jtis: dict[str, dict[str, float]] = {}  # user -> {jti: exp} of the tokens issued
+        self._swept_at: float | None = None  # when expired records were last dropped (once per clock tick)
 
     def _issued(self, user: str, claims: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
@@ -127,6 +128,9 @@ class DenylistEverywhere(LogoutEverywhere):
 
     def _forget_expired(self) -> None:
         now = self.clock.now()
+        if now == self._swept_at:
+            return  # nothing has expired since the last sweep
+        self._swept_at = now
         for user, jtis in list(self._issued_jtis.items()):
             for jti in [j for j, exp in jtis.items() if exp <= now]:
                 del jtis[jti]
