@@ -315,23 +315,26 @@ def _session_principal() -> Principal:
     if len(session_id) > MAX_CREDENTIAL_LENGTH:
         raise Unauthorized("session cookie too long", bearer=False)
     config = _config()
-    record = config.store.touch(session_id)  # a lookup that also slides the idle expiry
-    if record is None:
+    found = config.store.lookup(session_id)  # slides the idle deadline once per update_age, not per request
+    if found is None:
         raise Unauthorized("unknown, expired or revoked session", bearer=False)
+    record = found.session
     # The role is read from the directory on every request, not copied at login: a demoted user is
     # demoted at once, and a deleted account's sessions end at their next request.
     user = config.users.get(record.user_id)
     if user is None:
         config.store.delete(session_id)
         raise Unauthorized("the account no longer exists", bearer=False)
-    # The server slid the deadline; the browser's copy must slide too, or it drops the cookie at
-    # the login-time Max-Age however active the user is. ``_renew_session_cookie`` sends it.
-    g.renewed_session = (session_id, int(record.expires_at - config.clock.now()))
+    # When the server slid the deadline, the browser's copy must slide too, or it drops the cookie at
+    # the login-time Max-Age however active the user is. ``_renew_session_cookie`` sends it; between
+    # slides the cookie the browser holds is still right, so no Set-Cookie is sent.
+    if found.slid:
+        g.renewed_session = (session_id, int(record.expires_at - config.clock.now()))
     return Principal(user=user.username, role=user.role, via="session")
 
 
 def _renew_session_cookie(response: Response) -> Response:
-    """After a successful session request, re-send the cookie with the slid Max-Age."""
+    """After a successful session request that slid the session, re-send the cookie with the new Max-Age."""
     renewed = g.pop("renewed_session", None)
     if renewed is not None and response.status_code < 400 and not g.get("logged_out"):
         _set_session_cookie(response, *renewed)
