@@ -45,6 +45,7 @@ from helpers.users import UserDirectory
 from helpers.web import SESSION_COOKIE, bearer, create_app
 
 __all__ = [
+    "STORE_METHODS",
     "Setup",
     "bytes_per_session",
     "check_costs",
@@ -63,7 +64,7 @@ __all__ = [
 ]
 
 Row = dict[str, Any]
-STORE_METHODS = ("create", "get", "touch", "delete", "revoke_all", "set_role", "purge_expired")
+STORE_METHODS = ("create", "get", "lookup", "touch", "delete", "revoke_all", "set_role", "purge_expired")
 StoreFactory = Callable[[int], SessionStore]  # server index -> the store that server uses
 
 
@@ -195,9 +196,10 @@ def end_to_end(
 
 @contextlib.contextmanager
 def counting_calls(store: SessionStore, names: Sequence[str] = STORE_METHODS) -> Iterator[Counter[str]]:
-    """Count calls to ``store``'s public methods (from any thread) while the block runs."""
+    """Count calls to ``store``'s public methods (those of ``names`` it has), from any thread, while the block runs."""
     counts: Counter[str] = Counter()
     lock = threading.Lock()
+    names = [name for name in names if hasattr(store, name)]
 
     def counted(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
@@ -216,8 +218,11 @@ def counting_calls(store: SessionStore, names: Sequence[str] = STORE_METHODS) ->
 
 
 def store_calls_per_request(store: SessionStore, users: UserDirectory, credentials: tuple[str, str], requests: int,
-                            clock: FrozenClock, seconds_between: float = 1.0) -> dict[str, int]:
-    """Log in to a session app on ``store`` over HTTPS, send ``requests`` ``GET /me``; the store calls they made."""
+                            clock: FrozenClock, seconds_between: float = 1.0) -> Row:
+    """Log in to a session app on ``store`` over HTTPS, send ``requests`` ``GET /me``: the store calls they made,
+    and how many of the requests wrote to the store (by its backend's write counter)."""
+    read, unit = _write_counter(store)
+    writing = 0
     with serve(create_app("session", store=store, clock=clock, users=users)) as server:
         client = server.client()
         response = client.post(server.url + "/login", json={"username": credentials[0], "password": credentials[1]})
@@ -226,9 +231,11 @@ def store_calls_per_request(store: SessionStore, users: UserDirectory, credentia
         with counting_calls(store) as counts:
             for _ in range(requests):
                 clock.advance(seconds=seconds_between)
+                before = read()
                 if client.get(server.url + "/me").status_code != 200:
                     raise RuntimeError("an authenticated GET /me was refused")
-    return dict(sorted(counts.items()))
+                writing += read() > before
+    return {"requests": requests, "calls": dict(sorted(counts.items())), "requests_that_wrote": writing, "unit": unit}
 
 
 def check_costs(stores: Mapping[str, Callable[[], SessionStore]], sessions: int, clock: FrozenClock,
