@@ -66,10 +66,11 @@ class PostgresStore(SessionStore):
         clock: Clock | None = None,
         ttl: float = DEFAULT_TTL,
         absolute_lifetime: float = DEFAULT_ABSOLUTE_LIFETIME,
+        update_age: float | None = None,
         table: str = "sessions",
     ) -> None:
         """Connect to ``url`` (``postgresql://...``) and create ``table`` if needed; see ``SessionStore`` for the rest."""
-        super().__init__(clock, ttl, absolute_lifetime)
+        super().__init__(clock, ttl, absolute_lifetime, update_age)
         if not isinstance(table, str) or not _TABLE_NAME.fullmatch(table):
             raise ValueError(f"table must be a lower-case SQL identifier (letters, digits, _), got {table!r}")
         self.table = table

@@ -103,10 +103,11 @@ class RedisStore(SessionStore):
         clock: Clock | None = None,
         ttl: float = DEFAULT_TTL,
         absolute_lifetime: float = DEFAULT_ABSOLUTE_LIFETIME,
+        update_age: float | None = None,
         prefix: str = "auth-course:",
     ) -> None:
         """Connect to the Redis at ``url`` (``redis://host:port/db``); see ``SessionStore`` for the rest."""
-        super().__init__(clock, ttl, absolute_lifetime)
+        super().__init__(clock, ttl, absolute_lifetime, update_age)
         self.prefix = prefix
         # redis-py's connection pool is thread-safe: each server thread borrows a connection.
         self._redis = redis.Redis.from_url(url, decode_responses=True)

@@ -11,6 +11,11 @@ Every store follows one contract, ``SessionStore``:
 * A session has two deadlines. ``expires_at`` is the *idle* deadline: ``touch`` slides it to
   ``now + ttl`` on activity. ``absolute_expires_at`` is fixed at creation and caps the sliding,
   so a stolen but busy session still dies eventually.
+* ``lookup`` is what a request calls: a read that slides the deadline only when that moves it by at
+  least ``update_age`` (default ``ttl / 30``, Auth.js's ratio of one day to 30), so a busy session
+  costs one write per ``update_age`` rather than one per request. The price is that the idle
+  timeout a user sees lies between ``ttl - update_age`` and ``ttl`` after their last request;
+  ``update_age=0`` slides on every request, as ``touch`` always does.
 * Expired sessions behave as if they were not there for every method except ``count`` and
   ``purge_expired``: ``count`` reports rows *stored*, expired ones included, until
   ``purge_expired`` removes them. Storage is not the same as state. The store also purges by
@@ -42,10 +47,12 @@ from helpers.storage import ClockedStore, SQLiteBacked, check_duration, check_na
 __all__ = [
     "DEFAULT_ABSOLUTE_LIFETIME",
     "DEFAULT_TTL",
+    "DEFAULT_UPDATE_FRACTION",
     "MAX_SESSION_ID_LENGTH",
     "MemoryStore",
     "SQLiteStore",
     "Session",
+    "SessionLookup",
     "SessionStore",
     "hash_session_id",
     "new_session_id",
@@ -55,6 +62,7 @@ DEFAULT_TTL = 7 * 24 * 3600.0  # idle timeout: the seed tutorials' 7-day session
 DEFAULT_ABSOLUTE_LIFETIME = 30 * 24 * 3600.0  # hard cap, however active the session is
 SESSION_ID_BYTES = 32  # 256 bits of randomness; OWASP asks for at least 64, the course for 128
 MAX_SESSION_ID_LENGTH = 256  # anything longer is garbage; refusing it early bounds the hashing work
+DEFAULT_UPDATE_FRACTION = 1 / 30  # update_age = ttl / 30: Auth.js slides a 30-day session once a day
 
 def new_session_id() -> str:
     """A fresh opaque session ID: 32 random bytes, URL-safe base64 (43 characters)."""
@@ -124,6 +132,13 @@ def _session(
     return session
 
 
+class SessionLookup(NamedTuple):
+    """What ``SessionStore.lookup`` found: the live session, and whether this lookup slid its idle deadline."""
+
+    session: Session
+    slid: bool
+
+
 def _encode_data(data: dict[str, Any] | None) -> str | None:
     """Serialise session data to JSON text (None for empty), so every backend round-trips the same."""
     if data is None:
@@ -163,11 +178,25 @@ class SessionStore(ClockedStore):
         clock: Clock | None = None,
         ttl: float = DEFAULT_TTL,
         absolute_lifetime: float = DEFAULT_ABSOLUTE_LIFETIME,
+        update_age: float | None = None,
     ) -> None:
-        """``clock`` decides expiry (default: the system clock); ``ttl`` is the idle timeout in seconds."""
+        """``clock`` decides expiry (default: the system clock); ``ttl`` is the idle timeout in seconds.
+
+        ``update_age`` (default ``ttl * DEFAULT_UPDATE_FRACTION``) is the least a ``lookup`` slides the
+        idle deadline by, so at most one write per ``update_age``; 0 slides on every lookup. It must
+        be shorter than ``ttl``. A session created with its own ttl slides after the same fraction of it.
+        """
         super().__init__(clock)
         self.ttl = check_duration("ttl", ttl)
         self.absolute_lifetime = check_duration("absolute_lifetime", absolute_lifetime)
+        if update_age is None:
+            update_age = self.ttl * DEFAULT_UPDATE_FRACTION
+        elif isinstance(update_age, bool) or not isinstance(update_age, (int, float)):
+            raise TypeError(f"update_age must be a number of seconds, got {type(update_age).__name__}")
+        if not 0 <= update_age < self.ttl:
+            # update_age >= ttl would let a session in continuous use die at its first idle deadline.
+            raise ValueError(f"update_age must be at least 0 and shorter than ttl ({self.ttl}), got {update_age}")
+        self.update_age = float(update_age)
 
     # -- the public contract: validation and arithmetic here, storage in the backends --------------
 
@@ -222,11 +251,28 @@ class SessionStore(ClockedStore):
         return self._load(id_hash, self.clock.now())
 
     def touch(self, session_id: str) -> Session | None:
-        """Slide the idle deadline to ``min(now + ttl, absolute_expires_at)``; the updated session or None."""
+        """Slide the idle deadline to ``min(now + ttl, absolute_expires_at)`` now; the updated session or None."""
         id_hash = _hash_or_none(session_id)
         if id_hash is None:
             return None
         return self._touch(id_hash, self.clock.now())
+
+    def lookup(self, session_id: str) -> SessionLookup | None:
+        """The live session, its idle deadline slid only if that moves it by ``update_age`` or more; None if not live."""
+        id_hash = _hash_or_none(session_id)
+        if id_hash is None:
+            return None
+        now = self.clock.now()
+        session = self._load(id_hash, now)
+        if session is None:
+            return None
+        # Scaled by the session's own ttl, so one created with a short ttl still slides in time.
+        step = self.update_age * (session.ttl / self.ttl)
+        if min(now + session.ttl, session.absolute_expires_at) - session.expires_at < step:
+            return SessionLookup(session, slid=False)
+        # A read found it due; the write re-checks liveness itself (another server may have ended it).
+        touched = self._touch(id_hash, now)
+        return None if touched is None else SessionLookup(touched, slid=True)
 
     def delete(self, session_id: str) -> bool:
         """End one session (logout); True if a live session was removed."""
@@ -321,9 +367,10 @@ class MemoryStore(SessionStore):
         clock: Clock | None = None,
         ttl: float = DEFAULT_TTL,
         absolute_lifetime: float = DEFAULT_ABSOLUTE_LIFETIME,
+        update_age: float | None = None,
     ) -> None:
         """An empty in-memory store; see ``SessionStore`` for the arguments."""
-        super().__init__(clock, ttl, absolute_lifetime)
+        super().__init__(clock, ttl, absolute_lifetime, update_age)
         self._lock = threading.Lock()
         self._sessions: dict[str, _Entry] = {}  # id_hash -> entry
         # user_id -> id_hashes: the in-memory twin of SQL's index on user_id, so revoke_all and
@@ -470,9 +517,10 @@ class SQLiteStore(SQLiteBacked, SessionStore):
         clock: Clock | None = None,
         ttl: float = DEFAULT_TTL,
         absolute_lifetime: float = DEFAULT_ABSOLUTE_LIFETIME,
+        update_age: float | None = None,
     ) -> None:
         """Open (creating if needed) the session table at ``path``; see ``SessionStore`` for the rest."""
-        super().__init__(clock, ttl, absolute_lifetime)
+        super().__init__(clock, ttl, absolute_lifetime, update_age)
         # WAL, synchronous = NORMAL and busy_timeout come with every store (helpers.storage); the
         # read tuning is for sessions alone, which are looked up on every request.
         self._open(path, _SCHEMA, extra_pragmas=_READ_TUNING)

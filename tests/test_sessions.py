@@ -215,6 +215,136 @@ def test_touch_does_not_revive_an_expired_session(store, clock):
     assert store.get(session_id) is None
 
 
+# --- lookup: sliding at most once per update_age ------------------------------------------------
+
+
+def counting_slides(store) -> list[float]:
+    """Record the time of every deadline write the store makes (its ``_touch``), for any backend."""
+    writes: list[float] = []
+    real_touch = store._touch
+
+    def touch(id_hash, now):
+        writes.append(now)
+        return real_touch(id_hash, now)
+
+    store._touch = touch
+    return writes
+
+
+def test_lookup_slides_at_most_once_per_update_age(make_store, clock):
+    store = make_store(ttl=3000, update_age=100)
+    session_id = store.create("alice")
+    writes = counting_slides(store)
+    slid = []
+    for _ in range(300):  # a request every 10 s for 3000 s
+        clock.advance(seconds=10)
+        before = store.get(session_id).expires_at
+        found = store.lookup(session_id)
+        slid.append(found.slid)
+        after = store.get(session_id).expires_at
+        assert found.session.expires_at == after
+        assert (after == clock.now() + 3000) if found.slid else (after == before)
+    assert sum(slid) == len(writes) == 30  # one write per 100 s, not 300
+    assert writes == [START + 100 * n for n in range(1, 31)]
+
+
+def test_update_age_zero_slides_on_every_lookup(make_store, clock):
+    store = make_store(ttl=3000, update_age=0)
+    session_id = store.create("alice")
+    writes = counting_slides(store)
+    for _ in range(5):
+        clock.advance(seconds=1)
+        assert store.lookup(session_id).slid
+    assert len(writes) == 5
+
+
+def test_default_update_age_is_a_small_fraction_of_the_ttl(make_store):
+    assert make_store(ttl=3000).update_age == 100.0
+    assert make_store().update_age == DEFAULT_TTL / 30
+
+
+@pytest.mark.parametrize("update_age, error", [(3000, ValueError), (5000, ValueError), (-1, ValueError),
+                                                (True, TypeError), ("60", TypeError)])
+def test_update_age_must_be_shorter_than_the_ttl(update_age, error):
+    with pytest.raises(error, match="update_age"):
+        MemoryStore(ttl=3000, update_age=update_age)
+
+
+@pytest.mark.parametrize("gap", [2900, 1234, 10])  # the longest gap lookup promises to survive, and shorter ones
+def test_a_session_in_continuous_use_never_expires_early(make_store, clock, gap):
+    store = make_store(ttl=3000, update_age=100, absolute_lifetime=30_000)
+    session_id = store.create("alice")
+    while clock.now() + gap < START + 30_000:
+        clock.advance(seconds=gap)
+        assert store.lookup(session_id) is not None, clock.now() - START
+    clock.advance(seconds=START + 30_000 - clock.now())  # the absolute deadline still holds
+    assert store.lookup(session_id) is None
+
+
+def test_a_session_idle_past_its_deadline_expires(make_store, clock):
+    store = make_store(ttl=3000, update_age=100)
+    session_id = store.create("alice")
+    clock.advance(seconds=150)
+    assert store.lookup(session_id).slid  # deadline now START + 150 + 3000
+    clock.advance(seconds=90)
+    assert not store.lookup(session_id).slid  # too soon to slide: the deadline stays
+    clock.advance(seconds=3000 - 90 - 1)
+    assert store.lookup(session_id) is not None  # alive a second before ttl after the last slide
+    clock.advance(seconds=1 + 2999)  # idle ever since: gone, and lookup does not revive it
+    assert store.lookup(session_id) is None
+    assert store.get(session_id) is None
+
+
+def test_a_short_lived_session_slides_after_the_same_fraction_of_its_own_ttl(make_store, clock):
+    store = make_store(ttl=3000, update_age=300)  # a tenth
+    session_id = store.create("alice", ttl=60)
+    clock.advance(seconds=5)
+    assert not store.lookup(session_id).slid
+    clock.advance(seconds=1)  # 6 s: a tenth of 60
+    assert store.lookup(session_id).slid
+    for _ in range(20):  # used every 50 s, it outlives its 60 s ttl many times over
+        clock.advance(seconds=50)
+        assert store.lookup(session_id) is not None
+
+
+def test_lookup_answers_none_to_garbage_and_ended_sessions(store, clock):
+    session_id = store.create("alice")
+    for garbage in ("", "x" * 1000, None, 42, "é"):
+        assert store.lookup(garbage) is None
+    store.delete(session_id)
+    assert store.lookup(session_id) is None
+
+
+def test_a_lookup_between_slides_changes_no_sqlite_row(clock, tmp_path):
+    store = SQLiteStore(tmp_path / "sessions.db", clock=clock, ttl=3000, update_age=100)
+    session_id = store.create("alice")
+    changes = store.connection.total_changes  # SQLite's own count of rows written on this connection
+    for _ in range(9):
+        clock.advance(seconds=10)
+        store.lookup(session_id)
+    assert store.connection.total_changes == changes
+    clock.advance(seconds=10)
+    assert store.lookup(session_id).slid
+    assert store.connection.total_changes == changes + 1
+    store.close()
+
+
+def test_the_app_resends_the_session_cookie_only_when_the_session_slid(served, clock):
+    store = SQLiteStore(":memory:", clock=clock, update_age=3600)
+    srv = served("session", store=store)
+    client = srv.client()
+    assert client.post(srv.url + "/login", json={"username": "alice", "password": "wonderland"}).status_code == 200
+    clock.advance(seconds=3599)
+    quiet = client.get(srv.url + "/api/data")
+    assert quiet.status_code == 200 and "Set-Cookie" not in quiet.headers
+    clock.advance(seconds=1)
+    renewed = client.get(srv.url + "/api/data")
+    assert renewed.status_code == 200
+    assert "Max-Age=604800" in renewed.headers["Set-Cookie"] and "HttpOnly" in renewed.headers["Set-Cookie"]
+    clock.advance(seconds=60)
+    assert "Set-Cookie" not in client.get(srv.url + "/me").headers
+
+
 # --- delete, revoke_all, set_role -----------------------------------------------------------------
 
 
