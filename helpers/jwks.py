@@ -338,7 +338,7 @@ def create_issuer_app(ring: KeyRing, *, max_age: int = 600) -> Any:
 
 
 def create_verifier_app(cache: KeySetCache, *, audience: str | None = None) -> Any:
-    """A Flask resource server: ``GET /api`` answers 200 with the token's ``sub``, else a generic 401 (503 if the issuer is unreachable)."""
+    """A Flask resource server: ``GET /api`` answers the token's ``sub``, else a generic 401 (503: issuer unreachable)."""
     from flask import Flask, jsonify, request
 
     app = Flask("jwks_verifier")

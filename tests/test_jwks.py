@@ -162,7 +162,7 @@ def test_refetch_on_unknown_kid_accepts_the_new_key_at_once_but_is_rate_limited(
     assert issuer.fetches == 3
 
 
-def test_a_withdrawn_key_is_trusted_until_the_cache_expires_whatever_the_policy():
+def test_a_withdrawn_key_is_trusted_until_the_cache_expires_while_no_token_names_a_new_kid():
     clock, issuer = FrozenClock(START), _Issuer()
     leaked = issuer.ring.private_key("k1")[1]
     cache = jwks.KeySetCache(issuer.fetch, ttl=600, refetch_on_unknown_kid=True, clock=clock)
