@@ -103,6 +103,9 @@ def from_jwk(jwk: Mapping[str, Any] | str) -> PublicKey:
     kty = jwk.get("kty")
     if jwk.get("use", "sig") != "sig":
         raise JWKError('the JWK is not for signatures ("use" is not "sig")')
+    key_ops = jwk.get("key_ops", ["verify"])  # RFC 7517 §4.3; PyJWT writes ["verify"] for RSA public keys
+    if not isinstance(key_ops, list) or "verify" not in key_ops:
+        raise JWKError('the JWK is not for verifying ("key_ops" lacks "verify")')
     if "alg" in jwk and jwk["alg"] not in _ALGS_FOR.get(kty, ()):  # type: ignore[arg-type]
         raise JWKError(f"unsupported alg {jwk['alg']!r} for key type {kty!r}")
     try:

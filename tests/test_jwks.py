@@ -81,6 +81,7 @@ def test_pyjwkclient_reads_our_published_set_over_https():
     ({"kty": "XYZ"}, "unsupported"),
     ({"kty": "RSA", "use": "enc", "n": "AQAB", "e": "AQAB"}, "signatures"),
     ({"kty": "EC", "alg": "HS256", "crv": "P-256"}, "alg"),
+    ({"kty": "RSA", "key_ops": ["encrypt"], "n": "AQAB", "e": "AQAB"}, "verifying"),
     ([], "object"),
 ])
 def test_bad_or_private_jwks_are_refused(bad, message):
