@@ -2,8 +2,9 @@
 
 ``measure(fn)`` warms ``fn`` up, picks a loop count so each sample lasts about ``sample_seconds``,
 takes ``repeat`` samples and reports the median and interquartile range in microseconds per call.
-Run ``python -m helpers.bench`` for the course's headline table (JWT verification against session
-lookups on this machine); ``--quick`` keeps it to a few seconds.
+Run ``python -m helpers.bench`` for the course's headline tables (JWT verification against session
+lookups on this machine, the per-request cost of each strategy) and its performance targets, each a
+ratio against a baseline timed round-robin beside it in the same run; ``--quick`` stays under a minute.
 """
 
 from __future__ import annotations
@@ -130,6 +131,7 @@ FULL_SESSION_COUNTS = (1_000, 100_000, 1_000_000)
 QUICK_SESSION_COUNTS = (1_000, 100_000)
 SHARED_SESSION_COUNTS = (1_000, 100_000)  # filling Redis or PostgreSQL with a million takes minutes
 ASYMMETRIC_ALGORITHMS = ("RS256", "ES256", "EdDSA")
+TARGET_SESSION_COUNTS = (100_000, 1_000_000)  # table sizes of the SQLiteStore.get target (--quick: the first)
 
 
 def _claims(now: int) -> dict[str, object]:
@@ -353,6 +355,126 @@ def format_strategy_costs(rows: list[StrategyCost]) -> str:
     return "\n".join(lines)
 
 
+# --- the targets: each a ratio against a baseline timed beside it, in this run -------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """One performance target: ``measured`` (a ratio from this run) must be at most ``limit``."""
+
+    name: str
+    measured: float
+    limit: float
+    baseline: str  # what the ratio divides by, with its median in µs
+
+    @property
+    def holds(self) -> bool:
+        """True when the measured ratio is within the limit."""
+        return self.measured <= self.limit
+
+
+def signature_floor_targets(rounds: int = 25) -> list[Target]:
+    """``helpers.tokens.decode`` (every claim check on) against the bare signature check of its algorithm.
+
+    The floor for HS256 is one ``hmac.digest``; for RS256, ES256 and EdDSA the ``cryptography`` verify
+    call on the same signing input (ES256's signature already in DER, as ``cryptography`` wants it).
+    """
+    import base64
+    import hashlib
+    import hmac
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    from . import tokens
+    from .keys import demo_private_key
+
+    claims = _claims(int(time.time()))
+    checks = {"audience": "auth-course-api", "issuer": "auth-course"}
+    secret = hashlib.sha256(b"demo-only benchmark secret").digest()
+    limits = {"HS256": 6.0, "RS256": 1.3, "ES256": 1.15, "EdDSA": 1.15}
+    results: list[Target] = []
+    for algorithm, limit in limits.items():
+        private = secret if algorithm == "HS256" else demo_private_key(algorithm)
+        public = secret if algorithm == "HS256" else private.public_key()
+        token = tokens.encode(claims, private, algorithm=algorithm)
+        head, _, signature_text = token.rpartition(".")
+        signing_input = head.encode()
+        signature = base64.urlsafe_b64decode(signature_text + "=" * (-len(signature_text) % 4))  # what the floor checks
+        if algorithm == "HS256":
+            def floor() -> object:
+                return hmac.compare_digest(hmac.digest(secret, signing_input, "sha256"), signature)
+        elif algorithm == "RS256":
+            def floor() -> object:
+                return public.verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
+        elif algorithm == "ES256":
+            der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
+
+            def floor() -> object:
+                return public.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
+        else:
+            def floor() -> object:
+                return public.verify(signature, signing_input)
+        timed = compare({"decode": lambda: tokens.decode(token, public, algorithms=[algorithm], **checks),
+                         "floor": floor}, rounds=rounds)
+        results.append(Target(f"{algorithm} decode ÷ its signature check", timed["decode"].ratio_to(timed["floor"]),
+                              limit, f"bare {algorithm} verify, {timed['floor'].median_us:.2f} µs"))
+    return results
+
+
+def sqlite_lookup_target(sessions: int, rounds: int = 25) -> Target:
+    """``SQLiteStore.get`` against a bare ``sqlite3`` primary-key query on the same table (SHA-256 of the ID in both)."""
+    import hashlib
+
+    from .sessions import SQLiteStore
+
+    store = SQLiteStore(":memory:")
+    try:
+        ids = store.create_many([f"user{i}" for i in range(sessions)])
+        probe = ids[len(ids) // 2]
+        cursor = store.connection.cursor()
+        query = ("SELECT user_id, role, data, created_at, expires_at, absolute_expires_at, ttl"
+                 " FROM sessions WHERE id = ?")
+
+        def bare() -> object:
+            return cursor.execute(query, (hashlib.sha256(probe.encode()).hexdigest(),)).fetchone()
+
+        timed = compare({"get": lambda: store.get(probe), "bare": bare}, rounds=rounds)
+    finally:
+        store.close()
+    return Target(f"SQLiteStore.get ÷ bare query, {sessions:,} sessions", timed["get"].ratio_to(timed["bare"]), 1.2,
+                  f"sqlite3 point query + SHA-256, {timed['bare'].median_us:.2f} µs")
+
+
+def strategy_targets(rows: list[StrategyCost]) -> list[Target]:
+    """The request-level targets read off ``strategy_costs`` rows: session ≤ 1.15×, JWT ≤ 1.10× no auth per layer."""
+    by_key = {(row.layer, row.strategy): row for row in rows}
+    results: list[Target] = []
+    for layer in dict.fromkeys(row.layer for row in rows):
+        base = by_key[(layer, "no auth")]
+        if layer == "app":
+            session, jwt_row = by_key[(layer, "session")], by_key[(layer, "jwt")]
+            results.append(Target("app alone: session overhead ÷ JWT overhead",
+                                  session.overhead_us / jwt_row.overhead_us if jwt_row.overhead_us > 0 else float("inf"),
+                                  1.0, f"JWT overhead {jwt_row.overhead_us:.1f} µs over no auth {base.median_us:.1f} µs"))
+            continue
+        for strategy, limit in (("session", 1.15), ("jwt", 1.10)):
+            results.append(Target(f"{layer} whole request: {strategy} ÷ no auth", by_key[(layer, strategy)].ratio,
+                                  limit, f"no auth over {layer}, {base.median_us:.0f} µs"))
+    return results
+
+
+def format_targets(results: list[Target]) -> str:
+    """A fixed-width table of targets: measured ratio, limit, whether it holds, and the baseline used."""
+    width = max(len(t.name) for t in results) + 2
+    header = f"{'target':<{width}}{'ratio':>7}{'limit':>7}  holds  baseline"
+    lines = [header, "-" * len(header)]
+    for t in results:
+        lines.append(f"{t.name:<{width}}{t.measured:>7.2f}{t.limit:>7.2f}  {'yes' if t.holds else 'NO ':<5}  {t.baseline}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print the headline table: JWT decode vs PyJWT, the HMAC floor, and session lookups by store size."""
     import argparse
@@ -384,6 +506,18 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(lookup_rows, baseline=pyjwt_hs256, baseline_label="PyJWT HS256"))
     print()
     print(format_table(lookup_rows, baseline=floor, baseline_label="HMAC floor"))
+    print("\nOne GET /api/data per strategy, timed round-robin in each layer:", flush=True)
+    for layer, description in LAYERS.items():
+        print(f"  {layer}: {description}")
+    rounds = 21 if args.quick else 61  # round-robin rounds of the targets: more than ``repeat``, ratios are the point
+    cost_rows = strategy_costs(rounds=rounds, sample_seconds=0.02)
+    print(format_strategy_costs(cost_rows))
+    print("\nTargets, each a ratio against a baseline timed beside it in this run:", flush=True)
+    results = strategy_targets(cost_rows)
+    results += [sqlite_lookup_target(count, rounds=rounds) for count in TARGET_SESSION_COUNTS[: 1 if args.quick else 2]]
+    results += signature_floor_targets(rounds=rounds)
+    print(format_targets(results))
+    print(f"{sum(t.holds for t in results)} of {len(results)} targets hold")
     return 0
 
 

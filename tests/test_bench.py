@@ -5,13 +5,19 @@ import pytest
 from helpers.bench import (
     LAYERS,
     STRATEGIES,
+    StrategyCost,
+    Target,
     compare,
     format_strategy_costs,
+    format_targets,
     format_table,
     measure,
     session_lookup_benchmarks,
     shared_stores,
+    signature_floor_targets,
+    sqlite_lookup_target,
     strategy_costs,
+    strategy_targets,
 )
 from helpers.sessions import MemoryStore
 from support import postgres_url, redis_url
@@ -84,3 +90,32 @@ def test_strategy_costs_gives_a_row_per_layer_and_strategy_with_ratios_to_no_aut
     assert "session" in format_strategy_costs(rows)
     with pytest.raises(ValueError, match="unknown layers"):
         strategy_costs(layers=("keep-alive",))
+
+
+def test_targets_hold_only_within_their_limit_and_the_table_says_which():
+    results = [Target("fast enough", 1.1, 1.15, "base"), Target("too slow", 1.2, 1.15, "base")]
+    assert [t.holds for t in results] == [True, False]
+    lines = format_targets(results).splitlines()
+    assert " yes " in lines[2] and " NO " in lines[3]
+
+
+def test_strategy_targets_read_each_layer_against_its_own_no_auth_row():
+    def row(layer, strategy, median):
+        base = {"app": 50.0, "http": 1000.0}[layer]
+        return StrategyCost(layer, strategy, median, median, median, median / base, median - base)
+
+    rows = [row("app", "no auth", 50.0), row("app", "jwt", 100.0), row("app", "session", 80.0),
+            row("http", "no auth", 1000.0), row("http", "jwt", 1050.0), row("http", "session", 1200.0)]
+    results = {t.name: t for t in strategy_targets(rows)}
+    assert results["app alone: session overhead ÷ JWT overhead"].measured == pytest.approx(30 / 50)
+    assert results["http whole request: session ÷ no auth"].measured == pytest.approx(1.2)
+    assert not results["http whole request: session ÷ no auth"].holds
+    assert results["http whole request: jwt ÷ no auth"].holds
+
+
+def test_the_floor_and_lookup_targets_measure_real_ratios():
+    floors = signature_floor_targets(rounds=3)
+    assert [t.name.split()[0] for t in floors] == ["HS256", "RS256", "ES256", "EdDSA"]
+    assert all(t.measured > 0 and "µs" in t.baseline for t in floors)
+    lookup = sqlite_lookup_target(200, rounds=3)
+    assert lookup.limit == 1.2 and lookup.measured > 0
