@@ -1,11 +1,16 @@
 """Shared implementation for the course on authentication state: sessions versus JWTs.
 
-One module per idea: ``clock``, ``passwords``, ``users``, ``storage``, ``sessions`` (with ``redis_sessions``,
-``postgres_sessions`` and the servers behind them in ``databases``), ``refresh``, ``denylist``, ``signing``, ``tokens``,
-``keys``, ``web``, ``token_cookie``, ``server``, ``cluster``, ``load``, ``scaling``, ``trace``, ``revocation``, ``attacks``,
-``decide``, ``bench``, ``plots``, ``display``, ``quiz``; ``vulnerable`` holds the deliberately broken apps the attack
-demos break, and nothing else imports it. Notebooks teach with these;
-``tests/`` proves them.
+One module per idea. Notebooks teach with these; ``tests/`` proves them.
+
+- Credentials and state: ``clock``, ``passwords``, ``users``, ``storage``, ``sessions`` (with ``redis_sessions``,
+  ``postgres_sessions`` and their servers in ``databases``), ``refresh``, ``denylist``, ``throttle``, ``signing``,
+  ``tokens``, ``keys``, ``jwks``, ``dpop``.
+- Apps and servers: ``web`` (the hardened app), ``token_cookie``, ``bff``, ``server``, ``cluster``.
+- Chapter instruments: ``load``, ``scaling``, ``bench``, ``trace``, ``revocation``, ``refresh_race``,
+  ``logout_everywhere``, ``attacks``, ``browser``, ``decide``.
+- Notebook aids: ``plots``, ``display``, ``quiz``.
+
+``vulnerable`` holds the deliberately broken apps the attack demos break, and nothing else imports it.
 """
 
 from pathlib import Path
