@@ -36,10 +36,26 @@ def access_token_hash(access_token: str) -> str:
     return tokens.b64url_encode(hashlib.sha256(access_token.encode("ascii")).digest())
 
 
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
 def canonical_htu(url: str) -> str:
-    """The URL a proof names: scheme and host lower-cased, no query, no fragment (RFC 9449 §4.3 step 9)."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", "", ""))
+    """The URL a proof names: scheme and host lower-cased, default port dropped, no query, no fragment.
+
+    RFC 9449 §4.3 step 9 compares ``htu`` without query and fragment, after RFC 3986 §6.2.2 and §6.2.3
+    normalization; a URL that cannot be parsed raises ``DPoPError``.
+    """
+    try:
+        parts = urlsplit(url)
+        scheme, host, port = parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+    except (ValueError, AttributeError):
+        raise DPoPError("The proof's URL cannot be parsed") from None
+    if not scheme or not host:
+        raise DPoPError("The proof's URL needs a scheme and a host")
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
+    netloc = host if port is None or port == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
+    return urlunsplit((scheme, netloc, parts.path or "/", "", ""))
 
 
 def make_proof(private_key: Any, method: str, url: str, *, access_token: str | None = None,
@@ -99,17 +115,18 @@ class ProofVerifier:
         header = tokens.get_unverified_header(proof)
         if not isinstance(header.get("typ"), str) or header["typ"].lower() != PROOF_TYPE:
             raise DPoPError('The proof\'s "typ" must be "dpop+jwt"')
-        if header.get("alg") not in _PROOF_ALGORITHMS:
-            raise DPoPError("The proof's algorithm is not allowed")
         jwk = header.get("jwk")
         if not isinstance(jwk, Mapping):
             raise DPoPError('The proof has no "jwk" header')
         key = jwks.from_jwk(jwk)  # a private JWK is refused here
+        # The key decides which algorithms can be meant; the header only picks among those (RFC 8725 §3.1).
+        if header.get("alg") not in set(_PROOF_ALGORITHMS) & set(jwks.algorithms_for(jwk)):
+            raise DPoPError("The proof's algorithm is not allowed for its key")
         now = self._clock.now()
         claims = tokens.decode(proof, key, algorithms=[header["alg"]], typ=PROOF_TYPE,
                                options={"require": ["iat", "jti", "htm", "htu"]}, leeway=self.leeway,
                                clock=self._clock)
-        if claims["htm"] != method.upper():
+        if not isinstance(claims["htm"], str) or claims["htm"] != method.upper():
             raise DPoPError("The proof is for another HTTP method")
         if not isinstance(claims["htu"], str) or canonical_htu(claims["htu"]) != canonical_htu(url):
             raise DPoPError("The proof is for another URL")

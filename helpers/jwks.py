@@ -28,7 +28,7 @@ from . import tokens
 from .clock import Clock, SystemClock
 
 __all__ = [
-    "JWKS_PATH", "PublicKey", "JWKError", "UnknownKeyError", "to_jwk", "from_jwk", "thumbprint", "key_set",
+    "JWKS_PATH", "PublicKey", "JWKError", "UnknownKeyError", "algorithms_for", "to_jwk", "from_jwk", "thumbprint", "key_set",
     "read_key_set", "KeySetCache",
 ]
 
@@ -54,14 +54,24 @@ def _b64_int(value: int, length: int | None = None) -> str:
     return tokens.b64url_encode(value.to_bytes(length, "big"))
 
 
-def _int_member(jwk: Mapping[str, Any], name: str) -> int:
+def _int_member(jwk: Mapping[str, Any], name: str, *, minimal: bool = False) -> int:
     value = jwk.get(name)
     if not isinstance(value, str):
         raise JWKError(f'JWK member "{name}" must be a base64url string')
     try:
-        return int.from_bytes(tokens.b64url_decode(value), "big")
+        raw = tokens.b64url_decode(value)
     except tokens.DecodeError:
         raise JWKError(f'JWK member "{name}" is not canonical base64url') from None
+    if minimal and (not raw or raw[0] == 0):  # RFC 7518 §6.3.1: the fewest octets, so one key has one thumbprint
+        raise JWKError(f'JWK member "{name}" must use the minimum number of octets')
+    return int.from_bytes(raw, "big")
+
+
+def algorithms_for(jwk: Mapping[str, Any]) -> tuple[str, ...]:
+    """The algorithms a JWK's key type can be used with: its ``alg`` alone if it names one (RFC 7517 §4.4)."""
+    allowed = _ALGS_FOR.get(jwk.get("kty"), ())  # type: ignore[arg-type]
+    alg = jwk.get("alg")
+    return allowed if alg is None else tuple(name for name in allowed if name == alg)
 
 
 def to_jwk(key: Any, kid: str | None = None, alg: str | None = None) -> dict[str, Any]:
@@ -110,7 +120,8 @@ def from_jwk(jwk: Mapping[str, Any] | str) -> PublicKey:
         raise JWKError(f"unsupported alg {jwk['alg']!r} for key type {kty!r}")
     try:
         if kty == "RSA":
-            public: PublicKey = rsa.RSAPublicNumbers(_int_member(jwk, "e"), _int_member(jwk, "n")).public_key()
+            public: PublicKey = rsa.RSAPublicNumbers(_int_member(jwk, "e", minimal=True),
+                                                      _int_member(jwk, "n", minimal=True)).public_key()
             if public.key_size < 2048:
                 raise JWKError(f"the RSA key is {public.key_size} bits; RFC 7518 §3.3 requires 2048 or more")
         elif kty == "EC":

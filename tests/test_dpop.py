@@ -3,6 +3,8 @@ attacked over HTTPS with a stolen token, replayed, stale, retargeted and malform
 
 from __future__ import annotations
 
+import json
+
 import jwt
 import pytest
 
@@ -171,3 +173,70 @@ def test_bearer_baseline_takes_unbound_tokens_only(clock, client_key):
         assert session.get(srv.url + "/api", headers={"Authorization": f"Bearer {plain}"}).json() == {"sub": "bob"}
         bound = _bound_token(issuer_key, client_key)
         assert session.get(srv.url + "/api", headers={"Authorization": f"Bearer {bound}"}).status_code == 401
+
+
+@pytest.mark.parametrize("named, spoken", [
+    ("https://API.Example:443/api", "https://api.example/api?x=1#top"),
+    ("https://api.example/api", "HTTPS://api.example:443/api"),
+])
+def test_htu_is_compared_normalized_without_query_or_fragment(clock, client_key, named, spoken):
+    proof = dpop.make_proof(client_key, "GET", named, clock=clock)
+    assert dpop.ProofVerifier(clock=clock).verify(proof, "GET", spoken).claims["htu"] == "https://api.example/api"
+
+
+@pytest.mark.parametrize("other", ["https://api.example:8443/api", "http://api.example/api",
+                                   "https://api.example/api/", "https://api.example.evil/api"])
+def test_htu_for_another_port_scheme_path_or_host_is_refused(clock, client_key, other):
+    proof = dpop.make_proof(client_key, "GET", other, clock=clock)
+    with pytest.raises(dpop.DPoPError, match="another URL"):
+        dpop.ProofVerifier(clock=clock).verify(proof, "GET", URL)
+
+
+def test_an_unparsable_htu_is_a_dpop_error_not_a_crash(clock, client_key):
+    claims = {"htm": "GET", "htu": "https://[::1/api", "iat": int(START), "jti": "j" * 20}
+    proof = tokens.encode(claims, client_key, "ES256", {"typ": "dpop+jwt", "jwk": jwks.to_jwk(client_key)})
+    with pytest.raises(dpop.DPoPError):
+        dpop.ProofVerifier(clock=clock).verify(proof, "GET", URL)
+
+
+def test_a_proof_without_ath_is_refused_next_to_an_access_token(clock, client_key):
+    proof = dpop.make_proof(client_key, "GET", URL, clock=clock)  # no access_token: no ath
+    with pytest.raises(dpop.DPoPError, match="access token"):
+        dpop.ProofVerifier(clock=clock).verify(proof, "GET", URL, access_token="tok")
+
+
+@pytest.mark.parametrize("algorithm, header_alg", [("EdDSA", "ES256"), ("ES256", "EdDSA"), ("RS256", "PS256")])
+def test_the_algorithm_must_be_one_the_proof_key_can_use(clock, algorithm, header_alg):
+    """The header's alg is checked against the key's type (and its alg member), never trusted alone."""
+    client = keys.generate_private_key(algorithm)
+    claims = {"htm": "GET", "htu": URL, "iat": int(START), "jti": "j" * 20}
+    jwk = jwks.to_jwk(client, alg=algorithm)
+    signed = tokens.encode(claims, client, algorithm, {"typ": "dpop+jwt", "jwk": jwk})
+    head, body, signature = signed.split(".")
+    header = json.loads(tokens.b64url_decode(head))
+    forged_head = tokens.b64url_encode(json.dumps({**header, "alg": header_alg}).encode())
+    with pytest.raises(dpop.DPoPError, match="not allowed for its key"):
+        dpop.ProofVerifier(clock=clock).verify(f"{forged_head}.{body}.{signature}", "GET", URL)
+
+
+@pytest.mark.parametrize("alg", ["none", "HS256", None, 7])
+def test_a_proof_naming_no_or_a_symmetric_algorithm_is_refused(clock, client_key, alg):
+    claims = {"htm": "GET", "htu": URL, "iat": int(START), "jti": "j" * 20}
+    header = {"alg": alg, "typ": "dpop+jwt", "jwk": jwks.to_jwk(client_key)}
+    head = tokens.b64url_encode(json.dumps(header).encode())
+    body = tokens.b64url_encode(json.dumps(claims).encode())
+    with pytest.raises(tokens.InvalidTokenError):
+        dpop.ProofVerifier(clock=clock).verify(f"{head}.{body}.", "GET", URL)
+
+
+def test_a_lowercase_or_media_type_typ_is_accepted_and_at_jwt_is_not(clock, client_key):
+    claims = {"htm": "GET", "htu": URL, "iat": int(START)}
+    verifier = dpop.ProofVerifier(clock=clock)
+    for typ, accepted in (("DPoP+JWT", True), ("at+jwt", False), ("jwt", False)):
+        proof = tokens.encode({**claims, "jti": f"{typ:>20}"}, client_key, "ES256",
+                              {"typ": typ, "jwk": jwks.to_jwk(client_key)})
+        if accepted:
+            verifier.verify(proof, "GET", URL)
+        else:
+            with pytest.raises(tokens.InvalidTokenError):
+                verifier.verify(proof, "GET", URL)

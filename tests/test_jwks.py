@@ -83,6 +83,9 @@ def test_pyjwkclient_reads_our_published_set_over_https():
     ({"kty": "EC", "alg": "HS256", "crv": "P-256"}, "alg"),
     ({"kty": "RSA", "key_ops": ["encrypt"], "n": "AQAB", "e": "AQAB"}, "verifying"),
     ([], "object"),
+    ({**jwks.to_jwk(keys.demo_private_key("RS256")),  # n zero-padded: a second spelling, a second thumbprint
+      "n": tokens.b64url_encode(b"\0" + tokens.b64url_decode(jwks.to_jwk(keys.demo_private_key("RS256"))["n"]))},
+     "minimum number of octets"),
 ])
 def test_bad_or_private_jwks_are_refused(bad, message):
     with pytest.raises(jwks.JWKError, match=message):
@@ -223,3 +226,14 @@ def test_bad_cache_arguments_are_refused():
         jwks.KeySetCache(dict, ttl=0)
     with pytest.raises(jwks.JWKError):
         jwks.to_jwk(rsa.generate_private_key(65537, 2048), alg="ES256")
+
+
+@pytest.mark.parametrize("jwk, expected", [
+    ({"kty": "EC"}, ("ES256",)),
+    ({"kty": "RSA"}, ("RS256", "PS256")),
+    ({"kty": "RSA", "alg": "PS256"}, ("PS256",)),
+    ({"kty": "RSA", "alg": "ES256"}, ()),
+    ({"kty": "oct"}, ()),
+])
+def test_algorithms_for_follows_the_key_type_and_its_alg(jwk, expected):
+    assert jwks.algorithms_for(jwk) == expected
