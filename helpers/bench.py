@@ -131,6 +131,7 @@ FULL_SESSION_COUNTS = (1_000, 100_000, 1_000_000)
 QUICK_SESSION_COUNTS = (1_000, 100_000)
 SHARED_SESSION_COUNTS = (1_000, 100_000)  # filling Redis or PostgreSQL with a million takes minutes
 ASYMMETRIC_ALGORITHMS = ("RS256", "ES256", "EdDSA")
+TARGET_SAMPLE_SECONDS = 0.02  # longer than a scheduler time slice, so a sample rarely ends mid-preemption
 TARGET_SESSION_COUNTS = (100_000, 1_000_000)  # table sizes of the SQLiteStore.get target (--quick: the first)
 
 
@@ -417,7 +418,7 @@ def signature_floor_targets(rounds: int = 25) -> list[Target]:
             def floor() -> object:
                 return public.verify(signature, signing_input)
         timed = compare({"decode": lambda: tokens.decode(token, public, algorithms=[algorithm], **checks),
-                         "floor": floor}, rounds=rounds)
+                         "floor": floor}, rounds=rounds, sample_seconds=TARGET_SAMPLE_SECONDS)
         results.append(Target(f"{algorithm} decode ÷ its signature check", timed["decode"].ratio_to(timed["floor"]),
                               limit, f"bare {algorithm} verify, {timed['floor'].median_us:.2f} µs"))
     return results
@@ -440,7 +441,7 @@ def sqlite_lookup_target(sessions: int, rounds: int = 25) -> Target:
         def bare() -> object:
             return cursor.execute(query, (hashlib.sha256(probe.encode()).hexdigest(),)).fetchone()
 
-        timed = compare({"get": lambda: store.get(probe), "bare": bare}, rounds=rounds)
+        timed = compare({"get": lambda: store.get(probe), "bare": bare}, rounds=rounds, sample_seconds=TARGET_SAMPLE_SECONDS)
     finally:
         store.close()
     return Target(f"SQLiteStore.get ÷ bare query, {sessions:,} sessions", timed["get"].ratio_to(timed["bare"]), 1.2,
@@ -510,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
     for layer, description in LAYERS.items():
         print(f"  {layer}: {description}")
     rounds = 21 if args.quick else 61  # round-robin rounds of the targets: more than ``repeat``, ratios are the point
-    cost_rows = strategy_costs(rounds=rounds, sample_seconds=0.02)
+    cost_rows = strategy_costs(rounds=rounds, sample_seconds=TARGET_SAMPLE_SECONDS)
     print(format_strategy_costs(cost_rows))
     print("\nTargets, each a ratio against a baseline timed beside it in this run:", flush=True)
     results = strategy_targets(cost_rows)
