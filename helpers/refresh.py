@@ -42,16 +42,18 @@ the grace applies to rotations served by one process; a fleet would need a share
 
 Like the session stores, ``count`` reports rows *stored* (used, revoked and expired tokens
 included) until ``purge_expired`` removes the dead families. Storage is not the same as state.
-Two rules keep it bounded without a scheduled job:
+Two rules keep it bounded without a scheduled job, and neither ever forgets a spent token of a
+living family (a forgotten one would answer "unknown" instead of "reuse", and a thief who had
+rotated past it would never be caught):
 
 * ``issue`` and ``rotate`` purge expired families by themselves, at most once per
   ``purge_interval`` seconds of the store's clock (see ``helpers.storage``).
-* A family keeps at most ``max_spent_per_family`` spent tokens (32 by default), the newest ones.
-  Rotation spends one token per access-token lifetime, so a week-long login refreshed every 15
-  minutes would otherwise keep 672 rows. A spent token older than the newest 32 is forgotten:
-  presenting it answers "unknown", no longer "reuse". That is the trade: reuse detection covers
-  a copy stolen within the last 32 rotations (8 hours at one per 15 minutes); an older copy is
-  refused all the same, it just no longer revokes the family.
+* A family rotates at most ``max_rotations_per_family`` times (1024 by default), so it never holds
+  more than that many tokens plus one. The rotation that would go past the limit ends the family
+  instead: it is revoked, the token is refused ("login too old"), and the user logs in again.
+  An honest client rotates about once per access-token lifetime: 672 times in a 7-day family at
+  one per 15 minutes, under the limit. A client that rotates much faster, a thief in a hurry
+  included, reaches the limit early and ends the login.
 
 Backends: ``MemoryRefreshStore`` (teaching only) and ``SQLiteRefreshStore`` (the embedded
 default; its tables can share a file with ``SQLiteStore``'s sessions). A backend implements the
@@ -74,7 +76,7 @@ from helpers.storage import ClockedStore, SQLiteBacked, check_duration, check_na
 
 __all__ = [
     "DEFAULT_GRACE_PERIOD",
-    "DEFAULT_MAX_SPENT_PER_FAMILY",
+    "DEFAULT_MAX_ROTATIONS_PER_FAMILY",
     "DEFAULT_REFRESH_TTL",
     "MAX_REFRESH_TOKEN_LENGTH",
     "InvalidRefreshTokenError",
@@ -92,7 +94,11 @@ __all__ = [
 DEFAULT_REFRESH_TTL = 7 * 24 * 3600.0  # the tutorials' 7-day refresh token, counted from login
 REFRESH_TOKEN_BYTES = 32  # 256 bits, as for session IDs
 MAX_REFRESH_TOKEN_LENGTH = 256  # anything longer is garbage; refusing it early bounds the hashing work
-DEFAULT_MAX_SPENT_PER_FAMILY = 32  # spent tokens kept per family for reuse detection; older ones are dropped
+# Rotations one family may make before it ends. A family lives DEFAULT_REFRESH_TTL (7 days) and an honest
+# client rotates about once per access-token lifetime (15 minutes): 7 * 24 * 4 = 672 rotations. 1024 leaves
+# room for clients that refresh early (at two thirds of the lifetime: 1008) and bounds a family at 1025 rows.
+# A store with a longer ttl or shorter access tokens needs a higher cap, or its users log in again sooner.
+DEFAULT_MAX_ROTATIONS_PER_FAMILY = 1024
 DEFAULT_GRACE_PERIOD = 0.0  # seconds a just-spent token still gets its successor back; 0: strict rotation
 FAMILY_ID_BYTES = 16  # 128 random bits: a family ID names a login and must not be guessable either
 
@@ -100,14 +106,19 @@ FAMILY_ID_BYTES = 16  # 128 random bits: a family ID names a login and must not 
 _REVOKED_BY_CALL = "revoked"
 _REVOKED_FOR_REUSE = "reuse"
 _REVOKED_WITH_USER = "user"
+_REVOKED_AT_CAP = "rotations"
 _REVOCATION_WORDING = {
     _REVOKED_BY_CALL: "refresh token has been revoked (logged out); log in again",
     _REVOKED_FOR_REUSE: "refresh token was revoked after reuse of a token of the same login was detected; log in again",
     _REVOKED_WITH_USER: "refresh token was revoked with every other refresh token of this user; log in again",
+    _REVOKED_AT_CAP: "login too old: its refresh token has rotated as often as one login may; log in again",
 }
 
 # The verdicts a backend returns for a presented token.
 _ROTATED, _UNKNOWN, _EXPIRED, _REUSED, _REVOKED = "rotated", "unknown", "expired", "reused", "revoked"
+_EXHAUSTED = "exhausted"  # live, but another rotation would pass max_rotations_per_family
+# The verdicts that revoke a live family, and the reason stored with it.
+_REVOKING_VERDICTS = {_REUSED: _REVOKED_FOR_REUSE, _EXHAUSTED: _REVOKED_AT_CAP}
 
 
 def new_refresh_token() -> str:
@@ -202,7 +213,7 @@ class _Family(NamedTuple):
     tokens_issued: int = 1  # also each token's sequence number: the newest token has this one
 
 
-def _verdict(family: _Family, used_at: float | None, now: float) -> str:
+def _verdict(family: _Family, used_at: float | None, now: float, max_rotations: int) -> str:
     """Judge a presented token of ``family``; backends call this inside their lock or transaction."""
     if now >= family.expires_at:
         return _EXPIRED  # the whole family is dead anyway; nothing to learn from a replay
@@ -212,6 +223,8 @@ def _verdict(family: _Family, used_at: float | None, now: float) -> str:
         return _REUSED
     if family.revoked_at is not None:
         return _REVOKED
+    if family.tokens_issued > max_rotations:  # tokens_issued - 1 rotations so far: none left
+        return _EXHAUSTED
     return _ROTATED
 
 
@@ -223,11 +236,13 @@ class RefreshTokenStore(ClockedStore):
 
     def __init__(
         self, clock: Clock | None = None, ttl: float = DEFAULT_REFRESH_TTL, *,
-        max_spent_per_family: int = DEFAULT_MAX_SPENT_PER_FAMILY, grace_period: float = DEFAULT_GRACE_PERIOD,
+        max_rotations_per_family: int = DEFAULT_MAX_ROTATIONS_PER_FAMILY,
+        grace_period: float = DEFAULT_GRACE_PERIOD,
     ) -> None:
         """``clock`` decides expiry (default: the system clock); ``ttl`` is a family's lifetime from login;
-        ``max_spent_per_family`` how many spent tokens a family keeps for reuse detection; ``grace_period``
-        how many seconds the token spent last may be presented again for the same successor (0: never)."""
+        ``max_rotations_per_family`` how many rotations end a family (its spent tokens are all kept until
+        then); ``grace_period`` how many seconds the token spent last may be presented again for the same
+        successor (0: never)."""
         super().__init__(clock)
         self.ttl = check_duration("ttl", ttl)
         if isinstance(grace_period, bool) or not isinstance(grace_period, (int, float)):
@@ -239,11 +254,11 @@ class RefreshTokenStore(ClockedStore):
         # One lock makes "look up the grace, else rotate, then remember" one step within this process.
         self._grace: dict[str, _Grace] = {}
         self._grace_lock = threading.RLock()  # reentrant: a rotation that detects reuse forgets its family's grace
-        if isinstance(max_spent_per_family, bool) or not isinstance(max_spent_per_family, int):
-            raise TypeError(f"max_spent_per_family must be an int, got {type(max_spent_per_family).__name__}")
-        if max_spent_per_family < 1:
-            raise ValueError(f"max_spent_per_family must be at least 1, got {max_spent_per_family}")
-        self.max_spent_per_family = max_spent_per_family
+        if isinstance(max_rotations_per_family, bool) or not isinstance(max_rotations_per_family, int):
+            raise TypeError(f"max_rotations_per_family must be an int, got {type(max_rotations_per_family).__name__}")
+        if max_rotations_per_family < 1:
+            raise ValueError(f"max_rotations_per_family must be at least 1, got {max_rotations_per_family}")
+        self.max_rotations_per_family = max_rotations_per_family
 
     def issue(self, user_id: str, role: str = "user") -> str:
         """Start a new family (one login) for ``user_id`` and return its first refresh token."""
@@ -296,17 +311,19 @@ class RefreshTokenStore(ClockedStore):
         if verdict == _ROTATED:
             assert family is not None
             return RotationResult(new_token, family.user_id, family.role, family.family_id, family.expires_at)
-        if verdict == _REUSED:
+        if verdict in _REVOKING_VERDICTS:
             assert family is not None
             if self.grace_period:
                 self._forget_grace(family_id=family.family_id)
+        if verdict == _REUSED:
+            assert family is not None
             raise RefreshTokenReuseError(
                 "refresh token reuse detected: this token was already used, so every refresh token of "
                 "this login has been revoked; log in again",
                 family.family_id,
                 family.user_id,
             )
-        if verdict == _REVOKED:
+        if verdict in (_REVOKED, _EXHAUSTED):  # an exhausted family was revoked just now, with its reason
             assert family is not None and family.revoked_reason is not None
             raise InvalidRefreshTokenError(_REVOCATION_WORDING[family.revoked_reason], "revoked")
         if verdict == _EXPIRED:
@@ -360,9 +377,9 @@ class RefreshTokenStore(ClockedStore):
 
     @abc.abstractmethod
     def _rotate(self, old_hash: str, new_hash: str, now: float) -> tuple[str, _Family | None]:
-        """Atomically judge the token with ``_verdict``; if rotated, mark it used, add ``new_hash`` as token
-        number ``tokens_issued + 1`` and drop spent tokens beyond ``max_spent_per_family``, oldest first;
-        if reused, revoke the family (reason ``"reuse"``) unless already revoked. Return (verdict, family)."""
+        """Atomically judge the token with ``_verdict``; if rotated, mark it used and add ``new_hash`` as token
+        number ``tokens_issued + 1``; if reused or exhausted, revoke the family (the reason from
+        ``_REVOKING_VERDICTS``) unless already revoked, adding nothing. Return (verdict, family)."""
 
     @abc.abstractmethod
     def _family_of(self, token_hash: str) -> str | None:
@@ -401,10 +418,11 @@ class MemoryRefreshStore(RefreshTokenStore):
 
     def __init__(
         self, clock: Clock | None = None, ttl: float = DEFAULT_REFRESH_TTL, *,
-        max_spent_per_family: int = DEFAULT_MAX_SPENT_PER_FAMILY, grace_period: float = DEFAULT_GRACE_PERIOD,
+        max_rotations_per_family: int = DEFAULT_MAX_ROTATIONS_PER_FAMILY,
+        grace_period: float = DEFAULT_GRACE_PERIOD,
     ) -> None:
         """An empty in-memory store; see ``RefreshTokenStore`` for the arguments."""
-        super().__init__(clock, ttl, max_spent_per_family=max_spent_per_family, grace_period=grace_period)
+        super().__init__(clock, ttl, max_rotations_per_family=max_rotations_per_family, grace_period=grace_period)
         self._lock = threading.Lock()
         self._families: dict[str, _Family] = {}  # family_id -> family
         self._tokens: dict[str, _Token] = {}  # token hash -> token
@@ -428,22 +446,15 @@ class MemoryRefreshStore(RefreshTokenStore):
             if token is None:
                 return _UNKNOWN, None
             family = self._families[token.family_id]
-            verdict = _verdict(family, token.used_at, now)
+            verdict = _verdict(family, token.used_at, now, self.max_rotations_per_family)
             if verdict == _ROTATED:
                 family = family._replace(tokens_issued=family.tokens_issued + 1)
                 self._families[family.family_id] = family
                 self._tokens[old_hash] = token._replace(used_at=now)
                 self._tokens[new_hash] = _Token(family.family_id, now, None)
-                hashes = self._family_tokens[family.family_id]
-                hashes.append(new_hash)
-                # Issue order: all but the last are spent; keep the newest max_spent_per_family of them.
-                excess = len(hashes) - 1 - self.max_spent_per_family
-                if excess > 0:
-                    for dropped in hashes[:excess]:
-                        del self._tokens[dropped]
-                    del hashes[:excess]
-            elif verdict == _REUSED and family.revoked_at is None:
-                family = family._replace(revoked_at=now, revoked_reason=_REVOKED_FOR_REUSE)
+                self._family_tokens[family.family_id].append(new_hash)
+            elif verdict in _REVOKING_VERDICTS and family.revoked_at is None:
+                family = family._replace(revoked_at=now, revoked_reason=_REVOKING_VERDICTS[verdict])
                 self._families[family.family_id] = family
             return verdict, family
 
@@ -513,7 +524,7 @@ CREATE TABLE IF NOT EXISTS refresh_families (
     created_at     REAL NOT NULL,
     expires_at     REAL NOT NULL,     -- fixed at login; rotation never moves it
     revoked_at     REAL,              -- NULL while live
-    revoked_reason TEXT,              -- 'revoked' (logout), 'reuse' or 'user'
+    revoked_reason TEXT,              -- 'revoked' (logout), 'reuse', 'user' or 'rotations' (the cap)
     tokens_issued  INTEGER NOT NULL DEFAULT 1  -- 1 + rotations; the newest token's seq
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS refresh_families_user_id ON refresh_families (user_id);
@@ -523,7 +534,7 @@ CREATE TABLE IF NOT EXISTS refresh_tokens (
     family_id TEXT NOT NULL,
     issued_at REAL NOT NULL,
     used_at   REAL,                   -- NULL until rotated; a second use is reuse
-    seq       INTEGER NOT NULL        -- 1 for the login's token, +1 per rotation: which spent ones are oldest
+    seq       INTEGER NOT NULL        -- 1 for the login's token, +1 per rotation: the issue order
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS refresh_tokens_family_seq ON refresh_tokens (family_id, seq);
 """
@@ -553,11 +564,11 @@ class SQLiteRefreshStore(SQLiteBacked, RefreshTokenStore):
         clock: Clock | None = None,
         ttl: float = DEFAULT_REFRESH_TTL,
         *,
-        max_spent_per_family: int = DEFAULT_MAX_SPENT_PER_FAMILY,
+        max_rotations_per_family: int = DEFAULT_MAX_ROTATIONS_PER_FAMILY,
         grace_period: float = DEFAULT_GRACE_PERIOD,
     ) -> None:
         """Open (creating if needed) the refresh tables at ``path``; see ``RefreshTokenStore`` for the rest."""
-        super().__init__(clock, ttl, max_spent_per_family=max_spent_per_family, grace_period=grace_period)
+        super().__init__(clock, ttl, max_rotations_per_family=max_rotations_per_family, grace_period=grace_period)
         self._open(path, _SCHEMA)  # the settings every store shares: see helpers.storage.open_sqlite
 
     def _insert_family(self, family: _Family, token_hash: str, now: float) -> None:
@@ -577,23 +588,19 @@ class SQLiteRefreshStore(SQLiteBacked, RefreshTokenStore):
                 return _UNKNOWN, None
             *columns, used_at = rows[0]
             family = _Family(*columns)
-            verdict = _verdict(family, used_at, now)
+            verdict = _verdict(family, used_at, now, self.max_rotations_per_family)
             if verdict == _ROTATED:
                 family = family._replace(tokens_issued=family.tokens_issued + 1)
                 seq = family.tokens_issued
                 self._conn.execute("UPDATE refresh_tokens SET used_at = ? WHERE id = ?", (now, old_hash))
                 self._conn.execute("UPDATE refresh_families SET tokens_issued = ? WHERE id = ?", (seq, family.family_id))
                 self._conn.execute(_INSERT_TOKEN, (new_hash, family.family_id, now, seq))
-                # Spent tokens are seq 1 .. seq-1; keep the newest max_spent_per_family of them.
-                self._conn.execute(
-                    "DELETE FROM refresh_tokens WHERE family_id = ? AND seq < ?",
-                    (family.family_id, seq - self.max_spent_per_family),
-                )
-            elif verdict == _REUSED and family.revoked_at is None:
-                family = family._replace(revoked_at=now, revoked_reason=_REVOKED_FOR_REUSE)
+            elif verdict in _REVOKING_VERDICTS and family.revoked_at is None:
+                reason = _REVOKING_VERDICTS[verdict]
+                family = family._replace(revoked_at=now, revoked_reason=reason)
                 self._conn.execute(
                     "UPDATE refresh_families SET revoked_at = ?, revoked_reason = ? WHERE id = ?",
-                    (now, _REVOKED_FOR_REUSE, family.family_id),
+                    (now, reason, family.family_id),
                 )
             return verdict, family
 

@@ -22,9 +22,9 @@ The strategies (``STRATEGIES``):
 
 ``thief_refreshes_first`` turns the question around: no logout, a thief who copied the refresh
 cookie and spends it before the victim does. While the victim stays away, nothing tells the two
-apart: the thief rotates the family until its fixed deadline. Reuse detection fires only when the
-victim comes back with the spent token, and only while the family still remembers it (it keeps the
-newest ``max_spent_per_family`` spent tokens).
+apart: the thief rotates the family until its fixed deadline. Reuse detection fires when the victim
+comes back with the spent token, however many times the thief has rotated since: a family remembers
+every token it spent while it lives (it ends instead at ``max_rotations_per_family`` rotations).
 
 ``logout_ends`` asks the same question of every credential one login creates at once (session
 cookie, refresh cookie, access token), on a hybrid server, with or without a denylist.
@@ -45,8 +45,8 @@ from .clock import FrozenClock
 from .denylist import MemoryDenylist
 from .server import serve
 from .users import UserDirectory
-from .refresh import DEFAULT_REFRESH_TTL
-from .web import ACCESS_TOKEN_TTL, REFRESH_COOKIE, SESSION_COOKIE, bearer, create_app
+from .refresh import DEFAULT_REFRESH_TTL, RefreshTokenStore
+from .web import ACCESS_TOKEN_TTL, REFRESH_COOKIE, SESSION_COOKIE, auth_config, bearer, create_app
 
 __all__ = [
     "STRATEGIES",
@@ -192,11 +192,19 @@ def thief_refreshes_first(
     victim_returns_minutes: float | None = None,
     access_ttl: int = ACCESS_TOKEN_TTL,
     refresh_ttl: float = DEFAULT_REFRESH_TTL,
+    refresh_store: RefreshTokenStore | None = None,
 ) -> StolenRefresh:
-    """Log in, let a thief copy the refresh cookie and refresh every ``every_minutes``; the victim may come back once."""
+    """Log in, let a thief copy the refresh cookie and refresh every ``every_minutes``; the victim may come back once.
+
+    The server keeps refresh tokens in ``refresh_store`` (on ``clock``; its own ``ttl`` then replaces
+    ``refresh_ttl``), by default the app's in-memory SQLite store.
+    """
     _check_replay_args("jwt", every_minutes, duration_minutes)
     app = create_app("jwt", clock=clock, users=users, secret=DEMO_SECRET, access_ttl=access_ttl,
-                     refresh_ttl=refresh_ttl, explain_errors=True)
+                     refresh_store=refresh_store, refresh_ttl=refresh_ttl, explain_errors=True)
+    store = auth_config(app).refresh_store
+    assert store is not None  # a "jwt" app always has one
+    family_minutes = store.ttl / 60
     with serve(app) as srv:
         victim, thief = srv.client(), srv.client()
         victim.post(srv.url + "/login", json={"username": username, "password": password}).raise_for_status()
@@ -214,7 +222,7 @@ def thief_refreshes_first(
             minutes.append(minute)
             statuses.append(thief.post(srv.url + "/refresh", json={}).status_code)
     return StolenRefresh(tuple(minutes), tuple(statuses), victim_returns_minutes if victim_status else None,
-                         victim_status, victim_reason, refresh_ttl / 60)
+                         victim_status, victim_reason, family_minutes)
 
 
 @dataclass(frozen=True)

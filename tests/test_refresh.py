@@ -302,52 +302,79 @@ def test_count_includes_spent_revoked_and_expired_tokens_until_purged(store, clo
     assert refused(store, old).code == "unknown"  # purged: nothing left to recognise it by
 
 
-def test_2000_rotations_keep_at_most_cap_plus_one_rows_and_40_days_later_none(store, clock):
+def test_2000_rotation_attempts_keep_at_most_cap_plus_one_rows_and_40_days_later_none(store, clock):
     first = token = store.issue("alice")
-    spent = []
+    cap = store.max_rotations_per_family
+    assert cap == 1024  # above the 672 rotations of a 7-day login refreshed every 15 minutes
+    outcomes = []
     for _ in range(2000):
         clock.advance(seconds=60)
-        spent.append(token)
-        token = store.rotate(token).token
-    assert store.max_spent_per_family == 32
-    assert store.count() == 32 + 1  # the newest 32 spent tokens and the live one, not 2,001
-    assert store.active_families()[0].tokens_issued == 2001  # the family still knows how often it rotated
-    assert store.family_id(first) is None  # dropped long ago
+        try:
+            token = store.rotate(token).token
+            outcomes.append("rotated")
+        except InvalidRefreshTokenError as error:
+            outcomes.append(error.code)
+            assert "login too old" in str(error) and "log in again" in str(error)
+    assert outcomes == ["rotated"] * cap + ["revoked"] * (2000 - cap)  # the family ended at the cap
+    assert store.count() == cap + 1  # every spent token and the last one issued, not 2,001
+    assert store.active_families() == []
+    assert store.family_id(first) is not None  # never forgotten while the family lives
+    assert isinstance(refused(store, first), RefreshTokenReuseError)  # still recognised as spent
     clock.advance(days=40)
-    assert store.count() == 33  # nothing has written since: the rows wait
+    assert store.count() == cap + 1  # nothing has written since: the rows wait
     store.issue("bob")  # one write
     assert store.count() == 1  # bob's token only: alice's expired family is gone
 
 
-def test_a_spent_token_beyond_the_cap_is_invalid_within_it_still_reuse(make_store):
-    store = make_store(max_spent_per_family=3)
+def test_a_victims_return_after_100_thief_rotations_is_reuse(store, clock):
+    victims = store.issue("alice")  # a thief copies it and spends it first
+    thiefs = victims
+    for _ in range(100):
+        clock.advance(minutes=15)
+        thiefs = store.rotate(thiefs).token
+    clock.advance(minutes=15)
+    error = refused(store, victims)  # the victim comes back with the token the thief spent first
+    assert isinstance(error, RefreshTokenReuseError) and error.user_id == "alice"
+    assert refused(store, thiefs).code == "revoked"  # the thief's newest token died with the family
+    assert store.active_families("alice") == []
+    assert store.count() == 101  # every token of the family, all still remembered
+
+
+def test_every_spent_token_is_reuse_until_the_cap_ends_the_family(make_store):
+    store = make_store(max_rotations_per_family=3)
     tokens = [store.issue("alice")]
-    for _ in range(5):
+    for _ in range(3):
         tokens.append(store.rotate(tokens[-1]).token)
-    assert store.count() == 4  # tokens[2..4] spent, tokens[5] live
-    assert refused(store, tokens[1]).code == "unknown"  # forgotten: refused, but the family lives on
-    assert store.rotate(tokens[5]).user_id == "alice"  # tokens[5] is now spent too; tokens[2] dropped
-    assert refused(store, tokens[2]).code == "unknown"
-    error = refused(store, tokens[3])  # the oldest one kept
-    assert isinstance(error, RefreshTokenReuseError)
-    assert store.active_families("alice") == []  # reuse revoked the family
+    assert store.count() == 4  # tokens[0..2] spent, tokens[3] live
+    error = refused(store, tokens[3])  # a fourth rotation would pass the cap: the family ends instead
+    assert error.code == "revoked" and "login too old" in str(error)
+    assert store.count() == 4  # the refused rotation added nothing
+    assert refused(store, tokens[3]).code == "revoked"  # and says so again, for the same reason
+    assert "login too old" in str(refused(store, tokens[3]))
+    for spent in tokens[:3]:
+        assert isinstance(refused(store, spent), RefreshTokenReuseError)  # the oldest included
+    assert store.active_families("alice") == []
 
 
-def test_the_cap_is_per_family(make_store):
-    store = make_store(max_spent_per_family=2)
+def test_a_fresh_login_is_not_touched_by_another_familys_cap(make_store):
+    store = make_store(max_rotations_per_family=2)
     alice, bob = store.issue("alice"), store.issue("bob")
-    for _ in range(10):
+    for _ in range(2):
         alice = store.rotate(alice).token
+    assert refused(store, alice).code == "revoked"
     bob_first = bob
     bob = store.rotate(bob).token
-    assert store.count() == 3 + 2  # alice: 2 spent + 1 live; bob: 1 spent + 1 live
+    assert store.count() == 3 + 2  # alice: 2 spent + 1 refused; bob: 1 spent + 1 live
+    assert [f.user_id for f in store.active_families()] == ["bob"]
     assert isinstance(refused(store, bob_first), RefreshTokenReuseError)
+    again = store.issue("alice")  # logging in again starts a new family with the full allowance
+    assert store.rotate(store.rotate(again).token).user_id == "alice"
 
 
 @pytest.mark.parametrize(("cap", "error"), [(0, ValueError), (-1, ValueError), (True, TypeError), (2.5, TypeError)])
 def test_constructor_rejects_bad_caps(make_store, cap, error):
     with pytest.raises(error):
-        make_store(max_spent_per_family=cap)
+        make_store(max_rotations_per_family=cap)
 
 
 def test_rotation_purges_expired_families_but_judges_the_presented_token_first(store, clock):
@@ -514,8 +541,6 @@ def test_sqlite_lookups_use_the_indexes(clock):
         assert "PRIMARY KEY" in plan("SELECT * FROM refresh_tokens WHERE id = ?", "x")
         assert "refresh_families_user_id" in plan("SELECT * FROM refresh_families WHERE user_id = ?", "x")
         assert "refresh_tokens_family_seq" in plan("DELETE FROM refresh_tokens WHERE family_id = ?", "x")
-        assert "refresh_tokens_family_seq (family_id=? AND seq<?)" in plan(
-            "DELETE FROM refresh_tokens WHERE family_id = ? AND seq < ?", "x", 3)  # the cap per family
 
 
 def test_sqlite_close_is_idempotent_and_final(clock):
@@ -563,6 +588,20 @@ def test_grace_covers_only_the_token_spent_last() -> None:
     store.rotate(second)
     with pytest.raises(RefreshTokenReuseError):
         store.rotate(first)  # its successor is spent too: a replay of it is reuse at once
+
+
+@pytest.mark.parametrize("make", [MemoryRefreshStore, SQLiteRefreshStore])
+def test_the_cap_ends_the_grace_too(make) -> None:
+    clock = FrozenClock()
+    store = make(clock=clock, grace_period=10, max_rotations_per_family=2)
+    first = store.issue("alice")
+    second = store.rotate(first).token
+    last = store.rotate(second)
+    clock.advance(seconds=1)
+    assert refused(store, last.token).code == "revoked"  # the cap ends the family
+    with pytest.raises(RefreshTokenReuseError):
+        store.rotate(second)  # within its grace, but the successor it would get back is dead
+    assert store.count() == 3
 
 
 @pytest.mark.parametrize("revoke", ["family", "user", "family_id"])

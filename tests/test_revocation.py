@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helpers.clock import FrozenClock
+from helpers.refresh import MemoryRefreshStore, SQLiteRefreshStore
 from helpers.revocation import (
     STRATEGIES, denylist_size_over_time, exposure_minutes, logout_ends, replay_after_logout, thief_refreshes_first,
 )
@@ -108,12 +109,28 @@ def test_the_victims_return_revokes_the_thiefs_family(users: UserDirectory) -> N
     assert run.statuses == tuple(200 if minute < DAY else 401 for minute in run.minutes)
 
 
-def test_reuse_goes_unnoticed_once_the_family_forgot_the_victims_token(users: UserDirectory) -> None:
-    # 96 rotations in a day: the victim's token is older than the newest 32 spent ones the family keeps.
-    run = thief_refreshes_first(users, "alice", "wonderland", clock=FrozenClock(START), every_minutes=15,
-                                duration_minutes=DAY + 60, victim_returns_minutes=DAY)
-    assert run.victim_status == 401 and "reuse" not in run.victim_reason
-    assert set(run.statuses) == {200}  # the thief keeps rotating
+@pytest.mark.parametrize("backend", [MemoryRefreshStore, SQLiteRefreshStore])
+def test_the_victims_return_after_100_thief_rotations_is_caught(users: UserDirectory, backend) -> None:
+    # A refresh every 15 minutes for a day and an hour: the thief has rotated 100 times when the victim
+    # comes back, and the family still knows her token as spent.
+    clock = FrozenClock(START)
+    store = backend(clock=clock)
+    run = thief_refreshes_first(users, "alice", "wonderland", clock=clock, every_minutes=15,
+                                duration_minutes=DAY + 60, victim_returns_minutes=DAY + 60, refresh_store=store)
+    assert run.statuses[:100] == (200,) * 100  # the thief's 100 rotations before the victim's return
+    assert run.victim_status == 401 and "reuse detected" in run.victim_reason
+    assert run.statuses[100:] == (401,)  # the thief's next refresh, just after: the family is revoked
+    assert store.active_families() == [] and store.count() == 101
+
+
+def test_a_login_ends_at_the_rotation_cap_and_still_knows_every_spent_token(users: UserDirectory) -> None:
+    clock = FrozenClock(START)
+    store = SQLiteRefreshStore(clock=clock, max_rotations_per_family=20)
+    run = thief_refreshes_first(users, "alice", "wonderland", clock=clock, every_minutes=5, duration_minutes=150,
+                                victim_returns_minutes=150, refresh_store=store)
+    assert run.statuses == (200,) * 20 + (401,) * 11  # the 21st refresh would pass the cap: the login ends
+    assert run.victim_status == 401 and "reuse detected" in run.victim_reason  # her spent token, still known
+    assert store.count() == 21 and run.family_minutes == 7 * DAY
 
 
 def test_thief_run_rejects_bad_intervals(users: UserDirectory) -> None:

@@ -814,15 +814,19 @@ def test_a_tossed_second_session_cookie_is_refused(served):
 # --- stores stay bounded (row 6) ---------------------------------------------------------------------
 
 
-def test_two_thousand_rotations_leave_a_bounded_refresh_store(clock, users):
+def test_two_thousand_refreshes_leave_a_bounded_refresh_store(clock, users):
     store = SQLiteRefreshStore(":memory:", clock=clock)
-    app = create_app("jwt", clock=clock, users=users, refresh_store=store)
+    app = create_app("jwt", clock=clock, users=users, refresh_store=store, explain_errors=True)
     client = app.test_client()
     assert client.post("/login", json=ALICE).status_code == 200
+    answers = []
     for _ in range(2000):
         clock.advance(seconds=60)
-        assert client.post("/refresh", json={}).status_code == 200
-    assert store.count() <= store.max_spent_per_family + 1  # the live token and the newest spent ones
+        answers.append(client.post("/refresh", json={}))
+    cap = store.max_rotations_per_family
+    assert [a.status_code for a in answers] == [200] * cap + [401] * (2000 - cap)  # the login ended at the cap
+    assert "login too old" in answers[cap].json["reason"]
+    assert store.count() <= cap + 1  # every token the family issued, each spent one still known
     clock.advance(days=8)  # the family expired: the next login's write purges it
     assert client.post("/login", json=ALICE).status_code == 200
     assert store.count() == 1
@@ -841,13 +845,18 @@ def test_the_session_store_purges_expired_logins_by_itself(clock, users):
     store.close()
 
 
-def test_rotations_over_https_stay_bounded(served, clock):
-    store = SQLiteRefreshStore(":memory:", clock=clock, max_spent_per_family=4)
+def test_rotations_over_https_stay_bounded_and_end_the_login_at_the_cap(served, clock):
+    store = SQLiteRefreshStore(":memory:", clock=clock, max_rotations_per_family=4)
     srv = served("jwt", refresh_store=store)
     client, _ = login(srv)
-    for _ in range(20):
+    first = client.cookies[REFRESH_COOKIE]
+    for _ in range(4):
         assert refresh(srv, client).status_code == 200
-    assert store.count() == 4 + 1
+    ended = refresh(srv, client)
+    assert "login too old" in assert_401_json(ended)["reason"]
+    assert REFRESH_COOKIE not in client.cookies  # the useless cookie was cleared
+    assert store.count() == 4 + 1 and store.active_families() == []
+    assert "reuse detected" in assert_401_json(refresh_replay(srv, first))["reason"]  # still known as spent
 
 
 def test_a_user_directory_shared_by_many_apps_does_not_keep_them_alive(users, clock):
