@@ -28,8 +28,8 @@ from . import tokens
 from .clock import Clock, SystemClock
 
 __all__ = [
-    "JWKS_PATH", "PublicKey", "JWKError", "UnknownKeyError", "algorithms_for", "to_jwk", "from_jwk", "thumbprint", "key_set",
-    "read_key_set", "KeySetCache",
+    "JWKS_PATH", "PublicKey", "JWKError", "UnknownKeyError", "KeySetUnavailableError", "algorithms_for", "to_jwk",
+    "from_jwk", "thumbprint", "key_set", "read_key_set", "KeySetCache",
 ]
 
 PublicKey = Union[rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey]
@@ -47,6 +47,10 @@ class JWKError(tokens.InvalidKeyError):
 
 class UnknownKeyError(tokens.InvalidTokenError):
     """The token's ``kid`` names no key in the verifier's set (after any refetch the policy allows)."""
+
+
+class KeySetUnavailableError(OSError):
+    """The last fetch of the key set failed too recently to try again (``min_refetch_interval``)."""
 
 
 def _b64_int(value: int, length: int | None = None) -> str:
@@ -199,7 +203,8 @@ class KeySetCache:
     ``fetch`` returns the JWKS document (an HTTPS GET in the chapter). ``refetch_on_unknown_kid`` lets a
     token naming a ``kid`` not in the cache trigger one refetch, but never sooner than
     ``min_refetch_interval`` seconds after the previous fetch, so made-up ``kid``s cost the issuer at most
-    one request per interval.
+    one request per interval. A failed fetch is not retried for ``min_refetch_interval`` either (requests
+    meanwhile raise ``KeySetUnavailableError``), so an issuer outage is not met by a fetch per request.
     """
 
     def __init__(self, fetch: Callable[[], Mapping[str, Any]], *, ttl: float = 600.0,
@@ -215,6 +220,7 @@ class KeySetCache:
         self._lock = threading.Lock()
         self._keys: dict[str, tuple[str, PublicKey]] = {}
         self._fetched_at: float | None = None
+        self._failed_at: float | None = None
         self._fetches = self._refused = self._unknown = 0
 
     @property
@@ -230,8 +236,14 @@ class KeySetCache:
             return sorted(self._keys)
 
     def _refresh(self, now: float) -> None:
-        keys = read_key_set(self._fetch())  # a failing fetch or a bad set leaves the old cache in place
-        self._keys, self._fetched_at = keys, now
+        if self._failed_at is not None and now - self._failed_at < self.min_refetch_interval:
+            raise KeySetUnavailableError("The key set could not be fetched; not retrying yet")
+        try:
+            keys = read_key_set(self._fetch())  # a failing fetch or a bad set leaves the old cache in place
+        except Exception:
+            self._failed_at = now
+            raise
+        self._keys, self._fetched_at, self._failed_at = keys, now, None
         self._fetches += 1
 
     def key_for(self, kid: object) -> tuple[str, PublicKey]:

@@ -221,6 +221,31 @@ def test_verifier_app_over_https_answers_200_401_and_503_never_500():
             assert answer.status_code == 503
 
 
+def test_a_failed_fetch_is_not_retried_before_the_refetch_interval():
+    clock, issuer, calls = FrozenClock(START), _Issuer(), []
+    up = True
+
+    def fetch():
+        calls.append(clock.now())
+        if not up:
+            raise ConnectionError("issuer down")
+        return issuer.ring.document()
+
+    cache = jwks.KeySetCache(fetch, ttl=600, refetch_on_unknown_kid=True, min_refetch_interval=60, clock=clock)
+    assert cache.key_for("k1")[0] == "ES256" and len(calls) == 1
+    up = False
+    clock.advance(seconds=600)
+    with pytest.raises(ConnectionError):
+        cache.key_for("k1")
+    for kid in ("k1", "made-up"):  # an outage, and tokens meanwhile: no fetch per request
+        with pytest.raises(jwks.KeySetUnavailableError):
+            cache.key_for(kid)
+    assert len(calls) == 2
+    up = True
+    clock.advance(seconds=60)
+    assert cache.key_for("k1")[0] == "ES256" and len(calls) == 3
+
+
 def test_bad_cache_arguments_are_refused():
     with pytest.raises(ValueError):
         jwks.KeySetCache(dict, ttl=0)
