@@ -205,18 +205,22 @@ def open_notebook(page: Any, lab: Lab, name: str) -> bool:
     return page.locator(".lm-TabBar-tab.jp-mod-current.jp-mod-dirty").count() > 0
 
 
-def run_all(page: Any) -> None:
-    """Clear every output, then Run → Run All Cells, and wait until every code cell has a fresh execution count."""
+def run_all(page: Any) -> int:
+    """Clear every output, then Run → Run All Cells; wait until nothing is queued or running. How many cells never ran.
+
+    A cell that raises stops Run All: the cells after it keep an empty prompt, and the count says so.
+    """
+    prompts = f"[...document.querySelectorAll('{PANEL} .jp-CodeCell .jp-InputPrompt')].map(p => p.textContent)"
     menu(page, "Edit", "Clear Outputs of All Cells")
-    page.wait_for_function(f"() => [...document.querySelectorAll('{PANEL} .jp-CodeCell .jp-InputPrompt')]"
-                           ".every(p => !/\\d/.test(p.textContent))")
+    page.wait_for_function(f"() => {prompts}.every(text => !/\\d/.test(text))")
     menu(page, "Run", "Run All Cells")
-    # Done when every code cell shows a number: none is still queued or running ("[*]") or unrun ("[ ]").
+    # Done when the first cell has its number, none is queued or running ("[*]"), and the kernel is idle.
     page.wait_for_function(
-        f"() => {{ const prompts = [...document.querySelectorAll('{PANEL} .jp-CodeCell .jp-InputPrompt')];"
-        " return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent)); }",
+        f"() => {{ const texts = {prompts}; const s = document.querySelector('{PANEL} .jp-Notebook-ExecutionIndicator');"
+        " return texts.length > 0 && /\\d/.test(texts[0]) && !texts.some(text => text.includes('*'))"
+        " && s && s.getAttribute('data-status') === 'idle'; }",
         timeout=CHAPTER_TIMEOUT * 1000)
-    wait_for_idle_kernel(page, CHAPTER_TIMEOUT)
+    return int(page.evaluate(f"() => {prompts}.filter(text => !/\\d/.test(text)).length"))
 
 
 def error_outputs(page: Any) -> list[str]:
@@ -245,20 +249,23 @@ def page(lab: Lab, browser: Any) -> Iterator[Any]:
 
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=[path.stem[:2] for path in CHAPTERS])
 def test_a_learner_runs_the_chapter_in_jupyterlab(lab: Lab, page: Any, notebook: Path) -> None:
+    copy = lab.notebooks / notebook.name  # the file JupyterLab runs, copied when the server started
     assert not open_notebook(page, lab, notebook.name), "opening the chapter marked it modified"
-    code_cells = [c for c in json.loads(notebook.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
+    code_cells = [c for c in json.loads(copy.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
     assert page.locator(f"{PANEL} .jp-CodeCell").count() == len(code_cells)
-    run_all(page)
+    not_run = run_all(page)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{notebook.stem}.png"))
     assert page.locator(".jp-Dialog").count() == 0, "a dialog is open"
     errors = error_outputs(page)
     assert errors == [], f"{notebook.name}: error or stderr output:\n" + "\n---\n".join(e[:1500] for e in errors)
-    assert charts(page) == (image_outputs(notebook),) * 2, "not every chart rendered"
+    assert not_run == 0, f"{not_run} cell(s) never ran"
+    assert charts(page) == (image_outputs(copy),) * 2, "not every chart rendered"
 
 
 def test_the_checks_catch_a_broken_notebook(lab: Lab, page: Any) -> None:
-    """The same checks on a notebook that changes on opening, writes to stderr, shows a chart that cannot draw, and fails."""
+    """The same checks on a notebook that changes on opening, writes to stderr, shows a chart that cannot draw, and
+    fails before its last cell."""
     broken = json.loads(CHAPTERS[0].read_text(encoding="utf-8"))
     broken["metadata"]["language_info"]["version"] = "2.7.18"  # the kernel's own version replaces it on opening
     broken["cells"] = [
@@ -266,12 +273,14 @@ def test_the_checks_catch_a_broken_notebook(lab: Lab, page: Any) -> None:
          "source": "import sys; print('careful', file=sys.stderr)"},
         {"cell_type": "code", "execution_count": None, "id": "chart", "metadata": {}, "outputs": [],
          "source": "from IPython.display import display; display({'image/png': 'AAAA'}, raw=True)  # not a PNG"},
-        {"cell_type": "code", "execution_count": None, "id": "error", "metadata": {"tags": ["raises-exception"]},
-         "outputs": [], "source": "1 / 0"},
+        {"cell_type": "code", "execution_count": None, "id": "error", "metadata": {}, "outputs": [],
+         "source": "1 / 0"},
+        {"cell_type": "code", "execution_count": None, "id": "after", "metadata": {}, "outputs": [],
+         "source": "print('Run All stopped before this cell')"},
     ]
     (lab.notebooks / "zz_broken.ipynb").write_text(json.dumps(broken), encoding="utf-8")
     assert open_notebook(page, lab, "zz_broken.ipynb")
-    run_all(page)
+    assert run_all(page) == 1  # the cell after the error
     errors = error_outputs(page)
     assert len(errors) == 2 and "careful" in errors[0] and "ZeroDivisionError" in errors[1]
     assert charts(page) == (1, 0)  # shown, never decoded
