@@ -8,8 +8,10 @@ one of them wins and every other one is a reuse, which revokes the login: a fals
 
 ``race_tabs`` reproduces it against a live server: each tab is a thread with its own ``requests``
 client, holding a copy of the one refresh cookie; a barrier releases them together after each has
-seen its access token refused, so every tab presents the token before any tab's answer arrives —
-exactly what happens in a browser, and the same on every run. Two fixes are measured the same way:
+seen its access token refused, and no tab sees another's answer, so every tab presents the same
+token: the case of tabs whose refreshes all leave before the first answer comes back. That is the
+set-up, not a measurement of how often browsers do it; it gives the same outcome on every run.
+Two fixes are measured the same way:
 
 * a server-side grace period (``RefreshTokenStore(grace_period=...)``): the token spent last, presented
   again within the period, gets the same successor back;
@@ -113,6 +115,7 @@ def race_tabs(
     clients = [new_client() for _ in range(tabs)]
     statuses: list[int] = []
     served: list[bool] = []
+    refreshed: list[requests.Session] = []  # tabs that got a new access token, and with it the newest cookie
     lock = threading.Lock()
 
     def tab(client: requests.Session) -> None:
@@ -130,13 +133,16 @@ def race_tabs(
             url + CHECKED_PATH, headers=bearer(fresh), timeout=REQUEST_TIMEOUT).status_code == 200
         with lock:
             served.append(ok)
+            if fresh is not None:
+                refreshed.append(client)
 
     _run_threads([lambda c=c: tab(c) for c in clients])
     if flight is not None:
         statuses = flight.statuses
-    # Does the login survive? The newest refresh cookie any tab holds must still refresh.
-    holders = [c for c in clients if c.cookies.get(REFRESH_COOKIE)]
-    survived = bool(holders) and holders[0].post(url + "/refresh", json={}, timeout=REQUEST_TIMEOUT).status_code == 200
+    # Does the login survive? The cookie a successful refresh handed out must still refresh (a loser's
+    # spent copy would prove nothing, and on a strict server would itself be a reuse).
+    survived = bool(refreshed) and refreshed[0].post(
+        url + "/refresh", json={}, timeout=REQUEST_TIMEOUT).status_code == 200
     return RaceOutcome(tabs, len(statuses), tuple(sorted(statuses)), sum(served), not survived)
 
 
