@@ -270,7 +270,7 @@ def _write_counter(store: SessionStore) -> tuple[Callable[[], int], str]:
     kind = type(store).__name__
     if kind == "RedisStore":
         # Redis counts the write commands since its last save; the course's Redis never saves.
-        return (lambda: store.client.info("persistence")["rdb_changes_since_last_save"]), "keys written"
+        return (lambda: store.client.info("persistence")["rdb_changes_since_last_save"]), "write commands"
     if kind == "PostgresStore":
         wal = "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint"
         return (lambda: store.connection.execute(wal).fetchone()[0]), "WAL bytes"

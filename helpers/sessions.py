@@ -95,9 +95,9 @@ class Session:
     role: str
     data: dict[str, Any] = field(hash=False)  # a fresh dict per read; changing it changes nothing stored
     created_at: float
-    expires_at: float  # idle deadline; touch() slides it
+    expires_at: float  # idle deadline; lookup() slides it (once per update_age), touch() always
     absolute_expires_at: float  # fixed at creation; caps expires_at
-    ttl: float  # the idle timeout touch() slides by
+    ttl: float  # the idle timeout a slide renews
     id_hash: str = field(repr=False)  # what the store keys on: sha256 of the session ID
 
 
@@ -468,11 +468,11 @@ CREATE TABLE IF NOT EXISTS sessions (
     id                  TEXT PRIMARY KEY,  -- sha256(session ID) as hex; never the ID itself
     user_id             TEXT NOT NULL,
     role                TEXT NOT NULL,
-    expires_at          REAL NOT NULL,     -- idle deadline, epoch seconds; touch() slides it
+    expires_at          REAL NOT NULL,     -- idle deadline, epoch seconds; lookup() and touch() slide it
     data                TEXT,              -- JSON object, NULL when empty
     created_at          REAL NOT NULL,
     absolute_expires_at REAL NOT NULL,     -- hard deadline, fixed at creation
-    ttl                 REAL NOT NULL      -- idle timeout in seconds, what touch() slides by
+    ttl                 REAL NOT NULL      -- idle timeout in seconds, what a slide renews
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sessions_user_id ON sessions (user_id);
 CREATE INDEX IF NOT EXISTS sessions_expires_at ON sessions (expires_at);

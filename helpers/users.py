@@ -118,7 +118,7 @@ class UserDirectory:
             )
         with self._lock:
             user = self._users.get(username)
-        # Verify outside the lock: it takes ~0.3 s and must not block other logins.
+        # Verify outside the lock: scrypt is slow on purpose and must not block other logins.
         # Always verify, even for an unknown user, so both paths cost one full scrypt.
         stored = user.password_hash if user is not None else self._dummy_hash
         matched = self._verify(password, stored)

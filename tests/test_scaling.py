@@ -107,7 +107,7 @@ def test_check_costs_times_get_and_touch_and_empties_each_store(clock):
 
 def write_load_stores(clock, tmp_path):
     yield SQLiteStore(tmp_path / "writes.db", clock=clock), "rows changed", 1
-    yield RedisStore(redis_url(), clock=clock, prefix=unique_name("w:")), "keys written", 3  # HSET, PEXPIRE, ZADD
+    yield RedisStore(redis_url(), clock=clock, prefix=unique_name("w:")), "write commands", 3  # HSET, PEXPIRE, ZADD
     yield PostgresStore(postgres_url(), clock=clock, table=unique_name("w_")), "WAL bytes", None
 
 

@@ -10,6 +10,7 @@ does not mark it modified. Kernels talk to this process over encrypted channels 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -61,7 +62,10 @@ def execute(path: Path) -> float:
     elapsed = time.perf_counter() - started
     clean(nb)
     nb.metadata["kernelspec"] = kernelspec_metadata()
-    nbformat.write(nb, path)
+    # Write beside it, then rename: a reader (nbval, JupyterLab) never sees a half-written notebook.
+    partial = path.with_name(f".{path.name}.partial")
+    nbformat.write(nb, partial)
+    os.replace(partial, path)
     return elapsed
 
 
