@@ -53,18 +53,12 @@ class LogoutEverywhere:
         """Sign and check with the HMAC ``key`` on ``clock``; access tokens live ``access_ttl`` seconds."""
         self.key, self.clock, self.access_ttl = key, clock, access_ttl
         self.issuer, self.audience = issuer, audience
-        self._lookups = 0
         self._lock = threading.Lock()
 
     @property
     def lookups(self) -> int:
-        """Store lookups made by ``verify`` so far (the state on the request path)."""
-        with self._lock:
-            return self._lookups
-
-    def _count_lookup(self) -> None:
-        with self._lock:
-            self._lookups += 1
+        """Store lookups made by ``verify`` so far (the state on the request path): none without a store."""
+        return 0
 
     def issue(self, user: str) -> str:
         """Sign an ``at+jwt`` access token for ``user`` (with the mechanism's extra claims)."""
@@ -120,6 +114,11 @@ class DenylistEverywhere(LogoutEverywhere):
         self._issued_jtis: dict[str, dict[str, float]] = {}  # user -> {jti: exp} of the tokens issued
         self._swept_at: float | None = None  # when expired records were last dropped (once per clock tick)
 
+    @property
+    def lookups(self) -> int:
+        """The denylist's own count: one per ``verify`` that reached it."""
+        return self.denylist.lookups
+
     def _issued(self, user: str, claims: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             self._forget_expired()
@@ -146,7 +145,6 @@ class DenylistEverywhere(LogoutEverywhere):
             self.denylist.deny(jti, exp)
 
     def _still_valid(self, claims: dict[str, Any]) -> bool:
-        self._count_lookup()
         return not self.denylist.is_denied(claims["jti"])
 
     def state_bytes(self) -> int:
@@ -201,6 +199,11 @@ class TokenVersions(LogoutEverywhere):
         super().__init__(key, clock, access_ttl, **kwargs)
         self.versions = TokenVersionStore()
 
+    @property
+    def lookups(self) -> int:
+        """The version store's own count: one per ``verify`` that reached it."""
+        return self.versions.lookups
+
     def _issued(self, user: str, claims: dict[str, Any]) -> dict[str, Any]:
         return {"ver": self.versions.peek(user)}
 
@@ -209,7 +212,6 @@ class TokenVersions(LogoutEverywhere):
         self.versions.bump(user)
 
     def _still_valid(self, claims: dict[str, Any]) -> bool:
-        self._count_lookup()
         version = claims.get("ver")
         return type(version) is int and version == self.versions.current(claims["sub"])
 

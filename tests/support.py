@@ -167,3 +167,15 @@ def run_together(task: Callable[[int], T], count: int, *, raise_errors: bool = T
             if isinstance(outcome, BaseException):
                 raise outcome
     return outcomes
+
+
+def require_browser(what: str) -> None:
+    """Skip the calling test module when no Chromium is found (one-line reason); in CI (``CI=true``) fail instead."""
+    from helpers.browser import unavailable_reason
+
+    reason = unavailable_reason()
+    if reason is None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI must run {what}: {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)

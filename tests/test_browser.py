@@ -12,7 +12,6 @@ Without Playwright or a Chromium these tests skip with one line; with ``CI=true`
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,18 +20,15 @@ import pytest
 from conftest import CHEAP_PARAMS, DEMO_PASSWORDS
 from helpers.attacks import Browser
 from helpers.browser import (CROSS_SITE, LAB_COOKIES, AttackerSite, CookieLab, Seen, chromium, chromium_profile,
-                             compare_with_model, site_url, unavailable_reason)
+                             compare_with_model, site_url)
 from helpers.server import RunningServer, serve
 from helpers.users import UserDirectory
 from helpers.vulnerable.session_app import COOKIE_NAME as NAIVE_COOKIE
 from helpers.vulnerable.session_app import create_naive_session_app
 from helpers.web import REFRESH_COOKIE, REFRESH_PATH, SESSION_COOKIE, create_app
+from support import require_browser
 
-REASON = unavailable_reason()
-if REASON is not None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI must run the browser tests: {REASON}", pytrace=False)
-    pytest.skip(REASON, allow_module_level=True)
+require_browser("the browser tests")
 
 ALICE = {"username": "alice", "password": DEMO_PASSWORDS["alice"][0]}
 MALLORY = {"username": "bob", "password": DEMO_PASSWORDS["bob"][0]}  # the attacker's own account

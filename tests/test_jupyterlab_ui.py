@@ -28,13 +28,10 @@ from typing import Any
 import pytest
 import requests
 
-from helpers.browser import chromium, unavailable_reason
+from helpers.browser import chromium
+from support import require_browser
 
-REASON = unavailable_reason()
-if REASON is not None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI must run the JupyterLab test: {REASON}", pytrace=False)
-    pytest.skip(REASON, allow_module_level=True)
+require_browser("the JupyterLab test")
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
