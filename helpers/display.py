@@ -1,4 +1,5 @@
-"""Small printing aids for notebooks: expected errors shown without a traceback, and plain-text tables.
+"""Small printing aids for notebooks: expected errors shown without a traceback, plain-text tables, and
+a learner's prediction set beside what the experiment measured.
 
 A notebook that raises stops papermill and zeroes an nbgrader cell, so a lesson about a rejected
 token catches the exception and prints it: ``with shows_error(): decode(...)`` prints
@@ -80,3 +81,23 @@ def shorten(secret: str, keep: int = 0) -> str:
     """Describe a token or session ID by its length (and optionally its first characters), never in full."""
     prefix = f"{secret[:keep]}…" if keep else ""
     return f"{prefix}<{len(secret)} chars>"
+
+
+def check_prediction(
+    question: str, predicted: object, measured: object, *, tolerance: float = 0.0, unit: str = ""
+) -> bool | None:
+    """Print a prediction beside the measured outcome and whether it held; None when nothing was predicted."""
+    shown = f"{measured}{unit}"
+    if predicted is None:
+        print(f"{question}: measured {shown}. (No prediction written: set it above before running, then compare.)")
+        return None
+    if isinstance(measured, bool) or not isinstance(measured, (int, float)):
+        held = str(predicted).strip().lower() == str(measured).strip().lower()
+    elif isinstance(predicted, (int, float)) and not isinstance(predicted, bool):
+        # A relative margin: "about 3×" is right for 2.9×, and a count predicted exactly needs tolerance 0.
+        held = abs(predicted - measured) <= tolerance * max(abs(measured), 1e-12)
+    else:
+        held = False
+    verdict = "your prediction held" if held else "not what you predicted"
+    print(f"{question}: you predicted {predicted}{unit}, measured {shown}: {verdict}.")
+    return held

@@ -1,6 +1,6 @@
 import pytest
 
-from helpers.display import Table, shorten, shows_error, table
+from helpers.display import Table, check_prediction, shorten, shows_error, table
 
 
 def test_shows_error_prints_name_and_message(capsys):
@@ -52,3 +52,24 @@ def test_table_rejects_rows_of_the_wrong_width():
 def test_shorten_hides_the_secret():
     assert shorten("abcdef") == "<6 chars>"
     assert shorten("abcdef", keep=2) == "ab…<6 chars>"
+
+
+def test_check_prediction_without_a_prediction_reports_the_measurement(capsys):
+    assert check_prediction("Sessions alive", None, 3) is None
+    assert "measured 3" in capsys.readouterr().out
+
+
+def test_check_prediction_compares_numbers_within_a_relative_tolerance(capsys):
+    assert check_prediction("Ratio", 3.0, 2.9, tolerance=0.1, unit="×") is True
+    assert check_prediction("Ratio", 3.0, 2.0, tolerance=0.1) is False
+    assert check_prediction("Count", 4, 4) is True
+    assert check_prediction("Count", 4, 5) is False
+    out = capsys.readouterr().out
+    assert "you predicted 3.0×, measured 2.9×: your prediction held" in out
+    assert "not what you predicted" in out
+
+
+def test_check_prediction_compares_words_and_booleans_as_text(capsys):
+    assert check_prediction("Accepted", "yes", "Yes") is True
+    assert check_prediction("Accepted", True, False) is False
+    assert check_prediction("Accepted", "401", 401) is False  # a number measured, a word predicted
