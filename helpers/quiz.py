@@ -1,14 +1,22 @@
 """End-of-chapter quizzes whose answers a function checks, with an explanation for every question.
 
-A notebook builds a ``Quiz`` from ``Question``s, prints it, lets the learner fill a dict of answers,
-and calls ``quiz.check(answers)``: each answer is marked right or wrong with the reason, and
-unanswered questions are listed, never silently counted as wrong.
+A chapter loads its quiz with ``Quiz.load("05")`` from ``data/quizzes/05.json``, so the questions'
+answers and explanations are not in the notebook a learner works in. It prints the questions, lets
+the learner fill a dict of answers, and calls ``quiz.check(answers)``: each answer is marked right or
+wrong with the reason, and unanswered questions are listed, never silently counted as wrong.
+``quiz.score(answers)`` is the number right, a point per question for the autograder.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+from . import DATA_DIR
+
+QUIZ_DIR = DATA_DIR / "quizzes"
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,17 @@ class Quiz:
             raise ValueError("a quiz needs at least one question")
         self.questions = list(questions)
 
+    @classmethod
+    def load(cls, chapter: str, folder: Path = QUIZ_DIR) -> Quiz:
+        """The quiz of a chapter (``"05"``), read from ``folder/05.json``."""
+        document = json.loads((Path(folder) / f"{chapter}.json").read_text(encoding="utf-8"))
+        return cls([Question(q["text"], q["choices"], q["answer"], q["why"]) for q in document["questions"]])
+
+    def to_json(self) -> str:
+        """The quiz as the JSON document ``load`` reads."""
+        questions = [{"text": q.text, "choices": list(q.choices), "answer": q.answer, "why": q.why} for q in self.questions]
+        return json.dumps({"questions": questions}, indent=1, ensure_ascii=False) + "\n"
+
     def __str__(self) -> str:
         blocks = []
         for number, question in enumerate(self.questions, 1):
@@ -76,3 +95,7 @@ class Quiz:
         if verbose:
             print(f"Score: {right}/{len(self.questions)}")
         return QuizResult(right, len(self.questions), tuple(unanswered))
+
+    def score(self, answers: Mapping[int, str]) -> int:
+        """The number of right answers: a point per question, so half the quiz right is half its points."""
+        return self.check(answers, verbose=False).right

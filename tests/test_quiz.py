@@ -27,3 +27,16 @@ def test_questions_print_with_letters():
 def test_a_question_must_name_a_real_choice():
     with pytest.raises(ValueError):
         Question("?", ["x", "y"], "C", "")
+
+
+def test_score_gives_a_point_per_right_answer():
+    assert QUIZ.score({}) == 0
+    assert QUIZ.score({1: "B", 2: "A"}) == 1
+    assert QUIZ.score({1: "b", 2: " b "}) == 2
+
+
+def test_a_quiz_round_trips_through_its_json_file(tmp_path):
+    (tmp_path / "99.json").write_text(QUIZ.to_json(), encoding="utf-8")
+    loaded = Quiz.load("99", folder=tmp_path)
+    assert str(loaded) == str(QUIZ)
+    assert [q.answer for q in loaded.questions] == ["B", "B"]
