@@ -386,6 +386,9 @@ def start_postgres(env: Mapping[str, str] | None = None) -> DatabaseServer:
             f"The embedded PostgreSQL (pgserver) did not start: {type(exc).__name__}: {exc}. {_POSTGRES_HELP}"
         ) from exc
     postmaster = server.get_pid()
+    if postmaster is None:  # pgserver answered, but no postmaster.pid: nothing to guard or stop
+        stop()
+        raise DatabaseUnavailable(f"The embedded PostgreSQL (pgserver) started without a server process. {_POSTGRES_HELP}")
     watchdog.guard(postmaster, signal.SIGQUIT)
     return DatabaseServer("PostgreSQL", server.get_uri(), embedded=True, transport="Unix socket", stopper=stop)
 

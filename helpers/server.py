@@ -147,7 +147,7 @@ class _DeadlineReader(io.RawIOBase):
         return count
 
 
-class _DeadlineWriter(io.RawIOBase):
+class _DeadlineWriter(io.BufferedIOBase):
     """The write side of a connection: each write must be taken by the client within ``write_timeout``."""
 
     def __init__(self, sock: socket.socket, limits: ServerLimits) -> None:
@@ -179,6 +179,7 @@ class _Handler(WSGIRequestHandler):
 
     server: _Server
     request: _Connection  # the server hands over its bookkeeping record; the socket is ``request.sock``
+    rfile: io.BufferedReader
 
     def setup(self) -> None:
         self.connection = self.request.sock
@@ -269,7 +270,8 @@ class _Server(ThreadedWSGIServer):
             if self.ssl_context is not None and not self._handshake(connection):
                 return
             answered = True
-            self.finish_request(connection, client_address)
+            # The handler gets the bookkeeping record, not the bare socket socketserver's stubs expect.
+            self.finish_request(connection, client_address)  # type: ignore[arg-type]
         except Exception:
             self.handle_error(connection, client_address)
         finally:
