@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from . import DATA_DIR
-from .clock import Clock
+from .clock import Clock, SystemClock
 from .display import Table
 from .tokens import b64url_encode
 from .web import REFRESH_COOKIE, REFRESH_PATH  # the names the course app (and the naive one) use
@@ -44,7 +44,7 @@ __all__ = [
     "WORDLIST", "NONE_CASINGS", "segments", "unverified_claims", "tamper_claims", "sign_hs256",
     "alg_none_tokens", "confusion_token", "CrackResult", "load_wordlist", "crack_hs256", "guess_rate",
     "brute_force_years", "rsa_jwk", "jwks_document", "jwk_injection_token", "jku_injection_token",
-    "kid_traversal_token", "StoredCookie", "Browser", "xss_steal", "refresh_after_logout", "TossResult",
+    "kid_traversal_token", "LAX_ALLOWING_UNSAFE_SECONDS", "StoredCookie", "Browser", "xss_steal", "refresh_after_logout", "TossResult",
     "toss_refresh_cookie", "HEURISTICALLY_CACHEABLE", "CacheAnswer",
     "SharedCache", "HeldPasswordChecks", "FloodResult", "login_flood", "guess_passwords", "AttackLog",
     "status_verdict",
@@ -53,6 +53,9 @@ __all__ = [
 WORDLIST = DATA_DIR / "wordlist.txt"
 NONE_CASINGS: tuple[str, ...] = ("none", "None", "NONE", "nOnE")
 SECONDS_PER_YEAR = 365.25 * 24 * 3600
+# Chromium's "Lax-allowing-unsafe": a cookie set WITHOUT a SameSite attribute is Lax, except that for its
+# first two minutes it also rides a top-level cross-site POST (so sign-in flows that POST back keep working).
+LAX_ALLOWING_UNSAFE_SECONDS = 120.0
 
 
 # --- reading and rewriting tokens -----------------------------------------------------------------
@@ -212,6 +215,8 @@ class StoredCookie:
     samesite: str = "Lax"  # what current browsers assume when the attribute is missing
     host_only: bool = True  # False: set with a Domain attribute, so sibling subdomains share it
     created: int = 0  # order of creation: among cookies with equally long paths, the older is sent first
+    samesite_given: bool = True  # False: Set-Cookie had no SameSite, so "Lax" is the browser's default
+    set_at: float = 0.0  # clock time it was stored (the default-Lax cookie's two-minute POST window counts from it)
 
 
 def _site(url: str) -> tuple[str, str]:
@@ -251,8 +256,10 @@ class Browser:
     browser would attach to a cross-site request and what a page's script could read.
     """
 
-    def __init__(self, transport: requests.Session, *, block_third_party_cookies: bool = False) -> None:
+    def __init__(self, transport: requests.Session, *, block_third_party_cookies: bool = False,
+                 clock: Clock | None = None) -> None:
         self.transport = transport
+        self.clock = clock or SystemClock()  # only the age of a cookie set without SameSite depends on it
         # Chromium's default in new and incognito profiles: a cross-site fetch or iframe carries no cookie at
         # all, not even SameSite=None (a top-level navigation or form still follows SameSite alone).
         self.block_third_party_cookies = block_third_party_cookies
@@ -277,7 +284,8 @@ class Browser:
                 continue
             for name, morsel in parsed.items():
                 cookie = StoredCookie(name, morsel.value, host, morsel["path"] or "/", bool(morsel["secure"]),
-                                      bool(morsel["httponly"]), (morsel["samesite"] or "Lax").capitalize())
+                                      bool(morsel["httponly"]), (morsel["samesite"] or "Lax").capitalize(),
+                                      samesite_given=bool(morsel["samesite"]), set_at=self.clock.now())
                 if cookie.secure and not _secure_origin(url) or not _prefix_allows(cookie, morsel["domain"]):
                     continue
                 if morsel["max-age"] in ("0", "-1"):
@@ -292,7 +300,7 @@ class Browser:
     def _store(self, cookie: StoredCookie) -> None:
         old = self.cookies.get(self._key(cookie))
         if old is not None:  # RFC 6265 §5.3 step 11: a replaced cookie keeps its creation time
-            cookie.created = old.created
+            cookie.created, cookie.set_at = old.created, old.set_at
         else:
             self._created += 1
             cookie.created = self._created
@@ -331,10 +339,16 @@ class Browser:
             if cross_site and not top_level and self.block_third_party_cookies:
                 continue
             if cross_site and not (cookie.samesite == "None" and cookie.secure
-                                   or cookie.samesite == "Lax" and top_level and method == "GET"):
+                                   or cookie.samesite == "Lax" and top_level and method == "GET"
+                                   or self._lax_allowing_unsafe(cookie, top_level, method)):
                 continue
             sent.append((cookie.name, cookie.value))
         return sent
+
+    def _lax_allowing_unsafe(self, cookie: StoredCookie, top_level: bool, method: str) -> bool:
+        """A default-Lax cookie (no SameSite given) younger than two minutes rides a top-level cross-site POST too."""
+        return (not cookie.samesite_given and top_level and method == "POST"
+                and self.clock.now() - cookie.set_at < LAX_ALLOWING_UNSAFE_SECONDS)
 
     def cookies_for(self, url: str, initiator: str | None = None, method: str = "GET", top_level: bool = False) -> dict[str, str]:
         """The cookies this browser attaches to a request to ``url`` started by a page at ``initiator`` (None: typed by the user).

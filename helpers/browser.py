@@ -18,7 +18,11 @@ cookies; ``chromium_profile(...)`` gives one regular profile with third-party co
 and records every cookie each request carried; ``AttackerSite`` serves whatever pages a test or
 chapter writes into it; ``CROSS_SITE`` are the ways a page on another site makes a request (link,
 form POST, fetch, iframe). ``compare_with_model()`` runs them all and tabulates what Chromium sent
-next to what ``helpers.attacks.Browser`` predicts. Playwright is imported only when a browser starts.
+next to what ``helpers.attacks.Browser`` predicts. ``COOKIE_SCENARIOS`` are chapter 06's cookie lessons
+(HttpOnly, SameSite, a path-scoped cookie, the name prefixes): ``run_cookie_scenarios()`` plays them in
+Chromium, ``model_cookie_scenarios()`` asks the model, and ``cookie_scenarios("auto")`` runs Chromium when
+one is found and otherwise reads the run committed in ``data/browser_scenarios.json`` (``python -m
+helpers.browser --record`` rewrites it). Playwright is imported only when a browser starts.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import os
 import shutil
 import socket
 import ssl
+import sys
 import tempfile
 import threading
 import time
@@ -40,18 +45,23 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from flask import Flask, Response, request
 
+from . import DATA_DIR
 from .attacks import Browser
+from .clock import Clock
 from .display import Table
 from .server import HOST, RunningServer, serve
 
 __all__ = [
-    "CHROMIUM_ARGS", "CHROMIUM_CANDIDATES", "CHROMIUM_PATHS", "CROSS_SITE", "LAB_COOKIES", "AttackerSite", "CookieLab", "CrossSite", "Seen",
-    "chromium", "chromium_profile", "compare_with_model",
-    "find_chromium", "site_url", "spki_pin", "unavailable_reason",
+    "CHROMIUM_ARGS", "CHROMIUM_CANDIDATES", "CHROMIUM_PATHS", "COOKIE_SCENARIOS", "CROSS_SITE", "LAB_COOKIES",
+    "SAMESITE_COOKIES", "SCENARIO_COOKIES", "SCENARIO_RESULTS", "AttackerSite", "CookieLab", "CrossSite", "ScenarioRun", "Seen",
+    "chromium", "chromium_profile", "compare_with_model", "cookie_scenarios", "find_chromium",
+    "load_scenario_run", "model_cookie_scenarios", "run_cookie_scenarios", "save_scenario_run",
+    "scenario_table", "site_url", "spki_pin", "unavailable_reason",
 ]
 
 # Headless, no sandbox (containers run as root), and nothing that phones home: in a closed network
@@ -342,3 +352,165 @@ def compare_with_model(third_party_cookies: bool = True, timeout: float = 10.0, 
             agrees = "yes" if seen.names == expected else f"no, predicted {_names(expected)}"
             table.add(f"cross-site {scenario.name} ({scenario.method})", _names(seen.names), agrees)
     return table
+
+
+# --- chapter 06's cookie lessons, live or as committed ------------------------------------------------
+
+SCENARIO_RESULTS = DATA_DIR / "browser_scenarios.json"
+# The lab's cookies plus one set without SameSite: browsers default it to Lax, and Chromium lets it ride a
+# top-level cross-site POST for its first two minutes (helpers.attacks.LAX_ALLOWING_UNSAFE_SECONDS).
+SCENARIO_COOKIES: tuple[str, ...] = (*LAB_COOKIES, "unset=u; Path=/; Secure; HttpOnly")
+SAMESITE_COOKIES = ("strict", "lax", "none", "unset")  # one cookie per SameSite value, all Secure and HttpOnly
+COOKIE_SCENARIOS: tuple[str, ...] = (
+    "HttpOnly: names document.cookie shows",
+    "SameSite: cross-site link (GET)",
+    "SameSite: cross-site form POST",
+    "SameSite: cross-site fetch POST",
+    "SameSite: same-site fetch POST",
+    "Path=/refresh: a request to /refresh",
+    "Path=/refresh: a request to /logout",
+    "__Host- cookies the browser kept",
+    "__Secure- cookies the browser kept",
+)
+_SCENARIO_REQUESTS = ("link", "form-post", "fetch")  # the CROSS_SITE ways the SameSite rows use
+
+
+@dataclass(frozen=True)
+class ScenarioRun:
+    """What a real browser did in each of ``COOKIE_SCENARIOS``, and where that came from (a live run or the committed one)."""
+
+    outcomes: dict[str, str]
+    browser: str  # e.g. "Chromium 156.0.8078.108"
+    live: bool
+    note: str = ""  # why the committed run is shown, when it is
+
+    @property
+    def source(self) -> str:
+        """One line saying which run this is (it names a browser version, so notebooks don't compare it)."""
+        if self.live:
+            return f"real browser column: a live run in {self.browser}, just now"
+        return f"real browser column: the committed run ({self.browser}); no live run: {self.note}"
+
+
+def _shown(names: set[str], among: Sequence[str] | None = None) -> str:
+    """Sorted cookie names (only those ``among`` the watched ones, if given), or "(none)"."""
+    chosen = names if among is None else names & set(among)
+    return ", ".join(sorted(chosen)) or "(none)"
+
+
+def _cookie_names(header: str) -> set[str]:
+    return {name for name, _ in _cookie_pairs(header)}
+
+
+def _outcomes(readable: set[str], kept: set[str], sent: Mapping[str, set[str]]) -> dict[str, str]:
+    """The scenario rows from what a page's script read, which cookies were kept, and what each request carried."""
+    rows = [_shown(readable)]
+    rows += [_shown(sent[way], SAMESITE_COOKIES) for way in (*_SCENARIO_REQUESTS, "same-site")]
+    rows += [_shown(sent[path], ("scoped",)) for path in ("/refresh", "/logout")]
+    rows += [_shown({name for name in kept if name.startswith(prefix)}) for prefix in ("__Host-", "__Secure-")]
+    return dict(zip(COOKIE_SCENARIOS, rows, strict=True))
+
+
+def run_cookie_scenarios(timeout: float = 10.0, *, playwright: Any | None = None) -> ScenarioRun:
+    """Play ``COOKIE_SCENARIOS`` in a real Chromium (third-party cookies allowed, so SameSite alone decides).
+
+    Starts the cookie lab (https://app.test), an attacker's site (http://evil.test) and a fresh profile,
+    and stops all three before returning. Raises ``RuntimeError`` when no browser can run here.
+    """
+    lab, evil = CookieLab(SCENARIO_COOKIES), AttackerSite()
+    with serve(lab.app) as lab_server, serve(evil.app, https=False) as evil_server, \
+            chromium_profile([lab_server], ["app.test", "evil.test"], playwright=playwright) as context:
+        context.set_default_timeout(timeout * 1000)
+        app, attacker = site_url(lab_server, "app.test"), site_url(evil_server, "evil.test")
+        page = context.new_page()
+        page.goto(app + "/plant")
+        readable = _cookie_names(page.evaluate("document.cookie"))
+        kept = {cookie["name"] for cookie in context.cookies()}
+        sent: dict[str, set[str]] = {}
+        for way in (s for s in CROSS_SITE if s.name in _SCENARIO_REQUESTS):
+            evil.pages[way.name] = way.page(f"{app}/cross-{way.name}")
+            page.goto(f"{attacker}/{way.name}")
+            sent[way.name] = lab.wait(f"/cross-{way.name}", timeout).names
+        page.goto(app + "/own-page")
+        page.evaluate("url => fetch(url, {method: 'POST'})", app + "/own-fetch")
+        sent["same-site"] = lab.wait("/own-fetch", timeout).names
+        for path in ("/refresh", "/logout"):
+            page.goto(app + path)
+            sent[path] = lab.wait(path, timeout).names
+        version = context.browser.version if context.browser is not None else "version unknown"
+    return ScenarioRun(_outcomes(readable, kept, sent), f"Chromium {version}", live=True)
+
+
+def model_cookie_scenarios(app: str = "https://app.test", attacker: str = "http://evil.test", *,
+                           clock: Clock | None = None) -> dict[str, str]:
+    """What ``helpers.attacks.Browser`` predicts for each of ``COOKIE_SCENARIOS`` (no server, no browser: its rules alone)."""
+    with requests.Session() as unused:  # the model sends nothing here: receive and cookie_pairs only
+        model = Browser(unused, clock=clock)
+        model.receive(app + "/plant", SCENARIO_COOKIES)
+        readable = _cookie_names(model.document_cookie(app + "/"))
+        kept = {cookie.name for cookie in model.cookies.values()}
+        sent = {way.name: {n for n, _ in model.cookie_pairs(f"{app}/cross-{way.name}", attacker + "/", way.method,
+                                                            way.top_level)}
+                for way in CROSS_SITE if way.name in _SCENARIO_REQUESTS}
+        sent["same-site"] = {n for n, _ in model.cookie_pairs(app + "/own-fetch", app + "/own-page", "POST")}
+        for path in ("/refresh", "/logout"):
+            sent[path] = {n for n, _ in model.cookie_pairs(app + path)}
+    return _outcomes(readable, kept, sent)
+
+
+def save_scenario_run(run: ScenarioRun, path: str | Path = SCENARIO_RESULTS) -> None:
+    """Write a live run's outcomes as the committed run (``python -m helpers.browser --record``)."""
+    document = {"_comment": "What a real Chromium did in helpers.browser.COOKIE_SCENARIOS; rewritten by "
+                            "`python -m helpers.browser --record`, checked against a live run by tests/test_browser.py.",
+                "browser": run.browser, "outcomes": run.outcomes}
+    Path(path).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+
+def load_scenario_run(path: str | Path = SCENARIO_RESULTS, note: str = "") -> ScenarioRun:
+    """The committed run, with ``note`` saying why it is shown instead of a live one."""
+    document = json.loads(Path(path).read_text(encoding="utf-8"))
+    outcomes = {str(k): str(v) for k, v in document["outcomes"].items()}
+    if list(outcomes) != list(COOKIE_SCENARIOS):
+        raise ValueError(f"{path} holds other scenarios than COOKIE_SCENARIOS: re-record it")
+    return ScenarioRun(outcomes, str(document["browser"]), live=False, note=note)
+
+
+def cookie_scenarios(live: bool | str = "auto", path: str | Path = SCENARIO_RESULTS, timeout: float = 10.0) -> ScenarioRun:
+    """A live run when ``live`` is True (or "auto" and a browser is found), else the committed run at ``path``.
+
+    With "auto", a live run that fails (a browser that crashes or hangs) also falls back, and says why.
+    """
+    if live not in (True, False, "auto"):
+        raise ValueError(f'live must be True, False or "auto", not {live!r}')
+    if live is True:
+        return run_cookie_scenarios(timeout)
+    reason = "LIVE_BROWSER is False" if live is False else unavailable_reason()
+    if reason is None:
+        try:
+            return run_cookie_scenarios(timeout)
+        except Exception as error:  # noqa: BLE001  (Playwright's errors have no common base worth naming here)
+            reason = f"the live run failed ({type(error).__name__}: {str(error).splitlines()[0][:80]})"
+    return load_scenario_run(path, reason)
+
+
+def scenario_table(observed: Mapping[str, str], predicted: Mapping[str, str]) -> Table:
+    """One row per scenario: what the real browser did, what the model predicted, and whether they agree."""
+    table = Table(["scenario", "real browser", "model", "agree"])
+    for scenario in COOKIE_SCENARIOS:
+        table.add(scenario, observed[scenario], predicted[scenario], "yes" if observed[scenario] == predicted[scenario] else "NO")
+    return table
+
+
+def main(argv: Sequence[str] = ()) -> int:
+    """Run the scenarios live and print the table; with ``--record`` also write them as the committed run."""
+    run = run_cookie_scenarios()
+    print(scenario_table(run.outcomes, model_cookie_scenarios()))
+    print(run.source)
+    if "--record" in argv:
+        save_scenario_run(run)
+        print("recorded in", SCENARIO_RESULTS)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -247,6 +247,43 @@ def test_browser_sends_longer_paths_first_then_older_cookies():
     assert browser.cookie_pairs(url + "/refresh/x") == [("b", "2"), ("a", "3"), ("a", "4")]
 
 
+def test_a_cookie_without_samesite_rides_a_cross_site_post_for_two_minutes_only(clock):
+    browser = attacks.Browser(transport=None, clock=clock)  # type: ignore[arg-type]
+    url, evil = "https://app.test/email", "http://evil.test/prize"
+    browser.receive(url, ["unset=u; Path=/; Secure; HttpOnly", "lax=l; Path=/; Secure; HttpOnly; SameSite=Lax"])
+    assert browser.cookies_for(url, evil, "POST", top_level=True) == {"unset": "u"}  # a form: explicit Lax stays home
+    assert browser.cookies_for(url, evil, "POST") == {}  # a fetch: never
+    clock.advance(seconds=attacks.LAX_ALLOWING_UNSAFE_SECONDS - 1)
+    browser.receive(url, ["unset=u2; Path=/; Secure; HttpOnly"])  # replacing it keeps its age
+    clock.advance(seconds=1)
+    assert browser.cookies_for(url, evil, "POST", top_level=True) == {}
+    assert browser.cookies_for(url, evil, "GET", top_level=True) == {"unset": "u2", "lax": "l"}  # plain Lax from here on
+
+
+def test_the_model_predicts_the_committed_real_browser_run():
+    from helpers.browser import load_scenario_run, model_cookie_scenarios
+
+    assert model_cookie_scenarios() == load_scenario_run().outcomes
+
+
+def test_cookie_scenarios_fall_back_to_the_committed_run(monkeypatch):
+    from helpers import browser
+
+    committed = browser.load_scenario_run().outcomes
+    assert browser.cookie_scenarios(False).note == "LIVE_BROWSER is False"
+    monkeypatch.setattr(browser, "unavailable_reason", lambda: "no Chromium here")
+    run = browser.cookie_scenarios("auto")
+    assert (run.live, run.outcomes, run.note) == (False, committed, "no Chromium here")
+    assert "committed run" in run.source and "no Chromium here" in run.source
+    monkeypatch.setattr(browser, "unavailable_reason", lambda: None)
+    monkeypatch.setattr(browser, "run_cookie_scenarios", lambda timeout: (_ for _ in ()).throw(TimeoutError("hung")))
+    assert browser.cookie_scenarios("auto").note == "the live run failed (TimeoutError: hung)"
+    with pytest.raises(TimeoutError):
+        browser.cookie_scenarios(True)  # asked for a live run: its failure is not hidden
+    with pytest.raises(ValueError, match="auto"):
+        browser.cookie_scenarios("yes")
+
+
 def _cache_headers(**headers):
     from flask import Flask, jsonify
 

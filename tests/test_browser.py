@@ -20,7 +20,8 @@ import pytest
 from conftest import CHEAP_PARAMS, DEMO_PASSWORDS
 from helpers.attacks import Browser
 from helpers.browser import (CROSS_SITE, LAB_COOKIES, AttackerSite, CookieLab, Seen, chromium, chromium_profile,
-                             compare_with_model, site_url)
+                             compare_with_model, load_scenario_run, model_cookie_scenarios, run_cookie_scenarios,
+                             scenario_table, site_url)
 from helpers.server import RunningServer, serve
 from helpers.users import UserDirectory
 from helpers.vulnerable.session_app import COOKIE_NAME as NAIVE_COOKIE
@@ -383,3 +384,13 @@ def test_the_live_comparison_table_agrees_row_by_row(playwright: Any, third_part
     sent = {row[0]: row[1] for row in table.rows}
     assert sent["cross-site fetch (POST)"] == ("none" if third_party_cookies else "(none)")
     assert max(len(line) for line in str(table).splitlines()) <= 120  # fits a notebook's output width
+
+
+def test_the_committed_scenario_run_still_matches_a_live_one(playwright: Any) -> None:
+    # Chapter 06 shows data/browser_scenarios.json wherever no browser runs; this keeps it honest.
+    live, committed = run_cookie_scenarios(WAIT, playwright=playwright), load_scenario_run()
+    assert live.live and live.browser.startswith("Chromium ")
+    assert live.outcomes == committed.outcomes, "re-record with: python -m helpers.browser --record"
+    assert live.outcomes == model_cookie_scenarios()
+    assert live.outcomes["SameSite: cross-site form POST"] == "none, unset"  # default Lax, young: rides a form POST
+    assert max(len(line) for line in str(scenario_table(live.outcomes, committed.outcomes)).splitlines()) <= 120
