@@ -41,12 +41,39 @@ from .tokens import b64url_encode
 from .web import REFRESH_COOKIE, REFRESH_PATH  # the names the course app (and the naive one) use
 
 __all__ = [
-    "WORDLIST", "NONE_CASINGS", "segments", "unverified_claims", "tamper_claims", "sign_hs256",
-    "alg_none_tokens", "confusion_token", "CrackResult", "load_wordlist", "crack_hs256", "guess_rate",
-    "brute_force_years", "rsa_jwk", "jwks_document", "jwk_injection_token", "jku_injection_token",
-    "kid_traversal_token", "LAX_ALLOWING_UNSAFE_SECONDS", "StoredCookie", "Browser", "xss_steal", "refresh_after_logout", "TossResult",
-    "toss_refresh_cookie", "HEURISTICALLY_CACHEABLE", "CacheAnswer",
-    "SharedCache", "HeldPasswordChecks", "FloodResult", "login_flood", "guess_passwords", "AttackLog",
+    "WORDLIST",
+    "NONE_CASINGS",
+    "segments",
+    "unverified_claims",
+    "tamper_claims",
+    "sign_hs256",
+    "alg_none_tokens",
+    "confusion_token",
+    "CrackResult",
+    "load_wordlist",
+    "crack_hs256",
+    "guess_rate",
+    "brute_force_years",
+    "rsa_jwk",
+    "jwks_document",
+    "jwk_injection_token",
+    "jku_injection_token",
+    "kid_traversal_token",
+    "LAX_ALLOWING_UNSAFE_SECONDS",
+    "StoredCookie",
+    "Browser",
+    "xss_steal",
+    "refresh_after_logout",
+    "TossResult",
+    "toss_refresh_cookie",
+    "HEURISTICALLY_CACHEABLE",
+    "CacheAnswer",
+    "SharedCache",
+    "HeldPasswordChecks",
+    "FloodResult",
+    "login_flood",
+    "guess_passwords",
+    "AttackLog",
     "status_verdict",
 ]
 
@@ -256,8 +283,9 @@ class Browser:
     browser would attach to a cross-site request and what a page's script could read.
     """
 
-    def __init__(self, transport: requests.Session, *, block_third_party_cookies: bool = False,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self, transport: requests.Session, *, block_third_party_cookies: bool = False, clock: Clock | None = None
+    ) -> None:
         self.transport = transport
         self.clock = clock or SystemClock()  # only the age of a cookie set without SameSite depends on it
         # Chromium's default in new and incognito profiles: a cross-site fetch or iframe carries no cookie at
@@ -283,9 +311,17 @@ class Browser:
             except CookieError:
                 continue
             for name, morsel in parsed.items():
-                cookie = StoredCookie(name, morsel.value, host, morsel["path"] or "/", bool(morsel["secure"]),
-                                      bool(morsel["httponly"]), (morsel["samesite"] or "Lax").capitalize(),
-                                      samesite_given=bool(morsel["samesite"]), set_at=self.clock.now())
+                cookie = StoredCookie(
+                    name,
+                    morsel.value,
+                    host,
+                    morsel["path"] or "/",
+                    bool(morsel["secure"]),
+                    bool(morsel["httponly"]),
+                    (morsel["samesite"] or "Lax").capitalize(),
+                    samesite_given=bool(morsel["samesite"]),
+                    set_at=self.clock.now(),
+                )
                 if cookie.secure and not _secure_origin(url) or not _prefix_allows(cookie, morsel["domain"]):
                     continue
                 if morsel["max-age"] in ("0", "-1"):
@@ -320,8 +356,9 @@ class Browser:
         self._store(StoredCookie(name, value, host, path, secure=True, httponly=False, samesite="Lax", host_only=False))
         return True
 
-    def cookie_pairs(self, url: str, initiator: str | None = None, method: str = "GET",
-                     top_level: bool = False) -> list[tuple[str, str]]:
+    def cookie_pairs(
+        self, url: str, initiator: str | None = None, method: str = "GET", top_level: bool = False
+    ) -> list[tuple[str, str]]:
         """Every (name, value) the browser sends to ``url``, in the Cookie header's order: longer paths first, then older.
 
         A name can appear twice (a host-only cookie and a planted Domain cookie, or two paths); servers
@@ -338,19 +375,30 @@ class Browser:
                 continue
             if cross_site and not top_level and self.block_third_party_cookies:
                 continue
-            if cross_site and not (cookie.samesite == "None" and cookie.secure
-                                   or cookie.samesite == "Lax" and top_level and method == "GET"
-                                   or self._lax_allowing_unsafe(cookie, top_level, method)):
+            if cross_site and not (
+                cookie.samesite == "None"
+                and cookie.secure
+                or cookie.samesite == "Lax"
+                and top_level
+                and method == "GET"
+                or self._lax_allowing_unsafe(cookie, top_level, method)
+            ):
                 continue
             sent.append((cookie.name, cookie.value))
         return sent
 
     def _lax_allowing_unsafe(self, cookie: StoredCookie, top_level: bool, method: str) -> bool:
         """A default-Lax cookie (no SameSite given) younger than two minutes rides a top-level cross-site POST too."""
-        return (not cookie.samesite_given and top_level and method == "POST"
-                and self.clock.now() - cookie.set_at < LAX_ALLOWING_UNSAFE_SECONDS)
+        return (
+            not cookie.samesite_given
+            and top_level
+            and method == "POST"
+            and self.clock.now() - cookie.set_at < LAX_ALLOWING_UNSAFE_SECONDS
+        )
 
-    def cookies_for(self, url: str, initiator: str | None = None, method: str = "GET", top_level: bool = False) -> dict[str, str]:
+    def cookies_for(
+        self, url: str, initiator: str | None = None, method: str = "GET", top_level: bool = False
+    ) -> dict[str, str]:
         """The cookies this browser attaches to a request to ``url`` started by a page at ``initiator`` (None: typed by the user).
 
         One value per name, the first sent (what a server reading the cookie by name sees); ``cookie_pairs`` lists them all.
@@ -360,8 +408,9 @@ class Browser:
             sent.setdefault(name, value)
         return sent
 
-    def request(self, method: str, url: str, *, initiator: str | None = None, top_level: bool = False,
-                **kwargs: Any) -> requests.Response:
+    def request(
+        self, method: str, url: str, *, initiator: str | None = None, top_level: bool = False, **kwargs: Any
+    ) -> requests.Response:
         """Send a request the way a browser would: its cookies by the rules, plus ``Origin`` and ``Sec-Fetch-Site``."""
         headers = dict(kwargs.pop("headers", None) or {})
         jar = self.cookie_pairs(url, initiator, method.upper(), top_level)
@@ -371,7 +420,9 @@ class Browser:
             headers["Sec-Fetch-Site"] = "none"
         else:
             same_origin = _origin(initiator) == _origin(url)
-            headers["Sec-Fetch-Site"] = "same-origin" if same_origin else "cross-site" if _site(initiator) != _site(url) else "same-site"
+            headers["Sec-Fetch-Site"] = (
+                "same-origin" if same_origin else "cross-site" if _site(initiator) != _site(url) else "same-site"
+            )
             if method.upper() != "GET":
                 headers["Origin"] = _origin(initiator)
         self.transport.cookies.clear()  # the transport's own jar must not add cookies behind our rules
@@ -399,8 +450,10 @@ def xss_steal(browser: Browser, page_url: str) -> dict[str, str]:
 
 # --- after logout, and with a planted cookie: what a login's refresh family still does ---------------
 
-def refresh_after_logout(url: str, make_client: Callable[[], requests.Session], credentials: dict[str, str],
-                         rounds: int = 3) -> tuple[dict[str, Any], list[int]]:
+
+def refresh_after_logout(
+    url: str, make_client: Callable[[], requests.Session], credentials: dict[str, str], rounds: int = 3
+) -> tuple[dict[str, Any], list[int]]:
     """Log in, let a thief copy the refresh cookie, log out at ``/logout`` with the access token; the thief refreshes.
 
     Returns the logout's JSON answer and the status of each of the thief's ``rounds`` ``POST /refresh``.
@@ -430,8 +483,9 @@ def _still_rotates(url: str, make_client: Callable[[], requests.Session], token:
     return probe.post(url + REFRESH_PATH, json={}).status_code == 200
 
 
-def toss_refresh_cookie(url: str, make_client: Callable[[], requests.Session], victim: dict[str, str],
-                        attacker: dict[str, str]) -> TossResult:
+def toss_refresh_cookie(
+    url: str, make_client: Callable[[], requests.Session], victim: dict[str, str], attacker: dict[str, str]
+) -> TossResult:
     """Cookie tossing: the attacker's refresh cookie is planted in the victim's browser, then the victim logs in and out.
 
     The attacker logs in to their own account, plants that refresh cookie from a sibling subdomain
@@ -441,7 +495,9 @@ def toss_refresh_cookie(url: str, make_client: Callable[[], requests.Session], v
     """
     own = make_client()
     own.post(url + "/login", json=attacker)
-    planted = own.cookies[REFRESH_COOKIE]
+    planted = own.cookies.get(REFRESH_COOKIE)
+    if planted is None:
+        raise RuntimeError(f"the attacker's login at {url} set no {REFRESH_COOKIE} cookie")
     browser = Browser(make_client())
     browser.plant_from_sibling(url, REFRESH_COOKIE, planted, path=REFRESH_PATH)
     login = browser.request("POST", url + "/login", json=victim).json()
@@ -451,13 +507,21 @@ def toss_refresh_cookie(url: str, make_client: Callable[[], requests.Session], v
     body = refreshed.json() if refreshed.ok else {}
     token = body.get("access_token")
     refreshed_as = unverified_claims(token).get("sub") if isinstance(token, str) else None
-    logouts = (browser.request("POST", url + REFRESH_PATH + "/logout").status_code,
-               browser.request("POST", url + "/logout", headers={"Authorization": f"Bearer {login['access_token']}"}).status_code)
+    logouts = (
+        browser.request("POST", url + REFRESH_PATH + "/logout").status_code,
+        browser.request(
+            "POST", url + "/logout", headers={"Authorization": f"Bearer {login['access_token']}"}
+        ).status_code,
+    )
     # The rotated copy, if the refresh went through on the planted token, is the attacker's now.
     attacker_token = browser.cookies.get((host, REFRESH_PATH, REFRESH_COOKIE, False))
-    return TossResult(refreshed.status_code, refreshed_as, logouts,
-                      _still_rotates(url, make_client, victims_own),
-                      _still_rotates(url, make_client, attacker_token.value if attacker_token else planted))
+    return TossResult(
+        refreshed.status_code,
+        refreshed_as,
+        logouts,
+        _still_rotates(url, make_client, victims_own),
+        _still_rotates(url, make_client, attacker_token.value if attacker_token else planted),
+    )
 
 
 # --- a shared cache, modelled: what a CDN or reverse proxy may store and hand to the next user -------
@@ -530,7 +594,8 @@ class SharedCache:
         if "no-store" in control or "private" in control or response.headers.get("Vary", "").strip() == "*":
             return None
         if "authorization" in {name.lower() for name in request_headers} and not (
-                {"public", "s-maxage", "must-revalidate"} & control.keys()):
+            {"public", "s-maxage", "must-revalidate"} & control.keys()
+        ):
             return None
         explicit = _seconds(control.get("s-maxage")) if "s-maxage" in control else _seconds(control.get("max-age"))
         if explicit is not None:
@@ -549,20 +614,30 @@ class SharedCache:
         """GET ``url`` through the cache, as the client sending ``headers`` (its Cookie, Authorization...)."""
         headers = dict(headers or {})
         entry = self._entries.get(url)
-        if (entry is not None and entry.expires_at > self.clock.now()
-                and self._header_values(entry.vary, headers) == entry.vary):
-            return CacheAnswer(entry.status, entry.body, from_cache=True, stored=True, cache_control=entry.cache_control)
+        if (
+            entry is not None
+            and entry.expires_at > self.clock.now()
+            and self._header_values(entry.vary, headers) == entry.vary
+        ):
+            return CacheAnswer(
+                entry.status, entry.body, from_cache=True, stored=True, cache_control=entry.cache_control
+            )
         self.transport.cookies.clear()  # only the headers given travel, never a jar of the cache's own
         response = self.transport.get(url, headers=headers)
-        body = response.json() if response.headers.get("Content-Type", "").startswith("application/json") else response.text
+        body = (
+            response.json()
+            if response.headers.get("Content-Type", "").startswith("application/json")
+            else response.text
+        )
         lifetime = self._lifetime(response, headers)
         header = response.headers.get("Cache-Control")
         if lifetime is None or lifetime <= 0 or "no-cache" in _directives(header or ""):
             self._entries.pop(url, None)
             return CacheAnswer(response.status_code, body, from_cache=False, stored=False, cache_control=header)
         varied = [name.strip().lower() for name in response.headers.get("Vary", "").split(",") if name.strip()]
-        self._entries[url] = _Entry(response.status_code, body, header, self._header_values(varied, headers),
-                                    self.clock.now() + lifetime)
+        self._entries[url] = _Entry(
+            response.status_code, body, header, self._header_values(varied, headers), self.clock.now() + lifetime
+        )
         return CacheAnswer(response.status_code, body, from_cache=False, stored=True, cache_control=header)
 
     def __len__(self) -> int:
@@ -636,8 +711,13 @@ class FloodResult:
         return self.statuses.count(status)
 
 
-def login_flood(url: str, make_client: Callable[[], requests.Session], bodies: Sequence[dict[str, str]],
-                gate: HeldPasswordChecks, timeout: float = 30) -> FloodResult:
+def login_flood(
+    url: str,
+    make_client: Callable[[], requests.Session],
+    bodies: Sequence[dict[str, str]],
+    gate: HeldPasswordChecks,
+    timeout: float = 30,
+) -> FloodResult:
     """POST every body to ``url + "/login"`` at once; release the gate once each request is held or answered."""
     answers: list[requests.Response | None] = [None] * len(bodies)
     failures: list[BaseException] = []
@@ -666,7 +746,9 @@ def login_flood(url: str, make_client: Callable[[], requests.Session], bodies: S
     return FloodResult(tuple(a.status_code for a in done), tuple(a.headers.get("Retry-After") for a in done), peak)
 
 
-def guess_passwords(client: requests.Session, url: str, username: str, guesses: Iterable[str]) -> list[tuple[int, str | None]]:
+def guess_passwords(
+    client: requests.Session, url: str, username: str, guesses: Iterable[str]
+) -> list[tuple[int, str | None]]:
     """Try each guess as ``username``'s password at ``url + "/login"``, one after another: (status, Retry-After) each."""
     answers = []
     for guess in guesses:
@@ -706,4 +788,3 @@ class AttackLog:
 def status_verdict(status: int) -> str:
     """Score an attack request by its status: "accepted" for a 2xx answer, "rejected" otherwise."""
     return "accepted" if 200 <= status < 300 else "rejected"
-

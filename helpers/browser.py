@@ -57,21 +57,55 @@ from .display import Table
 from .server import HOST, RunningServer, serve
 
 __all__ = [
-    "CHROMIUM_ARGS", "CHROMIUM_CANDIDATES", "CHROMIUM_PATHS", "COOKIE_SCENARIOS", "CROSS_SITE", "LAB_COOKIES",
-    "SAMESITE_COOKIES", "SCENARIO_COOKIES", "SCENARIO_RESULTS", "AttackerSite", "CookieLab", "CrossSite", "ScenarioRun", "Seen",
-    "chromium", "chromium_profile", "compare_with_model", "cookie_scenarios", "find_chromium",
-    "load_scenario_run", "model_cookie_scenarios", "run_cookie_scenarios", "save_scenario_run",
-    "scenario_table", "site_url", "spki_pin", "unavailable_reason",
+    "CHROMIUM_ARGS",
+    "CHROMIUM_CANDIDATES",
+    "CHROMIUM_PATHS",
+    "COOKIE_SCENARIOS",
+    "CROSS_SITE",
+    "LAB_COOKIES",
+    "SAMESITE_COOKIES",
+    "SCENARIO_COOKIES",
+    "SCENARIO_RESULTS",
+    "AttackerSite",
+    "CookieLab",
+    "CrossSite",
+    "ScenarioRun",
+    "Seen",
+    "chromium",
+    "chromium_profile",
+    "compare_with_model",
+    "cookie_scenarios",
+    "find_chromium",
+    "load_scenario_run",
+    "model_cookie_scenarios",
+    "run_cookie_scenarios",
+    "save_scenario_run",
+    "scenario_table",
+    "site_url",
+    "spki_pin",
+    "unavailable_reason",
 ]
 
 # Headless, no sandbox (containers run as root), and nothing that phones home: in a closed network
 # Chromium's background connections are refused and slow every launch.
 CHROMIUM_ARGS: tuple[str, ...] = (
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-default-apps", "--disable-extensions",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
 )
-CHROMIUM_CANDIDATES: tuple[str, ...] = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable",
-                                        "microsoft-edge")
+CHROMIUM_CANDIDATES: tuple[str, ...] = (
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
+    "google-chrome-stable",
+    "microsoft-edge",
+)
 # Where Chrome, Chromium and Edge install themselves off PATH (macOS, Windows): the places Playwright's channels look.
 CHROMIUM_PATHS: tuple[str, ...] = (
     "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
@@ -112,8 +146,10 @@ def spki_pin(server: RunningServer) -> str:
     if server.ca_file is None:
         raise ValueError("an http server has no certificate to pin")
     context = ssl.create_default_context(cafile=str(server.ca_file))
-    with socket.create_connection((HOST, server.port), timeout=5) as raw, \
-            context.wrap_socket(raw, server_hostname=HOST) as tls:
+    with (
+        socket.create_connection((HOST, server.port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname=HOST) as tls,
+    ):
         der = tls.getpeercert(binary_form=True)
     if der is None:
         raise ssl.SSLError("the server sent no certificate")
@@ -154,8 +190,13 @@ def _playwright(given: Any | None) -> Iterator[Any]:
 
 
 @contextmanager
-def chromium(trusted: Sequence[RunningServer] = (), names: Sequence[str] = (), *,
-             executable: str | None = None, playwright: Any | None = None) -> Iterator[Any]:
+def chromium(
+    trusted: Sequence[RunningServer] = (),
+    names: Sequence[str] = (),
+    *,
+    executable: str | None = None,
+    playwright: Any | None = None,
+) -> Iterator[Any]:
     """A headless Chromium (a Playwright ``Browser``) trusting only ``trusted``'s keys, with each of ``names`` on loopback.
 
     Its ``new_context()`` profiles are incognito ones, where Chromium blocks third-party cookies.
@@ -170,9 +211,14 @@ def chromium(trusted: Sequence[RunningServer] = (), names: Sequence[str] = (), *
 
 
 @contextmanager
-def chromium_profile(trusted: Sequence[RunningServer] = (), names: Sequence[str] = (), *,
-                     third_party_cookies: bool = True, executable: str | None = None,
-                     playwright: Any | None = None) -> Iterator[Any]:
+def chromium_profile(
+    trusted: Sequence[RunningServer] = (),
+    names: Sequence[str] = (),
+    *,
+    third_party_cookies: bool = True,
+    executable: str | None = None,
+    playwright: Any | None = None,
+) -> Iterator[Any]:
     """Like ``chromium`` but one regular profile (a Playwright ``BrowserContext``) in a temporary folder.
 
     ``third_party_cookies=True`` is the setting "Allow third-party cookies" (``cookie_controls_mode`` 0): SameSite
@@ -182,8 +228,12 @@ def chromium_profile(trusted: Sequence[RunningServer] = (), names: Sequence[str]
     options = _launch_options(trusted, names, executable)
     with tempfile.TemporaryDirectory(prefix="auth-course-browser-") as profile, _playwright(playwright) as running:
         (Path(profile) / "Default").mkdir()
-        preferences = {"profile": {"cookie_controls_mode": 0 if third_party_cookies else 1,
-                                   "block_third_party_cookies": not third_party_cookies}}
+        preferences = {
+            "profile": {
+                "cookie_controls_mode": 0 if third_party_cookies else 1,
+                "block_third_party_cookies": not third_party_cookies,
+            }
+        }
         (Path(profile) / "Default" / "Preferences").write_text(json.dumps(preferences), encoding="utf-8")
         context = running.chromium.launch_persistent_context(profile, **options)
         try:
@@ -252,8 +302,12 @@ class CookieLab:
         return response
 
     def _record(self, path: str = "") -> Response:
-        seen = Seen(request.method, request.path, _cookie_pairs(request.headers.get("Cookie", "")),
-                    request.headers.get("Sec-Fetch-Site"))
+        seen = Seen(
+            request.method,
+            request.path,
+            _cookie_pairs(request.headers.get("Cookie", "")),
+            request.headers.get("Sec-Fetch-Site"),
+        )
         with self._lock:
             self._seen.append(seen)
         return Response("<!doctype html><title>seen</title><p>seen</p>", mimetype="text/html")
@@ -309,11 +363,22 @@ class CrossSite:
 
 
 CROSS_SITE: tuple[CrossSite, ...] = (
-    CrossSite("link", "GET", True, "<a id=go href='{url}'>prize</a><script>document.getElementById('go').click()</script>"),
-    CrossSite("form-post", "POST", True, "<form method=post action='{url}'><input type=hidden name=email "
-                                         "value='evil@attacker.test'></form><script>document.forms[0].submit()</script>"),
-    CrossSite("fetch", "POST", False,
-              "<script>fetch('{url}', {{method: 'POST', credentials: 'include', mode: 'no-cors'}})</script>"),
+    CrossSite(
+        "link", "GET", True, "<a id=go href='{url}'>prize</a><script>document.getElementById('go').click()</script>"
+    ),
+    CrossSite(
+        "form-post",
+        "POST",
+        True,
+        "<form method=post action='{url}'><input type=hidden name=email "
+        "value='evil@attacker.test'></form><script>document.forms[0].submit()</script>",
+    ),
+    CrossSite(
+        "fetch",
+        "POST",
+        False,
+        "<script>fetch('{url}', {{method: 'POST', credentials: 'include', mode: 'no-cors'}})</script>",
+    ),
     CrossSite("iframe", "GET", False, "<iframe src='{url}'></iframe>"),
 )
 
@@ -323,7 +388,9 @@ def _names(pairs: Sequence[tuple[str, str]] | set[str]) -> str:
     return ", ".join(names) or "(none)"
 
 
-def compare_with_model(third_party_cookies: bool = True, timeout: float = 10.0, *, playwright: Any | None = None) -> Table:
+def compare_with_model(
+    third_party_cookies: bool = True, timeout: float = 10.0, *, playwright: Any | None = None
+) -> Table:
     """Plant ``LAB_COOKIES`` in a real Chromium, make each ``CROSS_SITE`` request from evil.test: what it sent vs the model.
 
     Starts its own servers and browser and stops them before returning. One row for what a page's
@@ -332,9 +399,13 @@ def compare_with_model(third_party_cookies: bool = True, timeout: float = 10.0, 
     """
     lab, evil = CookieLab(), AttackerSite()
     table = Table(["request", "Chromium sent", "model agrees"])
-    with serve(lab.app) as lab_server, serve(evil.app, https=False) as evil_server, \
-            chromium_profile([lab_server], ["app.test", "evil.test"], third_party_cookies=third_party_cookies,
-                             playwright=playwright) as context:
+    with (
+        serve(lab.app) as lab_server,
+        serve(evil.app, https=False) as evil_server,
+        chromium_profile(
+            [lab_server], ["app.test", "evil.test"], third_party_cookies=third_party_cookies, playwright=playwright
+        ) as context,
+    ):
         context.set_default_timeout(timeout * 1000)
         app, attacker = site_url(lab_server, "app.test"), site_url(evil_server, "evil.test")
         page = context.new_page()
@@ -342,13 +413,17 @@ def compare_with_model(third_party_cookies: bool = True, timeout: float = 10.0, 
         model = Browser(lab_server.client(), block_third_party_cookies=not third_party_cookies)
         model.receive(app + "/plant", lab.cookies)
         real, predicted = page.evaluate("document.cookie"), model.document_cookie(app + "/")
-        table.add("document.cookie (script)", real or "(none)", "yes" if real == predicted else f"no, predicted {predicted}")
+        table.add(
+            "document.cookie (script)", real or "(none)", "yes" if real == predicted else f"no, predicted {predicted}"
+        )
         for scenario in CROSS_SITE:
             path = f"/target-{scenario.name}"
             evil.pages[scenario.name] = scenario.page(app + path)
             page.goto(f"{attacker}/{scenario.name}")
             seen = lab.wait(path, timeout)
-            expected = {n for n, _ in model.cookie_pairs(app + path, attacker + "/", scenario.method, scenario.top_level)}
+            expected = {
+                n for n, _ in model.cookie_pairs(app + path, attacker + "/", scenario.method, scenario.top_level)
+            }
             agrees = "yes" if seen.names == expected else f"no, predicted {_names(expected)}"
             table.add(f"cross-site {scenario.name} ({scenario.method})", _names(seen.names), agrees)
     return table
@@ -418,8 +493,11 @@ def run_cookie_scenarios(timeout: float = 10.0, *, playwright: Any | None = None
     and stops all three before returning. Raises ``RuntimeError`` when no browser can run here.
     """
     lab, evil = CookieLab(SCENARIO_COOKIES), AttackerSite()
-    with serve(lab.app) as lab_server, serve(evil.app, https=False) as evil_server, \
-            chromium_profile([lab_server], ["app.test", "evil.test"], playwright=playwright) as context:
+    with (
+        serve(lab.app) as lab_server,
+        serve(evil.app, https=False) as evil_server,
+        chromium_profile([lab_server], ["app.test", "evil.test"], playwright=playwright) as context,
+    ):
         context.set_default_timeout(timeout * 1000)
         app, attacker = site_url(lab_server, "app.test"), site_url(evil_server, "evil.test")
         page = context.new_page()
@@ -441,17 +519,22 @@ def run_cookie_scenarios(timeout: float = 10.0, *, playwright: Any | None = None
     return ScenarioRun(_outcomes(readable, kept, sent), f"Chromium {version}", live=True)
 
 
-def model_cookie_scenarios(app: str = "https://app.test", attacker: str = "http://evil.test", *,
-                           clock: Clock | None = None) -> dict[str, str]:
+def model_cookie_scenarios(
+    app: str = "https://app.test", attacker: str = "http://evil.test", *, clock: Clock | None = None
+) -> dict[str, str]:
     """What ``helpers.attacks.Browser`` predicts for each of ``COOKIE_SCENARIOS`` (no server, no browser: its rules alone)."""
     with requests.Session() as unused:  # the model sends nothing here: receive and cookie_pairs only
         model = Browser(unused, clock=clock)
         model.receive(app + "/plant", SCENARIO_COOKIES)
         readable = _cookie_names(model.document_cookie(app + "/"))
         kept = {cookie.name for cookie in model.cookies.values()}
-        sent = {way.name: {n for n, _ in model.cookie_pairs(f"{app}/cross-{way.name}", attacker + "/", way.method,
-                                                            way.top_level)}
-                for way in CROSS_SITE if way.name in _SCENARIO_REQUESTS}
+        sent = {
+            way.name: {
+                n for n, _ in model.cookie_pairs(f"{app}/cross-{way.name}", attacker + "/", way.method, way.top_level)
+            }
+            for way in CROSS_SITE
+            if way.name in _SCENARIO_REQUESTS
+        }
         sent["same-site"] = {n for n, _ in model.cookie_pairs(app + "/own-fetch", app + "/own-page", "POST")}
         for path in ("/refresh", "/logout"):
             sent[path] = {n for n, _ in model.cookie_pairs(app + path)}
@@ -460,9 +543,12 @@ def model_cookie_scenarios(app: str = "https://app.test", attacker: str = "http:
 
 def save_scenario_run(run: ScenarioRun, path: str | Path = SCENARIO_RESULTS) -> None:
     """Write a live run's outcomes as the committed run (``python -m helpers.browser --record``)."""
-    document = {"_comment": "What a real Chromium did in helpers.browser.COOKIE_SCENARIOS; rewritten by "
-                            "`python -m helpers.browser --record`, checked against a live run by tests/test_browser.py.",
-                "browser": run.browser, "outcomes": run.outcomes}
+    document = {
+        "_comment": "What a real Chromium did in helpers.browser.COOKIE_SCENARIOS; rewritten by "
+        "`python -m helpers.browser --record`, checked against a live run by tests/test_browser.py.",
+        "browser": run.browser,
+        "outcomes": run.outcomes,
+    }
     Path(path).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
 
@@ -475,7 +561,9 @@ def load_scenario_run(path: str | Path = SCENARIO_RESULTS, note: str = "") -> Sc
     return ScenarioRun(outcomes, str(document["browser"]), live=False, note=note)
 
 
-def cookie_scenarios(live: bool | str = "auto", path: str | Path = SCENARIO_RESULTS, timeout: float = 10.0) -> ScenarioRun:
+def cookie_scenarios(
+    live: bool | str = "auto", path: str | Path = SCENARIO_RESULTS, timeout: float = 10.0
+) -> ScenarioRun:
     """A live run when ``live`` is True (or "auto" and a browser is found), else the committed run at ``path``.
 
     With "auto", a live run that fails (a browser that crashes or hangs) also falls back, and says why.
@@ -497,7 +585,12 @@ def scenario_table(observed: Mapping[str, str], predicted: Mapping[str, str]) ->
     """One row per scenario: what the real browser did, what the model predicted, and whether they agree."""
     table = Table(["scenario", "real browser", "model", "agree"])
     for scenario in COOKIE_SCENARIOS:
-        table.add(scenario, observed[scenario], predicted[scenario], "yes" if observed[scenario] == predicted[scenario] else "NO")
+        table.add(
+            scenario,
+            observed[scenario],
+            predicted[scenario],
+            "yes" if observed[scenario] == predicted[scenario] else "NO",
+        )
     return table
 
 

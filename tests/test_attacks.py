@@ -8,10 +8,10 @@ import pytest
 
 from helpers import attacks, tokens
 from helpers.denylist import MemoryDenylist
-from helpers.vulnerable.fixation import create_fixation_app
-from helpers.vulnerable.fixation import COOKIE_NAME as FIXATION_COOKIE
-from helpers.vulnerable.session_app import CSRF_COOKIE, create_naive_session_app
 from helpers.server import serve
+from helpers.vulnerable.fixation import COOKIE_NAME as FIXATION_COOKIE
+from helpers.vulnerable.fixation import create_fixation_app
+from helpers.vulnerable.session_app import CSRF_COOKIE, create_naive_session_app
 from helpers.web import SESSION_COOKIE, bearer
 
 ALICE = {"username": "alice", "password": "wonderland"}
@@ -77,17 +77,25 @@ def test_attack_log_builds_a_table_in_recording_order():
 
 def test_browser_parses_set_cookie_and_hides_httponly_from_script():
     browser = attacks.Browser(transport=None)  # type: ignore[arg-type]
-    browser.receive("https://127.0.0.1:1/login", [
-        "__Host-session=abc; Path=/; Secure; HttpOnly; SameSite=Lax",
-        "theme=dark; Path=/",
-        "csrf=t0k; Path=/; Secure; SameSite=Strict",
-    ])
+    browser.receive(
+        "https://127.0.0.1:1/login",
+        [
+            "__Host-session=abc; Path=/; Secure; HttpOnly; SameSite=Lax",
+            "theme=dark; Path=/",
+            "csrf=t0k; Path=/; Secure; SameSite=Strict",
+        ],
+    )
     assert browser.document_cookie("https://127.0.0.1:1/") == "csrf=t0k; theme=dark"
     assert browser.cookies_for("https://127.0.0.1:1/me") == {"__Host-session": "abc", "csrf": "t0k", "theme": "dark"}
     # cross-site: Lax only on top-level GET, Strict never; Secure never over http
     assert browser.cookies_for("https://127.0.0.1:1/x", EVIL, "POST") == {}
-    assert browser.cookies_for("https://127.0.0.1:1/x", EVIL, "GET", top_level=True) == {"__Host-session": "abc", "theme": "dark"}
-    assert browser.cookies_for("http://127.0.0.1:1/x") == browser.cookies_for("https://127.0.0.1:1/x")  # loopback is secure
+    assert browser.cookies_for("https://127.0.0.1:1/x", EVIL, "GET", top_level=True) == {
+        "__Host-session": "abc",
+        "theme": "dark",
+    }
+    assert browser.cookies_for("http://127.0.0.1:1/x") == browser.cookies_for(
+        "https://127.0.0.1:1/x"
+    )  # loopback is secure
     browser.receive("https://app.example/login", ["sid=s; Path=/; Secure; HttpOnly", "theme=dark; Path=/"])
     assert browser.cookies_for("http://app.example/x") == {"theme": "dark"}
     browser.receive("https://127.0.0.1:1/logout", ["__Host-session=; Max-Age=0; Path=/; Secure; HttpOnly"])
@@ -100,7 +108,9 @@ def test_xss_reads_localstorage_and_script_cookies_but_not_httponly(users):
     browser.memory["accessToken"] = "eyJ.a.b"
     browser.receive("https://127.0.0.1:1/", ["__Host-session=abc; Path=/; Secure; HttpOnly"])
     assert attacks.xss_steal(browser, "https://127.0.0.1:1/") == {
-        "localStorage.token": "eyJ.x.y", "page variable accessToken": "eyJ.a.b"}
+        "localStorage.token": "eyJ.x.y",
+        "page variable accessToken": "eyJ.a.b",
+    }
 
 
 # --- CSRF ------------------------------------------------------------------------------------------
@@ -121,11 +131,18 @@ def test_csrf_rides_the_naive_cookie_and_each_defence_stops_it(users):
             outcomes[label] = (attack.status_code, email)
             if options.get("csrf_token"):  # the site's own page can read the token and use it
                 token = dict(part.split("=", 1) for part in browser.document_cookie(srv.url).split("; "))[CSRF_COOKIE]
-                own = browser.request("POST", srv.url + "/email", initiator=srv.url + "/settings",
-                                      data={"email": "alice@new.test", "csrf_token": token})
+                own = browser.request(
+                    "POST",
+                    srv.url + "/email",
+                    initiator=srv.url + "/settings",
+                    data={"email": "alice@new.test", "csrf_token": token},
+                )
                 assert own.status_code == 200
-    assert outcomes == {"naive": (200, "evil@attacker.test"), "samesite": (401, "alice@example.test"),
-                        "token": (403, "alice@example.test")}
+    assert outcomes == {
+        "naive": (200, "evil@attacker.test"),
+        "samesite": (401, "alice@example.test"),
+        "token": (403, "alice@example.test"),
+    }
 
 
 def test_helpers_refuses_a_cross_site_post_even_when_the_cookie_rides(served):
@@ -142,15 +159,18 @@ def test_helpers_refuses_a_cross_site_post_even_when_the_cookie_rides(served):
     assert same_site.status_code == 200 and same_site.json()["session_deleted"] is True
 
 
-@pytest.mark.parametrize("headers, status", [
-    ({"Sec-Fetch-Site": "cross-site"}, 403),
-    ({"Sec-Fetch-Site": "same-site"}, 403),
-    ({"Origin": "https://evil.example"}, 403),
-    ({"Origin": "null"}, 403),
-    ({"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}, 200),
-    ({"Sec-Fetch-Site": "none"}, 200),
-    ({}, 200),
-])
+@pytest.mark.parametrize(
+    "headers, status",
+    [
+        ({"Sec-Fetch-Site": "cross-site"}, 403),
+        ({"Sec-Fetch-Site": "same-site"}, 403),
+        ({"Origin": "https://evil.example"}, 403),
+        ({"Origin": "null"}, 403),
+        ({"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}, 200),
+        ({"Sec-Fetch-Site": "none"}, 200),
+        ({}, 200),
+    ],
+)
 def test_helpers_csrf_guard_on_every_post(headers, status, clock, users):
     from helpers.web import create_app
 
@@ -257,7 +277,10 @@ def test_a_cookie_without_samesite_rides_a_cross_site_post_for_two_minutes_only(
     browser.receive(url, ["unset=u2; Path=/; Secure; HttpOnly"])  # replacing it keeps its age
     clock.advance(seconds=1)
     assert browser.cookies_for(url, evil, "POST", top_level=True) == {}
-    assert browser.cookies_for(url, evil, "GET", top_level=True) == {"unset": "u2", "lax": "l"}  # plain Lax from here on
+    assert browser.cookies_for(url, evil, "GET", top_level=True) == {
+        "unset": "u2",
+        "lax": "l",
+    }  # plain Lax from here on
 
 
 def test_the_model_predicts_the_committed_real_browser_run():
@@ -299,25 +322,34 @@ def _cache_headers(**headers):
     return app
 
 
-@pytest.mark.parametrize("headers, request_headers, stored", [
-    ({}, {"Cookie": "sid=x"}, True),  # heuristic freshness for a 200; a cookie protects nothing
-    ({"Cache-Control": "no-store"}, {"Cookie": "sid=x"}, False),
-    ({"Cache-Control": "private"}, {}, False),
-    ({"Cache-Control": "no-cache"}, {}, False),
-    ({"Cache-Control": "max-age=0"}, {}, False),
-    ({}, {"Authorization": "Bearer x"}, False),  # RFC 9111 §3.5
-    ({"Cache-Control": "public"}, {"Authorization": "Bearer x"}, True),
-    ({"Cache-Control": "s-maxage=30"}, {"Authorization": "Bearer x"}, True),
-    ({"Vary": "*"}, {}, False),
-])
+@pytest.mark.parametrize(
+    "headers, request_headers, stored",
+    [
+        ({}, {"Cookie": "sid=x"}, True),  # heuristic freshness for a 200; a cookie protects nothing
+        ({"Cache-Control": "no-store"}, {"Cookie": "sid=x"}, False),
+        ({"Cache-Control": "private"}, {}, False),
+        ({"Cache-Control": "no-cache"}, {}, False),
+        ({"Cache-Control": "max-age=0"}, {}, False),
+        ({}, {"Authorization": "Bearer x"}, False),  # RFC 9111 §3.5
+        ({"Cache-Control": "public"}, {"Authorization": "Bearer x"}, True),
+        ({"Cache-Control": "s-maxage=30"}, {"Authorization": "Bearer x"}, True),
+        ({"Vary": "*"}, {}, False),
+    ],
+)
 def test_shared_cache_applies_the_rfc_9111_storage_rules(clock, headers, request_headers, stored):
     with serve(_cache_headers(**headers)) as srv:
         cache = attacks.SharedCache(srv.client(), clock)
         first = cache.get(srv.url + "/r", request_headers)
         second = cache.get(srv.url + "/r", {})
         assert first.stored is stored and first.from_cache is False
-        assert second.from_cache is (stored and "Authorization" not in request_headers or stored and "public" in str(headers)
-                                     or stored and "s-maxage" in str(headers))
+        assert second.from_cache is (
+            stored
+            and "Authorization" not in request_headers
+            or stored
+            and "public" in str(headers)
+            or stored
+            and "s-maxage" in str(headers)
+        )
 
 
 def test_shared_cache_freshness_and_vary(clock):
@@ -368,15 +400,19 @@ def naive_and_hardened(users, clock):
     from helpers.web import create_app
 
     users.add("mallory", MALLORY["password"])
-    with serve(create_naive_refresh_app(users, SECRET, clock=clock)) as naive, \
-            serve(create_app("jwt", users=users, clock=clock, secret=SECRET)) as hardened:
+    with (
+        serve(create_naive_refresh_app(users, SECRET, clock=clock)) as naive,
+        serve(create_app("jwt", users=users, clock=clock, secret=SECRET)) as hardened,
+    ):
         yield naive, hardened
 
 
 def test_refresh_after_logout_naive_rotates_hardened_refuses(naive_and_hardened):
     naive, hardened = naive_and_hardened
     assert attacks.refresh_after_logout(naive.url, naive.client, ALICE) == (
-        {"logged_out": True, "refresh_revoked": False}, [200, 200, 200])
+        {"logged_out": True, "refresh_revoked": False},
+        [200, 200, 200],
+    )
     logout, statuses = attacks.refresh_after_logout(hardened.url, hardened.client, ALICE)
     assert logout["refresh_revoked"] is True and statuses == [401, 401, 401]
 
@@ -384,9 +420,11 @@ def test_refresh_after_logout_naive_rotates_hardened_refuses(naive_and_hardened)
 def test_cookie_tossing_naive_serves_the_attacker_hardened_refuses(naive_and_hardened):
     naive, hardened = naive_and_hardened
     assert attacks.toss_refresh_cookie(naive.url, naive.client, ALICE, MALLORY) == attacks.TossResult(
-        200, "mallory", (200, 200), victim_family_alive=True, attacker_family_alive=False)
+        200, "mallory", (200, 200), victim_family_alive=True, attacker_family_alive=False
+    )
     assert attacks.toss_refresh_cookie(hardened.url, hardened.client, ALICE, MALLORY) == attacks.TossResult(
-        400, None, (400, 200), victim_family_alive=False, attacker_family_alive=True)
+        400, None, (400, 200), victim_family_alive=False, attacker_family_alive=True
+    )
 
 
 def test_type_confusion_an_id_token_is_not_an_access_token(naive_and_hardened, clock):
@@ -394,8 +432,18 @@ def test_type_confusion_an_id_token_is_not_an_access_token(naive_and_hardened, c
     id_token = naive.client().post(naive.url + "/login", json=ALICE).json()["id_token"]
     assert naive.client().get(naive.url + "/me", headers=bearer(id_token)).status_code == 200
     now = int(clock.now())
-    same_key = tokens.encode({"sub": "alice", "role": "user", "iss": "auth-course", "aud": "auth-course-api",
-                              "iat": now, "exp": now + 36_000, "jti": "id-1"}, SECRET)  # typ "JWT"
+    same_key = tokens.encode(
+        {
+            "sub": "alice",
+            "role": "user",
+            "iss": "auth-course",
+            "aud": "auth-course-api",
+            "iat": now,
+            "exp": now + 36_000,
+            "jti": "id-1",
+        },
+        SECRET,
+    )  # typ "JWT"
     answer = hardened.client().get(hardened.url + "/me", headers=bearer(same_key))
     assert answer.status_code == 401 and answer.json() == {"error": "Unauthorized"}
     real = hardened.client().post(hardened.url + "/login", json=ALICE).json()["access_token"]

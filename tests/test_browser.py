@@ -16,18 +16,30 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-
 from conftest import CHEAP_PARAMS, DEMO_PASSWORDS
+from support import require_browser
+
 from helpers.attacks import Browser
-from helpers.browser import (CROSS_SITE, LAB_COOKIES, AttackerSite, CookieLab, Seen, chromium, chromium_profile,
-                             compare_with_model, load_scenario_run, model_cookie_scenarios, run_cookie_scenarios,
-                             scenario_table, site_url)
+from helpers.browser import (
+    CROSS_SITE,
+    LAB_COOKIES,
+    AttackerSite,
+    CookieLab,
+    Seen,
+    chromium,
+    chromium_profile,
+    compare_with_model,
+    load_scenario_run,
+    model_cookie_scenarios,
+    run_cookie_scenarios,
+    scenario_table,
+    site_url,
+)
 from helpers.server import RunningServer, serve
 from helpers.users import UserDirectory
 from helpers.vulnerable.session_app import COOKIE_NAME as NAIVE_COOKIE
 from helpers.vulnerable.session_app import create_naive_session_app
 from helpers.web import REFRESH_COOKIE, REFRESH_PATH, SESSION_COOKIE, create_app
-from support import require_browser
 
 require_browser("the browser tests")
 
@@ -60,8 +72,14 @@ class Sites:
         except BaseException:
             self.stop()
             raise
-        names = {"lab": "app.test", "plain": "app.test", "evil": "evil.test", "naive": "naive.test",
-                 "session": "session.test", "jwt": "jwt.test"}
+        names = {
+            "lab": "app.test",
+            "plain": "app.test",
+            "evil": "evil.test",
+            "naive": "naive.test",
+            "session": "session.test",
+            "jwt": "jwt.test",
+        }
         self.url = {key: site_url(server, names[key]) for key, server in self.servers.items()}
         self.names = sorted(set(names.values()))
         self.trusted = [s for s in self.servers.values() if s.https]
@@ -156,8 +174,10 @@ def test_an_injected_script_reads_local_storage_but_not_httponly_cookies(sites: 
     app = sites.url["lab"]
     plant(page, app)
     page.evaluate("localStorage.setItem('access_token', 'eyJ.secret.token')")  # what a SPA keeps there
-    injected = "() => { const loot = {}; for (const k of Object.keys(localStorage)) loot['localStorage.' + k] = localStorage[k];" \
-               " if (document.cookie) loot['document.cookie'] = document.cookie; return loot; }"
+    injected = (
+        "() => { const loot = {}; for (const k of Object.keys(localStorage)) loot['localStorage.' + k] = localStorage[k];"
+        " if (document.cookie) loot['document.cookie'] = document.cookie; return loot; }"
+    )
     real = page.evaluate(injected)
     assert real == {"localStorage.access_token": "eyJ.secret.token", "document.cookie": "visible=v"}
     model = model_with_lab_cookies(sites, app + "/plant")
@@ -178,10 +198,16 @@ def test_a_script_cannot_write_over_an_httponly_cookie(sites: Sites, page: Any) 
 SCENARIOS = {scenario.name: scenario for scenario in CROSS_SITE}
 LAX_AND_NONE = {"lax", "none", "visible", "__Host-good", "__Secure-good"}  # what rides a top-level cross-site GET
 EXPECTED_CROSS_SITE = {  # third-party cookies allowed: SameSite alone decides
-    "link": LAX_AND_NONE, "form-post": {"none"}, "fetch": {"none"}, "iframe": {"none"},
+    "link": LAX_AND_NONE,
+    "form-post": {"none"},
+    "fetch": {"none"},
+    "iframe": {"none"},
 }
 EXPECTED_BLOCKING_THIRD_PARTY = {  # Chromium's incognito default: no cookie at all on a cross-site fetch or iframe
-    "link": LAX_AND_NONE, "form-post": {"none"}, "fetch": set(), "iframe": set(),
+    "link": LAX_AND_NONE,
+    "form-post": {"none"},
+    "fetch": set(),
+    "iframe": set(),
 }
 
 
@@ -300,16 +326,25 @@ def log_in_from_own_page(page: Any, base: str, credentials: dict[str, str]) -> d
     return page.evaluate(
         "([url, body]) => fetch(url, {method: 'POST', headers: {'Content-Type': 'application/json'},"
         " body: JSON.stringify(body)}).then(async r => ({status: r.status, body: await r.json()}))",
-        [base + "/login", credentials])
+        [base + "/login", credentials],
+    )
 
 
 def own_page_get(page: Any, url: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
-    return page.evaluate("([url, headers]) => fetch(url, {headers}).then(async r => ({status: r.status, body: await r.json()}))",
-                         [url, headers or {}])
+    return page.evaluate(
+        "([url, headers]) => fetch(url, {headers}).then(async r => ({status: r.status, body: await r.json()}))",
+        [url, headers or {}],
+    )
 
 
-def submit_from_evil(sites: Sites, page: Any, name: str, action: str, fields: dict[str, str],
-                     enctype: str = "application/x-www-form-urlencoded") -> int:
+def submit_from_evil(
+    sites: Sites,
+    page: Any,
+    name: str,
+    action: str,
+    fields: dict[str, str],
+    enctype: str = "application/x-www-form-urlencoded",
+) -> int:
     """evil.test auto-submits a form to ``action``; the status of the app's answer."""
     with page.expect_response(lambda response: response.url == action) as answer:
         page.goto(attacker_page(sites, name, auto_form(action, fields, enctype)))
@@ -338,8 +373,9 @@ def test_cross_site_logout_works_on_the_naive_app_only(sites: Sites, page: Any) 
     model = Browser(sites.servers["session"].client())
     model.request("POST", sites.servers["session"].url + "/login", json=ALICE)
     # SameSite=Lax: the model, like the browser, keeps the session cookie off a cross-site POST.
-    assert SESSION_COOKIE not in model.cookies_for(sites.servers["session"].url + "/logout", sites.url["evil"] + "/x", "POST",
-                                                   top_level=True)
+    assert SESSION_COOKIE not in model.cookies_for(
+        sites.servers["session"].url + "/logout", sites.url["evil"] + "/x", "POST", top_level=True
+    )
 
 
 def test_cross_site_refresh_never_carries_the_refresh_cookie(sites: Sites, page: Any) -> None:
@@ -347,14 +383,22 @@ def test_cross_site_refresh_never_carries_the_refresh_cookie(sites: Sites, page:
     login = log_in_from_own_page(page, hardened, ALICE)
     assert login["status"] == 200
     refresh_cookie = [c for c in page.context.cookies() if c["name"] == REFRESH_COOKIE]
-    assert [(c["path"], c["httpOnly"], c["secure"], c["sameSite"]) for c in refresh_cookie] == [(REFRESH_PATH, True, True, "Strict")]
+    assert [(c["path"], c["httpOnly"], c["secure"], c["sameSite"]) for c in refresh_cookie] == [
+        (REFRESH_PATH, True, True, "Strict")
+    ]
     assert submit_from_evil(sites, page, "refresh", hardened + REFRESH_PATH, {}) == 403
     model = Browser(sites.servers["jwt"].client())
     model.request("POST", sites.servers["jwt"].url + "/login", json=ALICE)
-    assert model.cookies_for(sites.servers["jwt"].url + REFRESH_PATH, sites.url["evil"] + "/x", "POST", top_level=True) == {}
+    assert (
+        model.cookies_for(sites.servers["jwt"].url + REFRESH_PATH, sites.url["evil"] + "/x", "POST", top_level=True)
+        == {}
+    )
     # From the app's own page the same request rotates the token: the cookie is there, only cross-site is refused.
-    rotated = page.evaluate("url => fetch(url, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{}'})"
-                            ".then(r => r.status)", hardened + REFRESH_PATH)
+    rotated = page.evaluate(
+        "url => fetch(url, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{}'})"
+        ".then(r => r.status)",
+        hardened + REFRESH_PATH,
+    )
     assert rotated == 200
 
 
@@ -370,7 +414,9 @@ def test_a_cross_site_login_cannot_plant_the_attackers_session(sites: Sites, pag
     page.goto(attacker_page(sites, f"login-fetch-{app}", ""))
     outcome = page.evaluate(
         "([url, body]) => fetch(url, {method: 'POST', credentials: 'include', headers: {'Content-Type': 'application/json'},"
-        " body: JSON.stringify(body)}).then(r => 'sent ' + r.status, e => 'blocked')", [base + "/login", MALLORY])
+        " body: JSON.stringify(body)}).then(r => 'sent ' + r.status, e => 'blocked')",
+        [base + "/login", MALLORY],
+    )
     assert outcome == "blocked"
     assert page.context.cookies() == []  # no attacker session planted either way
 
@@ -379,7 +425,8 @@ def test_a_cross_site_login_cannot_plant_the_attackers_session(sites: Sites, pag
 def test_the_live_comparison_table_agrees_row_by_row(playwright: Any, third_party_cookies: bool) -> None:
     table = compare_with_model(third_party_cookies=third_party_cookies, timeout=WAIT, playwright=playwright)
     assert [row[0] for row in table.rows] == ["document.cookie (script)"] + [
-        f"cross-site {s.name} ({s.method})" for s in CROSS_SITE]
+        f"cross-site {s.name} ({s.method})" for s in CROSS_SITE
+    ]
     assert [row[2] for row in table.rows] == ["yes"] * len(table.rows)
     sent = {row[0]: row[1] for row in table.rows}
     assert sent["cross-site fetch (POST)"] == ("none" if third_party_cookies else "(none)")
