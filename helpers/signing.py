@@ -17,10 +17,10 @@ import base64
 import hmac
 from typing import Any
 
-from flask import Flask, Response, session
+from flask import Flask, session
 
 from .users import UserDirectory
-from .web import json_answer, login_user
+from .web_common import authenticate, json_answer
 
 __all__ = ["MAX_SIGNED_LENGTH", "MIN_KEY_BYTES", "create_flask_session_app", "sign", "unsign"]
 
@@ -79,9 +79,7 @@ def create_flask_session_app(users: UserDirectory, secret_key: bytes) -> Flask:
 
     @app.post("/login")
     def login() -> Any:
-        user = login_user(users)
-        if isinstance(user, Response):
-            return user
+        user = authenticate(users)
         session.clear()
         session["user"], session["role"] = user.username, user.role  # all of it travels to the client
         return json_answer(200, user=user.username, role=user.role)

@@ -41,23 +41,24 @@ Every 401 carries a ``WWW-Authenticate`` challenge (RFC 9110 §15.5.2 makes it a
 cookie-name=...``: a scheme no registry holds (it comes from the expired draft-broyer-http-cookie-auth-00),
 which a browser ignores and a client can read as "log in at /login, then send this cookie".
 
-``login_required`` and ``token_required`` are the Flask counterpart of Next.js middleware: they run
-before a view, reject with 401, or put the caller in ``flask.g.auth``.
+``login_required``, ``token_required`` and ``credential_required`` (each made by ``requires``) are the
+Flask counterpart of Next.js middleware: they run before a view, reject with 401, or put the caller in
+``flask.g.auth``. The JSON answers, bounded JSON bodies and throttled password checks every course app
+shares, the vulnerable ones included, are ``helpers.web_common``'s.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import json
 import math
 import secrets
 import uuid
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
-from flask import Flask, Response, current_app, g, jsonify, request
+from flask import Flask, Response, abort, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import tokens
@@ -67,8 +68,29 @@ from .refresh import DEFAULT_REFRESH_TTL, RefreshTokenError, RefreshTokenStore, 
 from .sessions import SessionStore, SQLiteStore
 from .throttle import ConcurrencyLimit, LoginThrottle
 from .users import User, UserDirectory, load_demo_users
+from .web_common import (
+    MAX_JSON_DEPTH,
+    authenticate,
+    bearer,
+    check_password,
+    cookie_challenge,
+    hashing_slot,
+    json_answer,
+    json_body,
+    too_busy,
+)
+
+__all__ = [  # bearer, cookie_challenge, json_answer, json_body and MAX_JSON_DEPTH (web_common's) included
+    "ACCESS_TOKEN_TTL", "ACCESS_TOKEN_TYPE", "CREDENTIAL_KINDS", "HASHING_LIMIT", "ISSUED_AT_SKEW", "MAX_BODY_BYTES",
+    "MAX_CREDENTIAL_LENGTH", "MAX_JSON_DEPTH", "MAX_PASSWORD_LENGTH", "MIN_PASSWORD_LENGTH", "REFRESH_COOKIE",
+    "REFRESH_PATH", "SESSION_COOKIE", "STRATEGIES", "TOKEN_ALGORITHM", "UNAUTHORIZED", "AuthConfig", "Principal",
+    "Strategy", "Unauthorized", "auth_config", "bearer", "cookie_challenge", "create_app", "credential_required",
+    "end_everywhere", "issue_access_token", "json_answer", "json_body", "login_required", "offered_credentials",
+    "requires", "signing_key", "token_required", "verifying_key",
+]
 
 Strategy = Literal["session", "jwt", "both"]
+STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
 View = TypeVar("View", bound=Callable[..., Any])
 
 SESSION_COOKIE = "__Host-session"  # the __Host- prefix makes browsers demand Secure, Path=/ and no Domain
@@ -86,9 +108,7 @@ ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068: an ID or refresh token signed with the
 TOKEN_ALGORITHM = "HS256"
 MAX_CREDENTIAL_LENGTH = 4096  # bytes; longer cookies or tokens are refused before any parsing
 MAX_BODY_BYTES = 16 * 1024  # every body this app reads is tiny; refuse anything bigger early (413)
-MAX_JSON_DEPTH = 16  # deeper JSON is refused before parsing: no recursion a client can drive
 HASHING_LIMIT = 4  # password hashes at once: scrypt needs ~16 MiB each, so a flood cannot exhaust memory
-HASHING_WAIT = 1.0  # seconds a login may queue for a hashing slot before it is told to come back (503)
 MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH = 12, 128  # OWASP ASVS 2.1.1 and 2.1.2
 
 UNAUTHORIZED = "Unauthorized"
@@ -114,6 +134,16 @@ class AuthConfig:
     throttle: LoginThrottle | None = None  # None: failed logins are not counted (the naive apps' way)
     hashing: ConcurrencyLimit | None = None  # None: no cap on password hashes at once
     explain_errors: bool = False  # True: 401 bodies say why (for teaching); never raw input either way
+
+    @property
+    def uses_sessions(self) -> bool:
+        """Whether logins of this strategy may start a server-side session (``"session"`` and ``"both"``)."""
+        return self.strategy in ("session", "both")
+
+    @property
+    def uses_tokens(self) -> bool:
+        """Whether logins of this strategy may issue access and refresh tokens (``"jwt"`` and ``"both"``)."""
+        return self.strategy in ("jwt", "both")
 
 
 @dataclass(frozen=True)
@@ -150,118 +180,6 @@ def _config() -> AuthConfig:
 def _header_safe(text: str) -> str:
     """Make ``text`` safe inside a quoted-string of ``WWW-Authenticate`` (RFC 6750 §3: no quotes or backslashes)."""
     return "".join(ch for ch in text if 0x20 <= ord(ch) < 0x7F and ch not in '"\\')
-
-
-def json_answer(status: int, **body: Any) -> Response:
-    """A JSON response holding ``body`` as one object, with HTTP status ``status``."""
-    # Every app of the course answers this way, the deliberately vulnerable ones included, so their
-    # answers differ only where the lesson is.
-    response = jsonify(body)
-    response.status_code = status
-    return response
-
-
-def _nesting_depth(data: bytes) -> int:
-    """How deeply arrays and objects nest in the JSON text ``data`` (brackets inside strings ignored)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for byte in data:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:  # closing quote
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in b"[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif byte in b"]}":
-            depth -= 1
-    return deepest
-
-
-def json_body() -> Any:
-    """The request's JSON body; None if it is not JSON, not UTF-8, malformed, or nested too deep.
-
-    Too big a body (over the app's ``MAX_CONTENT_LENGTH``) raises Werkzeug's 413.
-    """
-    if not request.is_json:
-        return None
-    data = request.get_data(cache=True)
-    # Counting brackets first is cheap and bounds the parser's recursion: a body of 2,000 '[' is a 400,
-    # not a RecursionError. Most bodies have too few brackets to need the count at all.
-    if data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH and _nesting_depth(data) > MAX_JSON_DEPTH:
-        return None
-    try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):  # ValueError: bad JSON, or an int of >4,300 digits
-        return None
-
-
-def _retry_later(status: int, error: str, reason: str, seconds: float) -> Response:
-    response = json_answer(status, error=error, reason=reason)
-    response.headers["Retry-After"] = str(max(1, math.ceil(seconds)))  # RFC 9110 §10.2.3: whole seconds
-    return response
-
-
-def _too_busy() -> Response:
-    return _retry_later(503, "Service Unavailable", "too many password checks at once; try again shortly", 1)
-
-
-@contextlib.contextmanager
-def _hashing_slot(hashing: ConcurrencyLimit | None) -> Iterator[bool]:
-    """Hold one of the password-hashing slots, waiting up to ``HASHING_WAIT``; yields whether one was had."""
-    if hashing is None:
-        yield True
-        return
-    with hashing.slot(timeout=HASHING_WAIT) as acquired:
-        yield acquired
-
-
-def check_password(
-    users: UserDirectory, username: str, password: str,
-    throttle: LoginThrottle | None = None, hashing: ConcurrencyLimit | None = None,
-) -> User | None | Response:
-    """The user if the password is right, None if not, or the 429/503 to send when throttled or too busy."""
-    client = request.remote_addr or ""
-    if throttle is not None:
-        wait = throttle.retry_after(username, client)
-        if wait is not None:
-            return _retry_later(429, "Too Many Requests", "too many failed logins; try again later", wait)
-    with _hashing_slot(hashing) as acquired:
-        if not acquired:
-            return _too_busy()
-        user = users.authenticate(username, password)
-    if throttle is not None:
-        if user is None:
-            throttle.record_failure(username, client)
-        else:
-            throttle.record_success(username, client)
-    return user
-
-
-def login_user(
-    users: UserDirectory, throttle: LoginThrottle | None = None, hashing: ConcurrencyLimit | None = None
-) -> User | Response:
-    """The user the current request's JSON ``{"username", "password"}`` authenticates; else the answer to send."""
-    # A missing, non-JSON, malformed or too deeply nested body is answered like a JSON body of the
-    # wrong shape, with one hint, instead of Flask's HTML error page (or a 500).
-    body = json_body()
-    if not isinstance(body, dict) or not isinstance(body.get("username"), str) or not isinstance(body.get("password"), str):
-        return json_answer(400, error="Bad request", reason='send JSON {"username": ..., "password": ...}')
-    user = check_password(users, body["username"], body["password"], throttle, hashing)
-    if user is None:
-        # One answer for both failures, so the response does not tell which usernames exist.
-        return json_answer(401, error="Invalid credentials", reason="unknown user or wrong password")
-    return user
-
-
-def cookie_challenge(cookie_name: str) -> str:
-    """The ``WWW-Authenticate`` challenge of a 401 on a cookie path: where to log in, which cookie to send."""
-    return f'Cookie realm="app", form-action="/login", cookie-name={cookie_name}'
 
 
 def _unauthorized_response(exc: Unauthorized) -> Response:
@@ -339,11 +257,6 @@ def _renew_session_cookie(response: Response) -> Response:
     if renewed is not None and response.status_code < 400 and not g.get("logged_out"):
         _set_session_cookie(response, *renewed)
     return response
-
-
-def bearer(token: str) -> dict[str, str]:
-    """The request header a client sends to present ``token``: ``{"Authorization": "Bearer <token>"}``."""
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _bearer_token() -> str:
@@ -426,39 +339,30 @@ def _token_principal() -> Principal:
     return Principal(user=claims["sub"], role=role, via="jwt")
 
 
-def login_required(view: View) -> View:
-    """Let the view run only for a caller with a live session cookie (Flask's answer to Next.js middleware)."""
-
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        g.auth = _session_principal()
-        return view(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
+def _any_principal() -> Principal:
+    """The caller by whichever credential the strategy allows: a bearer token if one is sent, else the cookie."""
+    config = _config()
+    wants_token = config.uses_tokens and (not config.uses_sessions or "Authorization" in request.headers)
+    return _token_principal() if wants_token else _session_principal()
 
 
-def token_required(view: View) -> View:
-    """Let the view run only for a caller with a valid bearer JWT."""
+def requires(find_caller: Callable[[], Principal]) -> Callable[[View], View]:
+    """A decorator that lets a view run only once ``find_caller`` has named the caller, kept in ``flask.g.auth``."""
 
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        g.auth = _token_principal()
-        return view(*args, **kwargs)
+    def decorator(view: View) -> View:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            g.auth = find_caller()  # raises Unauthorized (a 401) when the request proves no one
+            return view(*args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
 
 
-def credential_required(view: View) -> View:
-    """Accept whichever credential the app's strategy allows: a bearer token if one is sent, else the cookie."""
-
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        strategy = _config().strategy
-        wants_token = strategy == "jwt" or (strategy == "both" and "Authorization" in request.headers)
-        g.auth = _token_principal() if wants_token else _session_principal()
-        return view(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
+login_required = requires(_session_principal)  # a live session cookie (Flask's answer to Next.js middleware)
+token_required = requires(_token_principal)  # a valid bearer access token
+credential_required = requires(_any_principal)  # whichever the strategy allows
 
 
 def issue_access_token(config: AuthConfig, user: str, role: str, sid: str | None = None) -> str:
@@ -483,54 +387,54 @@ def offered_credentials(strategy: Strategy) -> tuple[str, ...]:
     return {"session": ("session",), "jwt": ("token",), "both": CREDENTIAL_KINDS}[strategy]
 
 
-def _wanted_credentials(config: AuthConfig) -> set[str] | Response:
-    """The credentials the login body asks for (default: all the strategy offers), or the 400 to send."""
+def _wanted_credentials(config: AuthConfig) -> set[str]:
+    """The credentials the login body asks for (default: all the strategy offers); else aborts with a 400."""
     body = json_body()
     offered = offered_credentials(config.strategy)
     asked = body.get("credentials", list(offered)) if isinstance(body, dict) else list(offered)
     if (not isinstance(asked, list) or not asked or len(asked) > len(offered)
             or not all(isinstance(kind, str) and kind in offered for kind in asked)):
-        return json_answer(400, error="Bad request",
-                           reason=f'"credentials" must be a non-empty list of {", ".join(map(repr, offered))}')
+        abort(json_answer(400, error="Bad request",
+                          reason=f'"credentials" must be a non-empty list of {", ".join(map(repr, offered))}'))
     return set(asked)
 
 
 def _login() -> Response:
+    """Check the password, then issue the credentials the login asks for: tokens, a session, or both."""
     config = _config()
     wanted = _wanted_credentials(config)  # checked before the password: a bad request costs no hash
-    if isinstance(wanted, Response):
-        return wanted
-    user = login_user(config.users, config.throttle, config.hashing)  # throttled, capped scrypt; or 400/401/429/503
-    if isinstance(user, Response):
-        if user.status_code == 401:  # a failed login is a 401 too, and every 401 names a way in (RFC 9110 §15.5.2)
-            user.headers["WWW-Authenticate"] = (cookie_challenge(SESSION_COOKIE) if "session" in wanted
-                                                else 'Bearer realm="api"')
-        return user
+    # A failed login is a 401 too, and every 401 names a way in (RFC 9110 §15.5.2).
+    challenge = cookie_challenge(SESSION_COOKIE) if "session" in wanted else 'Bearer realm="api"'
+    user = authenticate(config.users, config.throttle, config.hashing, challenge=challenge)  # or 400/401/429/503
     payload: dict[str, Any] = {"user": user.username, "role": user.role}
     family_id: str | None = None
     refresh_token: str | None = None
-    if config.refresh_store is not None and "token" in wanted:
+    if "token" in wanted:
+        assert config.refresh_store is not None  # always set when tokens are offered
         # A new family per login; the family lives refresh_store.ttl from now (rotation never extends it).
         refresh_token = config.refresh_store.issue(user.username, role=user.role)
         family_id = config.refresh_store.family_id(refresh_token)
-    if "token" in wanted:
         payload.update(access_token=issue_access_token(config, user.username, user.role, family_id),
                        token_type="Bearer", expires_in=config.access_ttl)
     response = jsonify(payload)
     if config.refresh_store is not None and refresh_token is not None:  # both set together, above
         _set_refresh_cookie(response, refresh_token, int(config.refresh_store.ttl))
     if "session" in wanted:
-        # A fresh ID at every login, and the one the browser came with is dropped: no session fixation.
-        previous = _cookie(SESSION_COOKIE)
-        if previous:
-            config.store.delete(previous)
-        # The session remembers its login's refresh family, so logging out with the cookie ends both.
-        data = {"sid": family_id} if family_id is not None else None
-        session_id = config.store.create(user.username, data=data, role=user.role)
-        record = config.store.get(session_id)
-        max_age = int(record.expires_at - config.clock.now()) if record else 0
-        _set_session_cookie(response, session_id, max_age)
+        _start_session(config, response, user, family_id)
     return response
+
+
+def _start_session(config: AuthConfig, response: Response, user: User, family_id: str | None) -> None:
+    """Log ``user`` in on a fresh session ID and drop the ID the browser came with: no session fixation."""
+    previous = _cookie(SESSION_COOKIE)
+    if previous:
+        config.store.delete(previous)
+    # The session remembers its login's refresh family (if any), so logging out with the cookie ends both.
+    data = {"sid": family_id} if family_id is not None else None
+    session_id = config.store.create(user.username, data=data, role=user.role)
+    record = config.store.get(session_id)
+    max_age = int(record.expires_at - config.clock.now()) if record else 0
+    _set_session_cookie(response, session_id, max_age)
 
 
 def _presented_claims(config: AuthConfig) -> dict[str, Any] | None:
@@ -548,20 +452,20 @@ def _logout() -> Response:
     config = _config()
     result: dict[str, Any] = {"logged_out": True}
     families: set[str] = set()
-    if config.strategy in ("session", "both"):
+    if config.uses_sessions:
         session_id = _cookie(SESSION_COOKIE)
         record = config.store.get(session_id) if session_id else None
         if record is not None and isinstance(record.data.get("sid"), str):
             families.add(record.data["sid"])
         result["session_deleted"] = bool(session_id) and config.store.delete(session_id)
-    if config.strategy in ("jwt", "both"):
+    if config.uses_tokens:
         claims = _presented_claims(config)
         if claims is not None and isinstance(claims.get("sid"), str):
             families.add(claims["sid"])
         # Without a denylist nothing on the server knows the access token: it stays valid until
         # ``exp`` and the client must forget it. With one, its jti is refused from now on.
         jti = claims.get("jti") if claims is not None else None
-        result["token_revoked"] = (config.denylist is not None and isinstance(jti, str)
+        result["token_revoked"] = (config.denylist is not None and claims is not None and isinstance(jti, str)
                                    and config.denylist.deny(jti, claims["exp"]))
         # The refresh cookie arrives only under /refresh (its Path); elsewhere the family is found from
         # the access token's sid or the session's.
@@ -578,20 +482,20 @@ def _logout() -> Response:
 
 
 def _clear_credential_cookies(config: AuthConfig, response: Response) -> None:
-    if config.strategy in ("session", "both"):
+    if config.uses_sessions:
         _clear_session_cookie(response)
-    if config.strategy in ("jwt", "both"):
+    if config.uses_tokens:
         _clear_refresh_cookie(response)  # a browser accepts the deletion from any path
 
 
 def end_everywhere(config: AuthConfig, username: str) -> dict[str, Any]:
     """End every session and refresh family of ``username`` (and with a denylist, every access token so far)."""
     result: dict[str, Any] = {}
-    if config.strategy in ("session", "both"):
+    if config.uses_sessions:
         result["sessions_deleted"] = config.store.revoke_all(username)
     if config.refresh_store is not None:
         result["refresh_families_revoked"] = config.refresh_store.revoke_user(username)
-    if config.strategy in ("jwt", "both"):
+    if config.uses_tokens:
         if config.denylist is not None:
             # iat is in whole seconds, so the cut-off is rounded up: a token minted in this very second
             # dies too (fail closed); the user's next login or refresh, a second later, is unaffected.
@@ -637,14 +541,11 @@ def _change_password() -> Response:
                            reason=f"the new password must have {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters")
     # The current password is checked like a login (throttled, capped): a stolen session must not be
     # a way to guess it, nor to take the account over by setting a new one.
-    checked = check_password(config.users, principal.user, body["current_password"], config.throttle, config.hashing)
-    if isinstance(checked, Response):
-        return checked
-    if checked is None:
+    if check_password(config.users, principal.user, body["current_password"], config.throttle, config.hashing) is None:
         return json_answer(403, error="Forbidden", reason="the current password is wrong")
-    with _hashing_slot(config.hashing) as acquired:
+    with hashing_slot(config.hashing) as acquired:
         if not acquired:
-            return _too_busy()
+            return too_busy()
         config.users.set_password(principal.user, body["new_password"])
     g.logged_out = True
     response = jsonify(password_changed=True, logged_out=True)
@@ -758,7 +659,8 @@ def _error_response(exc: HTTPException) -> Response:
 
 
 def _internal_error(exc: Exception) -> Response:
-    # Never leak a traceback to the client; the tests make sure this handler is never reached.
+    # Any other exception is a bug: the client learns that much and nothing else (no traceback, no
+    # exception text, which could quote a credential). Bad input is answered with a 4xx long before.
     return json_answer(500, error="Internal Server Error", reason="the server failed; this is a bug")
 
 
@@ -791,16 +693,13 @@ def create_app(
     and only its public half verifies them, under that one algorithm; ``audience`` is the ``aud`` the app
     issues and accepts.
     """
-    if strategy not in ("session", "jwt", "both"):
+    if strategy not in STRATEGIES:
         raise ValueError(f'strategy must be "session", "jwt" or "both", got {strategy!r}')
     if signing_key is not None:
         if secret is not None:
             raise ValueError("pass either secret (HMAC) or signing_key (a private key), not both")
         tokens.encode({}, signing_key, algorithm=algorithm)  # a key of another family or a public key raises here
     clock = clock or SystemClock()
-    uses_tokens = strategy in ("jwt", "both")
-    if uses_tokens and refresh_store is None:
-        refresh_store = SQLiteRefreshStore(":memory:", clock=clock, ttl=refresh_ttl)
     config = AuthConfig(
         strategy=strategy,
         store=store if store is not None else SQLiteStore(":memory:", clock=clock),
@@ -811,12 +710,14 @@ def create_app(
         audience=audience,
         algorithms=[algorithm],
         signing_key=signing_key,
-        refresh_store=refresh_store if uses_tokens else None,
         denylist=denylist,
         throttle=throttle if throttle is not None else LoginThrottle(clock),
         hashing=ConcurrencyLimit(hashing_limit),
         explain_errors=explain_errors,
     )
+    if config.uses_tokens:
+        config.refresh_store = (refresh_store if refresh_store is not None
+                                else SQLiteRefreshStore(":memory:", clock=clock, ttl=refresh_ttl))
     _listen_to_users(config)
     app = Flask("helpers.web", static_folder=None)  # no /static route: this app serves no files
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES + 1  # see _refuse_oversized_body
@@ -834,12 +735,12 @@ def create_app(
     app.post("/logout")(_logout)
     app.post("/logout-everywhere")(credential_required(_logout_everywhere))
     app.post("/password")(credential_required(_change_password))
-    if uses_tokens:
+    if config.uses_tokens:
         app.post(REFRESH_PATH)(_refresh)
         # The same logout, at a path the Path=/refresh cookie is sent to (see the module docstring).
         app.post(REFRESH_PATH + "/logout", endpoint="refresh_logout")(_logout)
     app.get("/me")(credential_required(_me))
-    api_guard = login_required if strategy == "session" else token_required
+    api_guard = token_required if config.uses_tokens else login_required
     app.get("/api/data")(api_guard(_api_data))
     return app
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import attacks, tokens
+from helpers import attacks, tokens, web
 from helpers.server import serve
+from helpers.vulnerable import refresh_app
 from helpers.vulnerable.refresh_app import AUDIENCE, ISSUER, create_naive_refresh_app
 from helpers.web import REFRESH_COOKIE, bearer
 
@@ -18,6 +19,11 @@ SECRET = b"DEMO ONLY: naive refresh app test key, 32+ bytes"
 def naive(users, clock):
     with serve(create_naive_refresh_app(users, SECRET, clock=clock)) as srv:
         yield srv
+
+
+def test_the_naive_app_names_its_refresh_cookie_like_the_course_app():
+    # The attacks address both apps with one cookie name and path, so the two must not drift apart.
+    assert (refresh_app.REFRESH_COOKIE, refresh_app.REFRESH_PATH) == (web.REFRESH_COOKIE, web.REFRESH_PATH)
 
 
 def test_logout_at_slash_logout_leaves_a_copied_refresh_token_rotating(naive):

@@ -13,18 +13,18 @@ from collections.abc import Callable
 
 import jwt
 import pytest
+from support import run_together
 
 from helpers import tokens, web
 from helpers.clock import FrozenClock
 from helpers.denylist import MemoryDenylist, SQLiteDenylist
 from helpers.passwords import ScryptParams
 from helpers.refresh import MemoryRefreshStore, SQLiteRefreshStore
-from helpers.server import RunningServer
-from helpers.throttle import LoginThrottle
+from helpers.server import RunningServer, serve
 from helpers.sessions import MemoryStore, SQLiteStore, hash_session_id
+from helpers.throttle import LoginThrottle
 from helpers.users import UserDirectory
 from helpers.web import REFRESH_COOKIE, SESSION_COOKIE, auth_config, bearer, create_app
-from support import run_together
 
 ALICE = {"username": "alice", "password": "wonderland"}
 BOB = {"username": "bob", "password": "builder"}
@@ -915,3 +915,24 @@ def test_a_verifier_whose_clock_lags_accepts_a_fresh_token_but_not_one_from_the_
     far_ahead = signed_by_a_server_ahead_by(web.ISSUED_AT_SKEW * 2)
     response = client.get(srv.url + "/api/data", headers=bearer(far_ahead))
     assert assert_401_json(response)["reason"] == web._token_reason(tokens.ImmatureSignatureError())
+
+
+@pytest.mark.parametrize("strategy", ["session", "jwt"])
+def test_a_view_that_fails_answers_a_generic_json_500(clock, users, strategy):
+    app = create_app(strategy, clock=clock, users=users)
+
+    @app.get("/explode")
+    def explode():
+        raise RuntimeError("the secret hunter2 in /srv/app/secrets.py, line 7")
+
+    srv = serve(app)
+    try:
+        response = srv.client().get(srv.url + "/explode")
+    finally:
+        srv.stop()
+    assert response.status_code == 500
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json() == {"error": "Internal Server Error", "reason": "the server failed; this is a bug"}
+    for leak in ("hunter2", "secrets.py", "RuntimeError", "Traceback", "explode"):
+        assert leak not in response.text
+    assert response.headers["Cache-Control"] == "no-store"

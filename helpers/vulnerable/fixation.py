@@ -22,7 +22,7 @@ from flask import Flask, Response, request
 
 from helpers.sessions import MAX_SESSION_ID_LENGTH, hash_session_id, new_session_id
 from helpers.users import UserDirectory
-from helpers.web import json_answer, login_user  # the safe app's JSON plumbing; the flaw is elsewhere
+from helpers.web_common import authenticate, json_answer  # what every course app shares; the flaw is elsewhere
 
 __all__ = ["COOKIE_NAME", "FixationProneSessions", "bind_login", "create_fixation_app"]
 
@@ -115,9 +115,7 @@ def create_fixation_app(users: UserDirectory, sessions: FixationProneSessions | 
 
     @app.post("/login")
     def login() -> Response:
-        user = login_user(users)
-        if isinstance(user, Response):
-            return user
+        user = authenticate(users)
         session_id = bind_login(table, request.cookies.get(COOKIE_NAME), user.username, user.role)
         response = json_answer(200, user=user.username, role=user.role)
         _set_cookie(response, session_id)
