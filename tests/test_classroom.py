@@ -116,6 +116,19 @@ def test_cell_score_follows_nbgrader() -> None:
     assert classroom.cell_score(ran(new_output("execute_result", data={"text/plain": "'done'"}, execution_count=1))) == 3
 
 
+@pytest.mark.parametrize(("value", "earned"), [("0", 0), ("2", 2), ("3", 3), ("-1", 3), ("'two'", 3), (["1", "2"], 3)])
+def test_partial_credit_is_nbgraders(value: str | list[str], earned: float) -> None:
+    # nbgrader 0.9's utils.get_partial_grade: 0 right is 0 points; a negative number or anything that is not one
+    # number is full marks (with a warning there); more than the cell's points is an error.
+    output = new_output("execute_result", data={"text/plain": value}, execution_count=1)
+    assert classroom.partial_credit(output, 3.0) == earned
+
+
+def test_partial_credit_above_the_points_cannot_be_graded() -> None:
+    with pytest.raises(ValueError, match="more than the cell's 3 points"):
+        classroom.partial_credit(new_output("execute_result", data={"text/plain": "4"}, execution_count=1), 3.0)
+
+
 def test_restore_locked_brings_back_hidden_tests_and_points() -> None:
     source = tiny_chapter()
     submission = classroom.student_version(source)
@@ -129,6 +142,74 @@ def test_restore_locked_brings_back_hidden_tests_and_points() -> None:
 
 def test_first_exercise_is_the_first_answer_and_its_check() -> None:
     assert classroom.first_exercise(tiny_chapter()) == (1, 2)
+
+
+def run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """classroom's exit code and what it wrote to stderr, for a command line that must stop early."""
+    with pytest.raises(SystemExit) as stopped:
+        classroom.main(argv)
+    return stopped.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    ["--grade", str(CHAPTERS[0]), "--out", "handout"],
+    [str(CHAPTERS[0]), "--grade", str(CHAPTERS[1])],
+    ["--workers", "0"],
+])
+def test_options_that_do_not_go_together_are_a_usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = run_main(argv, capsys)
+    assert code == 2 and err.startswith("usage: classroom.py") and "error:" in err, err
+
+
+@pytest.mark.parametrize("argv", [["--grade", "submissions/ada/03_no_such_chapter.ipynb"], ["no/such/chapter.ipynb"],
+                                  ["--grade", "README.md"]])
+def test_a_wrong_file_name_is_one_line_and_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    code, err = run_main(argv, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and err.startswith("classroom.py: error: "), err
+    assert "Traceback" not in err
+
+
+def test_grading_exit_code_is_1_when_a_submission_cannot_be_graded(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    source = next(path for path in CHAPTERS if path.name.startswith("03"))
+    good, _ = classroom.make_student(source, tmp_path / "ada")
+    broken = tmp_path / "bob" / source.name
+    broken.parent.mkdir()
+    broken.write_text('{"cells": "not a notebook"', encoding="utf-8")
+    assert classroom.run_grading([broken, good], workers=2) == 1
+    captured = capsys.readouterr()
+    assert f"{source.name}: could not be graded (" in captured.out
+    assert f"{source.stem}: 0/" in captured.out, "the other submission is still graded"
+    assert "1 of 2 submission(s) could not be graded" in captured.err
+
+
+def test_every_quiz_is_worth_a_point_per_question() -> None:
+    for path in CHAPTERS:
+        questions = json.loads((path.parent.parent / "data" / "quizzes" / f"{path.name[:2]}.json").read_text())["questions"]
+        (points,) = [classroom.grader(cell)["points"] for cell in classroom.read(path).cells
+                     if classroom.grader(cell).get("grade_id", "").endswith("_quiz_check")]
+        assert points == len(questions), f"{path.name}: the quiz check is worth {points}, the quiz has {len(questions)}"
+
+
+def test_half_the_quiz_right_earns_half_the_quiz_points(tmp_path: Path) -> None:
+    # The first chapter whose quiz has an even number of questions: half is a whole number of answers.
+    keys = {path: [q["answer"] for q in json.loads((path.parent.parent / "data" / "quizzes" /
+                                                    f"{path.name[:2]}.json").read_text())["questions"]] for path in CHAPTERS}
+    path, key = next((path, key) for path, key in keys.items() if len(key) % 2 == 0)
+    half = len(key) // 2
+    wrong = {letter: "A" if letter != "A" else "B" for letter in "ABCD"}
+    answers = {number: (letter if number <= half else wrong[letter]) for number, letter in enumerate(key, 1)}
+    copy, _ = classroom.make_student(path, tmp_path)
+    nb = classroom.read(copy)
+    (cell,) = [cell for cell in nb.cells if classroom.grader(cell).get("grade_id", "").endswith("_quiz")]
+    cell.source = f"answers = {answers!r}"
+    nbformat.write(nb, copy)
+    grade = classroom.grade_submission(copy)
+    quiz = {grade_id: points for grade_id, points in grade.points.items() if grade_id.endswith("_quiz_check")}
+    assert list(quiz.values()) == [(half, len(key))], f"{path.name}: {quiz}"
+    assert grade.score == half, f"{path.name}: only the quiz is answered, yet {grade.points}"
 
 
 @pytest.fixture(scope="module")

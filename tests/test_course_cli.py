@@ -1,5 +1,7 @@
-"""course.py as a learner meets it: arguments reach JupyterLab, Ctrl-C stops it cleanly, a headless run
-reports every chapter, and the README's papermill example runs as written."""
+"""course.py as a learner meets it: `lab` opens the learner's workbook (`--solutions` the full versions), arguments
+reach JupyterLab, Ctrl-C stops it cleanly, a headless run reports every chapter, the README's papermill example
+runs as written, `--help` installs nothing, and mistakes end in one clear message and an exit code, never a
+traceback."""
 
 from __future__ import annotations
 
@@ -35,10 +37,15 @@ FAKE_PYTHON = Path("/venv/bin/python")
 def launched(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """Commands course.py would run for ``lab``, recorded instead of run (no venv set-up, no JupyterLab)."""
     commands: list[list[str]] = []
-    monkeypatch.setattr(course, "ensure_environment", lambda kind: FAKE_PYTHON)
+    monkeypatch.setattr(course, "ensure_environment", lambda kind, retry: FAKE_PYTHON)
     monkeypatch.setattr(course, "has_curve", lambda python: True)
+    monkeypatch.setattr(course, "make_workbook", lambda python, folder: commands.append(["workbook", str(folder)]) or 0)
     monkeypatch.setattr(course, "run_until_interrupted", lambda command, env=None: commands.append(command) or 0)
     return commands
+
+
+def no_install(kind: str, retry: str) -> Path:
+    pytest.fail(f"course.py started installing ({kind}) where it should not")
 
 
 def notebook(path: Path, *sources: str) -> Path:
@@ -58,31 +65,131 @@ def notebook(path: Path, *sources: str) -> Path:
 ])
 def test_lab_passes_every_argument_after_lab_to_jupyterlab(launched: list[list[str]], jupyter_args: list[str]) -> None:
     assert course.main(["lab", *jupyter_args]) == 0
-    assert launched == [[str(FAKE_PYTHON), "-m", "jupyter", "lab", f"--notebook-dir={course.NOTEBOOKS}",
+    assert launched == [["workbook", str(course.WORKBOOK)],
+                        [str(FAKE_PYTHON), "-m", "jupyter", "lab", f"--notebook-dir={course.WORKBOOK}",
                          "--KernelManager.transport_encryption=auto", *jupyter_args]]
+
+
+def test_lab_solutions_opens_the_full_versions_and_makes_no_workbook(launched: list[list[str]]) -> None:
+    assert course.main(["lab", "--solutions", "--no-browser"]) == 0
+    assert launched == [[str(FAKE_PYTHON), "-m", "jupyter", "lab", f"--notebook-dir={course.NOTEBOOKS}",
+                         "--KernelManager.transport_encryption=auto", "--no-browser"]]
+
+
+def test_lab_opens_nothing_when_the_workbook_cannot_be_made(monkeypatch: pytest.MonkeyPatch,
+                                                            launched: list[list[str]],
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(course, "make_workbook", lambda python, folder: 1)
+    assert course.main(["lab"]) == 1
+    assert launched == [] and "could not make your copies in workbook/" in capsys.readouterr().err
+
+
+def test_the_workbook_is_git_ignored() -> None:
+    ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert f"{course.WORKBOOK.name}/" in ignored, "a learner's copies must never be committed by accident"
 
 
 def test_lab_leaves_kernel_encryption_to_a_caller_who_sets_it(launched: list[list[str]]) -> None:
     assert course.main(["lab", "--KernelManager.transport_encryption=required"]) == 0
-    assert [arg for arg in launched[0] if "transport_encryption" in arg] == ["--KernelManager.transport_encryption=required"]
+    assert [arg for arg in launched[-1] if "transport_encryption" in arg] == ["--KernelManager.transport_encryption=required"]
 
 
 def test_lab_leaves_kernel_encryption_off_where_pyzmq_cannot_do_it() -> None:
-    assert "--KernelManager.transport_encryption=auto" not in course.lab_command(FAKE_PYTHON, [], encrypted_kernels=False)
+    assert "--KernelManager.transport_encryption=auto" not in course.lab_command(FAKE_PYTHON, course.WORKBOOK, [],
+                                                                                 encrypted_kernels=False)
 
 
 def test_this_environment_encrypts_kernel_channels() -> None:
     assert course.has_curve(Path(sys.executable)), "pyzmq without CurveZMQ: kernels would talk in plain text"
 
 
-@pytest.mark.parametrize("argv", [["lab", "--headless", "--port=8888"], ["lab", "--out", "somewhere"],
-                                  ["lab", "--headless", "no/such/notebook.ipynb"]])
-def test_lab_refuses_arguments_that_mean_nothing_there(launched: list[list[str]], argv: list[str],
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("argv", [
+    ["lab", "--headless", "--port=8888"], ["lab", "--out", "somewhere"], ["lab", "--headless", "no/such/notebook.ipynb"],
+    ["lab", "--solutions", "--headless"], ["lecture"], [], ["execute", "--fast"], ["execute", "no/such/notebook.ipynb"],
+    ["grade", "--all"], ["student", "--grade", "tests/test_course_cli.py", "--out", "handout"],
+    ["student", "notebooks/03_jwt_from_scratch.ipynb", "--grade", "tests/test_course_cli.py"],
+    ["student", "--workers", "0"], ["student", "--bogus"], ["student", "--grade", "no/such/03_jwt_from_scratch.ipynb"],
+])
+def test_arguments_that_mean_nothing_there_are_a_usage_error_before_any_install(
+        launched: list[list[str]], monkeypatch: pytest.MonkeyPatch, argv: list[str],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(course, "ensure_environment", no_install)
     with pytest.raises(SystemExit) as stopped:
         course.main(argv)
-    assert stopped.value.code == 2 and "error:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and "error:" in err and "Traceback" not in err, err
     assert launched == []
+
+
+@pytest.mark.parametrize("command", ["", "lab", "grade", "student", "test", "execute"])
+def test_help_installs_nothing_even_on_a_fresh_clone(tmp_path: Path, command: str) -> None:
+    clone = tmp_path / "clone"  # course.py alone: no .venv, no requirements, nothing to install from
+    clone.mkdir()
+    (clone / "course.py").write_bytes(COURSE_PY.read_bytes())
+    result = subprocess.run([sys.executable, "course.py", *filter(None, [command]), "--help"], cwd=clone,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert result.stdout.startswith(f"usage: course.py {command}".rstrip()), result.stdout[:200]
+    assert sorted(path.name for path in clone.iterdir()) == ["course.py"], "--help created files"
+
+
+def fresh_clone_with_a_broken_pip(tmp_path: Path) -> Path:
+    """course.py and its requirements in a folder whose .venv's python fails every command, as pip does offline."""
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    for name in ("course.py", "requirements.txt", "requirements-test.txt", "pyproject.toml"):
+        (clone / name).write_bytes((ROOT / name).read_bytes())
+    python = clone / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("#!/bin/sh\necho 'ERROR: Could not find a version that satisfies the requirement' >&2\nexit 1\n")
+    python.chmod(0o755)
+    return clone
+
+
+@pytest.mark.skipif(os.name == "nt", reason="a POSIX shell script stands in for the venv's python")
+@pytest.mark.parametrize(("argv", "retry"), [(["lab"], "python3 course.py lab"), (["test", "-k", "x"], "python3 course.py test")])
+def test_a_failed_install_says_what_failed_and_how_to_retry(tmp_path: Path, argv: list[str], retry: str) -> None:
+    clone = fresh_clone_with_a_broken_pip(tmp_path)
+    result = subprocess.run([sys.executable, "course.py", *argv], cwd=clone, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr, result.stderr
+    kind = "requirements.txt" if argv[0] == "lab" else "requirements-test.txt"
+    message = result.stderr.strip().splitlines()[-1]
+    assert message.startswith(f"course.py: error: installing {kind} into .venv/ failed (pip exited with code 1"), message
+    assert f"run `{retry}` again" in message
+    assert not list((clone / ".venv").glob(".installed-*")), "a failed install must be retried next time"
+
+
+def test_a_venv_that_cannot_be_made_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    def no_ensurepip(self: object, folder: object) -> None:
+        raise subprocess.CalledProcessError(1, ["python3", "-m", "ensurepip"])
+
+    monkeypatch.setattr(course, "VENV", tmp_path / ".venv")
+    monkeypatch.setattr(course.venv.EnvBuilder, "create", no_ensurepip)
+    assert course.main(["execute"]) == 1
+    err = capsys.readouterr().err
+    assert "could not create .venv/" in err and "python3-venv" in err and "Traceback" not in err, err
+
+
+def test_student_passes_on_the_grading_exit_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capfd: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "03_jwt_from_scratch.ipynb"  # a chapter's name, but not a notebook
+    broken.write_text("{ this is not JSON", encoding="utf-8")
+    monkeypatch.setattr(course, "ensure_environment", lambda kind, retry: Path(sys.executable))
+    assert course.main(["student", "--grade", str(broken)]) == 1
+    captured = capfd.readouterr()
+    assert "03_jwt_from_scratch.ipynb: could not be graded (" in captured.out
+    assert "Traceback" not in captured.err, captured.err
+
+
+def test_course_py_names_only_files_that_exist() -> None:
+    source = COURSE_PY.read_text(encoding="utf-8")
+    tools = re.findall(r'ROOT / "tools" / "([\w.]+)"', source)
+    assert tools and all((ROOT / "tools" / name).is_file() for name in tools), tools
+    named = re.findall(r"\b((?:notebooks|tools|tests|data)/[\w./-]+\.\w+)", source)
+    assert all((ROOT / name).exists() for name in named), [name for name in named if not (ROOT / name).exists()]
+    assert all(path.is_file() for path in course.REQUIREMENTS.values())
 
 
 def test_headless_runs_every_notebook_after_a_failure_and_ends_with_a_summary(

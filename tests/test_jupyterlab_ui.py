@@ -1,4 +1,5 @@
-"""What a learner sees: JupyterLab started as ``course.py lab`` starts it, every chapter run through its UI in Chromium.
+"""What a learner sees: JupyterLab started as ``course.py lab --solutions`` starts it, every chapter run through its UI
+in Chromium.
 
 For each chapter (a copy in a temporary folder: the committed notebooks are never touched) the test
 opens it, checks that opening alone did not mark it modified, clicks Run → Run All Cells, waits for
@@ -100,13 +101,14 @@ class Lab:
         self.base = f"http://127.0.0.1:{self.port}"
         course = load_course()
         python = Path(sys.executable)
-        course.NOTEBOOKS = self.notebooks  # course.py's own command line, pointed at the copies
         extra = ["--no-browser", "--ip=127.0.0.1", f"--port={self.port}",
                  f"--IdentityProvider.token={self.token}", f"--LabApp.user_settings_dir={folder / 'settings'}",
                  f"--LabApp.workspaces_dir={folder / 'workspaces'}", "--ServerApp.port_retries=0"]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             extra.append("--allow-root")
-        command = course.lab_command(python, extra, course.has_curve(python))
+        # course.py's own command line for `lab --solutions`, pointed at the copies: the full versions run
+        # through; a learner's copies stop at the first exercise by design (tests/test_workbook.py checks those).
+        command = course.lab_command(python, self.notebooks, extra, course.has_curve(python))
         env = {**course.course_environment(), "JUPYTER_RUNTIME_DIR": str(folder / "runtime"),
                "JUPYTER_CONFIG_DIR": str(folder / "config"), "IPYTHONDIR": str(folder / "ipython")}
         self.log = (folder / "jupyterlab.log").open("wb")

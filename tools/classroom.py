@@ -28,6 +28,7 @@ import argparse
 import hashlib
 import os
 import re
+import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -231,19 +232,28 @@ def execute(nb: NotebookNode, cwd: Path, timeout: int = CELL_TIMEOUT) -> Noteboo
     run = nbformat.from_dict(nb)
     NotebookClient(run, timeout=timeout, kernel_name="python3", allow_errors=True, record_timing=False,
                    extra_arguments=["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"],
-                   resources={"metadata": {"path": str(cwd)}}).execute()
+                   resources={"metadata": {"path": str(cwd)}}).execute(stderr=subprocess.DEVNULL)
+    # The kernel process's own stderr carries only its logs (a cell's stderr reaches the notebook over
+    # iopub), such as its complaint when it is stopped after a cell ran out of time.
     return run
 
 
 def partial_credit(output: NotebookNode, points: float) -> float:
-    """The points a grade cell's value earns: a number from 0 to ``points`` is the grade, anything else full marks."""
-    text = output.get("data", {}).get("text/plain", "")
+    """The points a grade cell's value earns, by nbgrader 0.9's rule: a number from 0 to ``points`` is the grade
+    (0 right is 0), a negative number or anything that is not one number earns full marks."""
+    text = output.get("data", {}).get("text/plain")
+    if not text:
+        raise ValueError("a grade cell's value has no text/plain form")
+    if not isinstance(text, str):
+        if len(text) > 1:
+            return points
+        text = text[0]
     try:
-        value = float(text if isinstance(text, str) else "".join(text))
+        value = float(text)
     except ValueError:
         return points
     if value > points:
-        raise ValueError(f"partial credit {value} is more than the cell's {points} points")
+        raise ValueError(f"partial credit {value:g} is more than the cell's {points:g} points")
     return value if value >= 0 else points
 
 
@@ -468,27 +478,83 @@ def run_checks(paths: Sequence[Path], out_dir: Path, workers: int) -> int:
     return 1 if failed or not reports else 0
 
 
-def run_grading(paths: Sequence[Path], workers: int) -> int:
-    """Autograde learners' submitted copies; print each one's score per grade cell and in total."""
-    grades = list(in_parallel(grade_submission, [(path,) for path in paths], workers))
-    for grade in grades:
+@dataclass(frozen=True)
+class Ungradable:
+    """A submission that could not be graded, and why."""
+
+    notebook: str
+    reason: str
+
+
+def try_grade(submission_path: Path, source_dir: Path = NOTEBOOKS) -> Grade | Ungradable:
+    """The Grade of a submission, or why it could not be graded (not a notebook, a run that never finished)."""
+    try:
+        return grade_submission(submission_path, source_dir)
+    except Exception as error:  # noqa: BLE001  (one learner's broken file must not stop the others' grading)
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        return Ungradable(submission_path.name, f"{type(error).__name__}: {reason}" if reason else type(error).__name__)
+
+
+def run_grading(paths: Sequence[Path], workers: int, source_dir: Path = NOTEBOOKS) -> int:
+    """Autograde learners' submitted copies; print each one's score per grade cell and in total.
+
+    0 when every submission was graded (whatever its score), 1 when one or more could not be.
+    """
+    results = list(in_parallel(try_grade, [(path, source_dir) for path in paths], workers))
+    for result in results:
+        if isinstance(result, Ungradable):
+            print(f"{result.notebook}: could not be graded ({result.reason})\n", flush=True)
+            continue
         print(table(["grade cell", "earned", "of", ""],
-                    ([grade_id, f"{earned:g}", f"{possible:g}", ""] for grade_id, (earned, possible) in grade.points.items())))
-        print(f"{grade.notebook}: {grade.score:g}/{grade.max_score:g}; first error: {grade.first_error or 'none'}\n")
-    return 0
+                    ([grade_id, f"{earned:g}", f"{possible:g}", ""] for grade_id, (earned, possible) in result.points.items())))
+        print(f"{result.notebook}: {result.score:g}/{result.max_score:g}; first error: {result.first_error or 'none'}\n")
+    failed = [result.notebook for result in results if isinstance(result, Ungradable)]
+    if failed:
+        print(f"{len(failed)} of {len(results)} submission(s) could not be graded: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def argument_errors(notebooks: Sequence[Path], out: Path | None, grade: Sequence[Path] | None,
+                    source_dir: Path = NOTEBOOKS) -> tuple[str | None, str | None]:
+    """(a usage error, a one-line file error) for the command line, each None when there is none."""
+    if grade and (notebooks or out is not None):
+        extra = "chapter paths" if notebooks else "--out"
+        return f"--grade FILE ... scores submitted copies; it does not take {extra} (make student versions without --grade)", None
+    for path in (*(grade or ()), *notebooks):
+        if not path.is_file():
+            return None, f"no such notebook: {path}"
+    for path in grade or ():
+        if not (source_dir / path.name).is_file():
+            return None, f"{path}: no chapter of that name in {source_dir.name}/ (a submission keeps its chapter's file name)"
+    return None, None
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line: make and check student versions, or --grade submitted copies."""
+    made = argparse.ArgumentParser(prog="classroom.py", description="Make, check and autograde the student versions of the chapters.",
+                                   usage="%(prog)s [-h] [--workers N] ([NB ...] [--out DIR] | --grade FILE [FILE ...])")
+    made.add_argument("notebooks", nargs="*", type=Path, help="chapters to use (default: every notebooks/NN_*.ipynb)")
+    made.add_argument("--out", type=Path, metavar="DIR", help="where the student versions go (default: build/student)")
+    made.add_argument("--grade", nargs="+", type=Path, metavar="FILE", help="autograde these submitted copies instead")
+    made.add_argument("--workers", type=int, metavar="N", default=default_workers(),
+                      help="notebooks run at once (default: one per core)")
+    return made
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description="Make, check and autograde the student versions of the chapters.")
-    parser.add_argument("notebooks", nargs="*", type=Path, help="chapters to use (default: every notebooks/NN_*.ipynb)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the student versions go (default: build/student)")
-    parser.add_argument("--grade", nargs="+", type=Path, metavar="FILE", help="autograde these submitted copies instead")
-    parser.add_argument("--workers", type=int, default=default_workers(), help="notebooks run at once (default: one per core)")
-    args = parser.parse_args(argv)
+    command = parser()
+    args = command.parse_args(argv)
+    if args.workers < 1:
+        command.error("--workers must be 1 or more")
+    usage_error, file_error = argument_errors(args.notebooks, args.out, args.grade)
+    if usage_error:
+        command.error(usage_error)
+    if file_error:
+        command.exit(2, f"{command.prog}: error: {file_error}\n")
     if args.grade:
         return run_grading([path.resolve() for path in args.grade], args.workers)
     paths = [path.resolve() for path in args.notebooks] or chapters()
-    return run_checks(paths, args.out.resolve(), args.workers)
+    return run_checks(paths, (args.out or DEFAULT_OUT).resolve(), args.workers)
 
 
 if __name__ == "__main__":
