@@ -347,7 +347,7 @@ def _any_principal() -> Principal:
 
 
 def requires(find_caller: Callable[[], Principal]) -> Callable[[View], View]:
-    """A decorator that lets a view run only once ``find_caller`` has named the caller, kept in ``flask.g.auth``."""
+    """A decorator that lets a view run only once ``find_caller`` names the caller (kept in ``flask.g.auth``)."""
 
     def decorator(view: View) -> View:
         @functools.wraps(view)
