@@ -26,6 +26,10 @@ apart: the thief rotates the family until its fixed deadline. Reuse detection fi
 comes back with the spent token, however many times the thief has rotated since: a family remembers
 every token it spent while it lives (it ends instead at ``max_rotations_per_family`` rotations).
 
+``race_rotation`` presents one refresh token from many threads at the same instant, as two tabs (or a
+thief and the user) can, and reports how a store's ``rotate`` answered each: exactly one rotation may
+succeed, every other one is a reuse, and the family ends revoked.
+
 ``logout_ends`` asks the same question of every credential one login creates at once (session
 cookie, refresh cookie, access token), on a hybrid server, with or without a denylist.
 ``denylist_size_over_time`` runs many logouts through a server with a denylist and reports how
@@ -35,9 +39,13 @@ many entries the list holds each minute when it is purged every minute.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+import sys
+import threading
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http.cookiejar import Cookie
+from typing import TypeVar
 
 import requests
 
@@ -53,13 +61,17 @@ __all__ = [
     "DenylistGrowth",
     "LogoutOutcome",
     "Replay",
+    "RotationRace",
     "StolenRefresh",
     "denylist_size_over_time",
     "exposure_minutes",
     "logout_ends",
+    "race_rotation",
     "replay_after_logout",
     "thief_refreshes_first",
 ]
+
+Store = TypeVar("Store")
 
 STRATEGIES = ("session", "jwt", "jwt+refresh", "jwt+denylist")
 DEMO_SECRET = b"DEMO ONLY: chapter 05 revocation replay secret, 32+ bytes"  # HS256 key for the replay servers
@@ -278,3 +290,49 @@ def denylist_size_over_time(
             denied_total.append(denied)
             clock.advance(minutes=1)
     return DenylistGrowth(tuple(minutes), tuple(stored), tuple(denied_total))
+
+
+@dataclass(frozen=True)
+class RotationRace:
+    """One refresh token presented by many threads at once: how each was answered, and what became of the winner."""
+
+    outcomes: dict[str, int]  # "rotated", or the name of the exception raised -> how many threads got it (sorted)
+    successor_rotates: bool  # True if the token a winner received could be rotated afterwards
+
+
+def race_rotation(rotate: Callable[[Store, str], str], store: Store, token: str, tabs: int,
+                  switch_interval: float = 1e-6) -> RotationRace:
+    """Call ``rotate(store, token)`` from ``tabs`` threads released at once; count the outcomes, then try a winner's token.
+
+    The interpreter is told to switch threads every ``switch_interval`` seconds meanwhile, so a check
+    and an update that are not one atomic step are interleaved as often as possible.
+    """
+    if tabs < 2:
+        raise ValueError(f"a race needs at least two threads, got {tabs}")
+    start, outcomes, winners, guard = threading.Barrier(tabs), Counter[str](), [], threading.Lock()
+
+    def tab() -> None:
+        start.wait()
+        try:
+            successor, outcome = rotate(store, token), "rotated"
+        except Exception as error:  # whatever the store raises is the outcome being counted
+            successor, outcome = None, type(error).__name__
+        with guard:
+            outcomes[outcome] += 1
+            winners.extend([successor] if successor is not None else [])
+
+    threads = [threading.Thread(target=tab) for _ in range(tabs)]
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(switch_interval)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(previous)
+    try:
+        survived = bool(winners) and rotate(store, winners[0]) is not None
+    except Exception:  # refused, as a revoked family's token must be
+        survived = False
+    return RotationRace(dict(sorted(outcomes.items())), survived)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+import threading
+import time
+
 import pytest
 
 from helpers.clock import FrozenClock
 from helpers.refresh import MemoryRefreshStore, SQLiteRefreshStore
 from helpers.revocation import (
-    STRATEGIES, denylist_size_over_time, exposure_minutes, logout_ends, replay_after_logout, thief_refreshes_first,
+    STRATEGIES, RotationRace, denylist_size_over_time, exposure_minutes, logout_ends, race_rotation, replay_after_logout,
+    thief_refreshes_first,
 )
 from helpers.users import UserDirectory
 
@@ -137,3 +143,43 @@ def test_thief_run_rejects_bad_intervals(users: UserDirectory) -> None:
     with pytest.raises(ValueError):
         thief_refreshes_first(users, "alice", "wonderland", clock=FrozenClock(START), every_minutes=0,
                               duration_minutes=10)
+
+
+class _Store:
+    """A minimal family store for race_rotation: one family, optionally without a lock."""
+
+    def __init__(self, locked: bool) -> None:
+        self.current: str | None = "t0"
+        self.spent: set[str] = set()
+        self.lock = threading.Lock() if locked else contextlib.nullcontext()
+        self.issued = 0
+
+
+def _rotate(store: _Store, token: str) -> str:
+    with store.lock:
+        if store.current is None or (token != store.current and token not in store.spent):
+            raise LookupError("refused")
+        if token in store.spent:
+            store.current = None
+            raise PermissionError("reuse")
+        time.sleep(0.001)  # the gap a racing thread slips into when nothing serialises the check and the update
+        store.spent.add(token)
+        store.issued += 1
+        store.current = f"t{store.issued}"
+        return store.current
+
+
+def test_race_rotation_finds_one_winner_one_reuse_and_a_revoked_family_when_rotation_is_atomic() -> None:
+    race = race_rotation(_rotate, _Store(locked=True), "t0", 8)
+    assert race == RotationRace({"rotated": 1, "PermissionError": 1, "LookupError": 6}, successor_rotates=False)
+    assert sys.getswitchinterval() > 1e-6  # restored
+
+
+def test_race_rotation_exposes_a_check_then_act_gap() -> None:
+    race = race_rotation(_rotate, _Store(locked=False), "t0", 8)
+    assert race.outcomes.get("rotated", 0) > 1
+
+
+def test_race_rotation_needs_two_threads() -> None:
+    with pytest.raises(ValueError):
+        race_rotation(_rotate, _Store(locked=True), "t0", 1)
