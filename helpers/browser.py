@@ -27,6 +27,7 @@ helpers.browser --record`` rewrites it). Playwright is imported only when a brow
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -39,6 +40,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -461,10 +463,10 @@ class ScenarioRun:
 
     @property
     def source(self) -> str:
-        """One line saying which run this is (it names a browser version, so notebooks don't compare it)."""
+        """Which run this is, and why not a live one (it names a browser version, so notebooks don't compare it)."""
         if self.live:
             return f"real browser column: a live run in {self.browser}, just now"
-        return f"real browser column: the committed run ({self.browser}); no live run: {self.note}"
+        return f"real browser column: the committed run ({self.browser})\nno live run: {self.note}"
 
 
 def _shown(names: set[str], among: Sequence[str] | None = None) -> str:
@@ -486,12 +488,29 @@ def _outcomes(readable: set[str], kept: set[str], sent: Mapping[str, set[str]]) 
     return dict(zip(COOKIE_SCENARIOS, rows, strict=True))
 
 
+def _event_loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def run_cookie_scenarios(timeout: float = 10.0, *, playwright: Any | None = None) -> ScenarioRun:
     """Play ``COOKIE_SCENARIOS`` in a real Chromium (third-party cookies allowed, so SameSite alone decides).
 
     Starts the cookie lab (https://app.test), an attacker's site (http://evil.test) and a fresh profile,
-    and stops all three before returning. Raises ``RuntimeError`` when no browser can run here.
+    and stops all three before returning. Raises ``RuntimeError`` when no browser can run here. In a
+    notebook, where an asyncio loop runs and Playwright's sync API refuses to start, it runs on a worker
+    thread that has ended when this returns.
     """
+    if playwright is None and _event_loop_running():
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chromium") as worker:
+            return worker.submit(_play_cookie_scenarios, timeout).result()
+    return _play_cookie_scenarios(timeout, playwright)
+
+
+def _play_cookie_scenarios(timeout: float, playwright: Any | None = None) -> ScenarioRun:
     lab, evil = CookieLab(SCENARIO_COOKIES), AttackerSite()
     with (
         serve(lab.app) as lab_server,

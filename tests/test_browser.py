@@ -11,8 +11,11 @@ Without Playwright or a Chromium these tests skip with one line; with ``CI=true`
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -25,10 +28,12 @@ from helpers.browser import (
     LAB_COOKIES,
     AttackerSite,
     CookieLab,
+    ScenarioRun,
     Seen,
     chromium,
     chromium_profile,
     compare_with_model,
+    cookie_scenarios,
     load_scenario_run,
     model_cookie_scenarios,
     run_cookie_scenarios,
@@ -441,3 +446,16 @@ def test_the_committed_scenario_run_still_matches_a_live_one(playwright: Any) ->
     assert live.outcomes == model_cookie_scenarios()
     assert live.outcomes["SameSite: cross-site form POST"] == "none, unset"  # default Lax, young: rides a form POST
     assert max(len(line) for line in str(scenario_table(live.outcomes, committed.outcomes)).splitlines()) <= 120
+
+
+def test_a_notebook_kernel_gets_a_live_run_too() -> None:
+    # A kernel runs cells inside an asyncio loop, where Playwright's sync API refuses to start.
+    async def in_a_kernel() -> ScenarioRun:
+        return cookie_scenarios("auto", timeout=WAIT)
+
+    before = threading.active_count()
+    with ThreadPoolExecutor(max_workers=1) as kernel:  # a thread of its own: this one may hold the module's Playwright
+        run = kernel.submit(asyncio.run, in_a_kernel()).result()
+    assert run.live, run.source
+    assert run.outcomes == load_scenario_run().outcomes
+    assert threading.active_count() == before  # its worker thread has ended
