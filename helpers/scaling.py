@@ -9,8 +9,8 @@
 * ``token_sizes`` — how an access token grows with its claims, per algorithm.
 * ``most_claims_that_fit`` — the most permission strings a token can carry within a byte limit.
 * ``bytes_per_session`` — what one stored session costs in each store.
-* ``denylist_over_time`` — how many revoked-token entries a denylist holds when users log out at a
-  steady rate (it levels off at rate × token lifetime).
+* ``running`` — one setup's cluster of servers, for an experiment written out in a notebook.
+* ``request_latencies`` — one kind of request timed, one after another, in milliseconds.
 * ``save_rows`` / ``load_rows`` — CSV files under ``data/results/`` for a full run, and reading them
   back so a saved run can be charted without measuring again.
 
@@ -22,10 +22,10 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
-import random
 import secrets
 import tempfile
 import threading
+import time
 import tracemalloc
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -36,7 +36,7 @@ from typing import Any
 from helpers import tokens
 from helpers.bench import Measurement, measure
 from helpers.clock import Clock, FrozenClock
-from helpers.cluster import BalancedClient, start_cluster
+from helpers.cluster import BalancedClient, Cluster, start_cluster
 from helpers.denylist import JtiDenylist
 from helpers.load import LoadResult, run_load
 from helpers.server import serve
@@ -50,15 +50,17 @@ __all__ = [
     "bytes_per_session",
     "check_costs",
     "counting_calls",
-    "denylist_over_time",
     "end_to_end",
     "load_rows",
     "login",
     "most_claims_that_fit",
+    "request_latencies",
+    "running",
     "save_rows",
     "standard_setups",
     "store_calls_per_request",
     "success_by_servers",
+    "token_claims",
     "token_sizes",
     "write_load",
 ]
@@ -111,7 +113,7 @@ def standard_setups(clock: Clock, workdir: Path, redis_url: str | None = None,
 
 
 @contextlib.contextmanager
-def _running(setup: Setup, servers: int, clock: Clock, users: UserDirectory) -> Iterator[Any]:
+def running(setup: Setup, servers: int, clock: Clock, users: UserDirectory) -> Iterator[Cluster]:
     """A cluster of ``servers`` running ``setup``; stores closed and servers stopped on the way out."""
     stores: list[SessionStore] = []
     secret = secrets.token_bytes(32)  # every JWT server shares the signing key, as a real deployment would
@@ -148,7 +150,7 @@ def success_by_servers(
     rows: list[Row] = []
     for setup in setups:
         for servers in server_counts:
-            with _running(setup, servers, clock, users) as cluster:
+            with running(setup, servers, clock, users) as cluster:
                 ok = sent = 0
                 for username, password in credentials:
                     client = cluster.client(sticky=setup.sticky)
@@ -166,6 +168,19 @@ def success_by_servers(
     return rows
 
 
+def request_latencies(send: Callable[[], int], count: int,
+                      timer: Callable[[], float] = time.perf_counter) -> list[float]:
+    """Send ``count`` requests one after another with ``send`` (which returns the status); each one's latency in ms."""
+    latencies: list[float] = []
+    for _ in range(count):
+        started = timer()
+        status = send()
+        latencies.append((timer() - started) * 1000)
+        if not 200 <= status < 300:
+            raise RuntimeError(f"a timed request was answered {status}")
+    return latencies
+
+
 def end_to_end(
     setups: Sequence[Setup], client_counts: Sequence[int], users: UserDirectory, credentials: tuple[str, str],
     requests_per_point: int, clock: Clock, progress: Callable[[str], None] | None = print,
@@ -176,7 +191,7 @@ def end_to_end(
             raise ValueError(f"requests_per_point ({requests_per_point}) must split evenly over {clients} clients")
     rows: list[Row] = []
     for setup in setups:
-        with _running(setup, 1, clock, users) as cluster:
+        with running(setup, 1, clock, users) as cluster:
 
             def make_sender(k: int) -> Callable[[], tuple[int, int]]:
                 client = cluster.client()
@@ -300,13 +315,18 @@ def write_load(store: SessionStore, calls: int, clock: FrozenClock, seconds_betw
     return rows
 
 
+def token_claims(permissions: int) -> dict[str, Any]:
+    """An access token's usual claims plus ``permissions`` permission strings such as ``orders:read:region-042``."""
+    return {"sub": "alice", "role": "user", "iss": "auth-course", "aud": "auth-course-api", "iat": 1_700_000_000,
+            "exp": 1_700_000_900, "jti": "0" * 32,
+            "permissions": [f"orders:read:region-{n:03d}" for n in range(permissions)]}
+
+
 def token_sizes(claim_counts: Sequence[int], algorithms: Sequence[str], keys: dict[str, Any]) -> list[Row]:
     """Length in bytes of an access token carrying the usual claims plus ``n`` permission strings."""
     rows: list[Row] = []
-    base = {"sub": "alice", "role": "user", "iss": "auth-course", "aud": "auth-course-api",
-            "iat": 1_700_000_000, "exp": 1_700_000_900, "jti": "0" * 32}
     for count in claim_counts:
-        claims = dict(base, permissions=[f"orders:read:region-{n:03d}" for n in range(count)])
+        claims = token_claims(count)
         for algorithm in algorithms:
             token = tokens.encode(claims, keys[algorithm], algorithm=algorithm)
             rows.append({"claims": count, "algorithm": algorithm, "bytes": len(token)})
@@ -377,31 +397,6 @@ def bytes_per_session(sessions: int, redis_url: str | None = None, postgres_url:
             rows.append({"store": "PostgreSQL", "bytes": (pg.connection.execute(size).fetchone()[0] - before) / sessions})
             pg.connection.execute(f"DROP TABLE {table}")
     rows.append({"store": "JWT (nothing stored)", "bytes": 0.0})
-    return rows
-
-
-def denylist_over_time(denylist: JtiDenylist, clock: FrozenClock, logouts_per_hour: int, token_ttl_minutes: float,
-                       hours: float, rng: random.Random, step_minutes: float = 1.0) -> list[Row]:
-    """Simulate steady logouts whose tokens have a random part of their life left; the denylist's size each step.
-
-    A user logs out at a random moment of their access token's life, so the token still has between
-    0 and ``token_ttl_minutes`` to run; the denylist must hold its jti that long, then purges it.
-    """
-    if logouts_per_hour < 1:
-        raise ValueError(f"logouts_per_hour must be at least 1, got {logouts_per_hour}")
-    step, gap, ttl = 60.0 * step_minutes, 3600.0 / logouts_per_hour, 60.0 * token_ttl_minutes
-    start = next_logout = clock.now()
-    rows: list[Row] = []
-    logouts = 0
-    while clock.now() - start < hours * 3600:
-        end_of_step = clock.now() + step
-        while next_logout < end_of_step:
-            denylist.deny(f"jti-{logouts:08d}", next_logout + rng.uniform(0.0, ttl))
-            logouts += 1
-            next_logout += gap
-        clock.advance(seconds=step)
-        denylist.purge_expired()
-        rows.append({"minutes": round((clock.now() - start) / 60, 3), "entries": denylist.count()})
     return rows
 
 

@@ -55,3 +55,36 @@ def test_a_projection_keeps_the_shade_but_is_dashed_and_has_no_markers():
     projected = projected_style(style)
     assert projected["color"] == style["color"] and projected["marker"] is None
     assert projected["linestyle"] not in ("-", "solid") and projected["linestyle"] != style["linestyle"]
+
+
+def test_each_experiment_chart_is_drawn_whole_by_one_call_and_closed():
+    from types import SimpleNamespace
+
+    from helpers import plots
+
+    use_course_style()
+    success = [{"setup": name, "servers": n, "success_rate": rate} for name, rate in (("own", 0.0), ("JWT", 1.0))
+               for n in (1, 2)]
+    costs = [{"what": what, "median_us": m, "q1_us": m * 0.9, "q3_us": m * 1.1}
+             for what, m in (("HS256 decode", 20.0), ("dict get", 2.0), ("dict touch", 3.0))]
+    load = [{"setup": name, "clients": k, "latency_median_ms": 2.0 * k, "latency_q1_ms": 1.5 * k,
+             "latency_q3_ms": 2.5 * k, "throughput_rps": 400.0} for name in ("SQLite", "JWT") for k in (1, 2, 8)]
+    sizes = [{"claims": n, "algorithm": alg, "bytes": 300 + 35 * n} for alg in ("HS256", "RS256") for n in (0, 50)]
+    state = [{"store": "SQLite file", "bytes": 324.0}, {"store": "JWT (nothing stored)", "bytes": 0.0}]
+    growth = SimpleNamespace(minutes=(0, 1, 2), stored=(2, 3, 1), denied_total=(2, 3, 3))
+    charts = {
+        "success": (plots.success_chart(success, [1, 2]), 2),
+        "costs": (plots.check_cost_chart(costs, 1.4), None),
+        "latency": (plots.latency_chart(load), 2),
+        "throughput": (plots.throughput_chart(load), 2),
+        "sizes": (plots.token_size_chart(sizes, 4082, 58), 4),
+        "state": (plots.state_chart(state, 2000, [10**3, 10**6]), 2),
+        "denylist": (plots.denylist_chart(growth), 2),
+    }
+    for name, (figure, entries) in charts.items():
+        axes = figure.axes[0]
+        assert axes.get_xlabel() and axes.get_ylabel() and axes.get_title(), name
+        assert not matplotlib.pyplot.fignum_exists(figure.number), f"{name}: left open, a notebook would show it twice"
+        if entries is not None:
+            assert len(axes.get_legend().get_texts()) == entries, name
+    assert charts["costs"][0].get_size_inches()[1] == TALL_FIGSIZE[1]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import random
 import threading
 
 import pytest
 
 from helpers import scaling
 from helpers.clock import FrozenClock
-from helpers.denylist import MemoryDenylist
 from helpers.keys import demo_private_key
 from helpers.postgres_sessions import PostgresStore
 from helpers.redis_sessions import RedisStore
@@ -157,20 +155,19 @@ def test_bytes_per_session_are_positive_for_stores_and_zero_for_jwt():
     assert sizes["JWT (nothing stored)"] == 0
 
 
-def test_denylist_levels_off_at_half_the_rate_times_the_lifetime():
-    clock = FrozenClock(1_700_000_000)
-    rows = scaling.denylist_over_time(MemoryDenylist(clock=clock), clock, logouts_per_hour=1200,
-                                      token_ttl_minutes=30, hours=3, rng=random.Random(1))
-    steady = [row["entries"] for row in rows if row["minutes"] > 60]
-    expected = 1200 * 0.5 / 2  # rate × lifetime × the average share of life left at logout
-    assert abs(sum(steady) / len(steady) - expected) < 0.15 * expected
-    assert max(row["entries"] for row in rows) <= 1200 * 0.5
+def test_request_latencies_times_each_request_and_refuses_a_failed_one():
+    ticks = iter([0.0, 0.002, 1.0, 1.005])
+    assert scaling.request_latencies(lambda: 200, 2, timer=lambda: next(ticks)) == pytest.approx([2.0, 5.0])
+    with pytest.raises(RuntimeError, match="answered 401"):
+        scaling.request_latencies(lambda: 401, 1)
 
 
-def test_denylist_rate_must_be_positive():
-    clock = FrozenClock()
-    with pytest.raises(ValueError, match="at least 1"):
-        scaling.denylist_over_time(MemoryDenylist(clock=clock), clock, 0, 15, 1, random.Random(1))
+def test_running_gives_a_cluster_whose_own_stores_forget_the_user_on_another_server(setups, users, clock):
+    with scaling.running(setups[0], 2, clock, users) as cluster:
+        client = cluster.client()
+        headers = scaling.login(client, *CREDENTIALS[0])
+        assert [client.get("/me", headers=headers).status_code for _ in range(2)] == [401, 401]
+    assert not any(server.running for server in cluster.servers)  # stopped on the way out
 
 
 def test_rows_round_trip_through_csv(tmp_path):
