@@ -28,7 +28,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from flask import Flask, Response, request
+from flask import Flask, Response, abort, request
 
 from helpers.clock import Clock, SystemClock
 from helpers.users import UserDirectory
@@ -158,15 +158,16 @@ def create_naive_token_app(users: UserDirectory, key: Any, *, algorithm: str = "
     def signing_key() -> Any:
         return (keys_dir / kid).read_bytes() if keys_dir is not None and kid else key
 
-    def caller() -> dict[str, Any] | Response:
+    def caller() -> dict[str, Any]:
+        """The claims of the request's bearer token, as ``naive_decode`` reads them; else aborts with a 401."""
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
-            return json_answer(401, error="Not authenticated", reason="no bearer token")
+            abort(json_answer(401, error="Not authenticated", reason="no bearer token"))
         try:
             return naive_decode(token.strip(), key, fetch=fetch, keys_dir=keys_dir,
                                 verify_signature=verify_signature, clock=clock)
         except (NaiveTokenError, ValueError, TypeError, AttributeError) as exc:
-            return json_answer(401, error="Invalid token", reason=str(exc) or type(exc).__name__)
+            abort(json_answer(401, error="Invalid token", reason=str(exc) or type(exc).__name__))
 
     @app.post("/login")
     def login() -> Response:
@@ -179,15 +180,11 @@ def create_naive_token_app(users: UserDirectory, key: Any, *, algorithm: str = "
     @app.get("/me")
     def me() -> Response:
         claims = caller()
-        if isinstance(claims, Response):
-            return claims
         return json_answer(200, user=claims.get("sub"), role=claims.get("role"))
 
     @app.get("/admin")
     def admin() -> Response:
         claims = caller()
-        if isinstance(claims, Response):
-            return claims
         if claims.get("role") != "admin":
             return json_answer(403, error="Forbidden", reason="admins only")
         return json_answer(200, area="admin", user=claims.get("sub"))
