@@ -21,7 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 from . import jwks, tokens
 from .clock import Clock, SystemClock
 
-__all__ = ["PROOF_TYPE", "DPoPError", "access_token_hash", "canonical_htu", "make_proof", "bind", "ProofVerifier"]
+__all__ = ["PROOF_TYPE", "DPoPError", "access_token_hash", "canonical_htu", "make_proof", "bind", "ProofVerifier",
+           "authorization_headers"]
 
 PROOF_TYPE = "dpop+jwt"
 _PROOF_ALGORITHMS = ("ES256", "EdDSA", "RS256", "PS256")  # RFC 9449 §4.2: asymmetric only, never "none" or HS*
@@ -69,6 +70,11 @@ def make_proof(private_key: Any, method: str, url: str, *, access_token: str | N
     header = {"typ": PROOF_TYPE, "jwk": jwks.to_jwk(private_key)}
     del header["jwk"]["use"]  # the header names the key alone
     return tokens.encode(claims, private_key, algorithm=algorithm, headers=header)
+
+
+def authorization_headers(access_token: str, proof: str | None = None, scheme: str = "DPoP") -> dict[str, str]:
+    """Headers presenting ``access_token`` under ``scheme`` (``DPoP`` or ``Bearer``), with the proof if one is given."""
+    return {"Authorization": f"{scheme} {access_token}", **({"DPoP": proof} if proof else {})}
 
 
 def bind(claims: Mapping[str, Any], private_key_or_jwk: Any) -> dict[str, Any]:

@@ -25,11 +25,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from . import tokens
-from .clock import Clock, SystemClock
+from .clock import Clock, FrozenClock, SystemClock
 
 __all__ = [
     "JWKS_PATH", "PublicKey", "JWKError", "UnknownKeyError", "KeySetUnavailableError", "algorithms_for", "to_jwk",
-    "from_jwk", "thumbprint", "key_set", "read_key_set", "KeySetCache",
+    "from_jwk", "thumbprint", "key_set", "read_key_set", "KeySetCache", "KeyRing", "create_issuer_app",
+    "create_verifier_app", "POLICIES", "Fleet", "Verdict", "DrillResult", "rotation_steps", "emergency_steps",
+    "apply_step", "run_drill", "refused_shares", "flood",
 ]
 
 PublicKey = Union[rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey]
@@ -388,3 +390,160 @@ def create_verifier_app(cache: KeySetCache, *, audience: str | None = None) -> A
         return jsonify({"sub": claims.get("sub")})
 
     return app
+
+
+# --- Rotation drills: an issuer and a fleet of verifiers on a frozen clock (chapter 09) -------------------------
+
+POLICIES = ("fixed TTL", "refetch on unknown kid", "pre-publication")
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """A drill's verifiers and pace: how many, how long they cache the set, token lifetime, requests per minute."""
+
+    verifiers: int = 3
+    cache_ttl: float = 600.0  # seconds a verifier keeps the key set
+    token_ttl: float = 300.0  # seconds an access token lives
+    requests_per_minute: int = 2  # to each verifier
+    min_refetch_interval: float = 60.0  # seconds, for the refetch-on-unknown-kid policy
+    start: float = 1_700_000_000  # epoch seconds of minute 0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One request of a drill: when, to which verifier, whose token (``"user"`` or ``"forged"``), accepted or not."""
+
+    minute: int
+    verifier: int
+    kind: str
+    accepted: bool
+
+
+@dataclass(frozen=True)
+class DrillResult:
+    """Every request's verdict, and how many times each verifier fetched the key set."""
+
+    verdicts: tuple[Verdict, ...]
+    fetches: tuple[int, ...]
+
+
+def rotation_steps(policy: str, rotate_at: int, fleet: Fleet) -> dict[int, list[str]]:
+    """What the issuer does at which minute of a planned rotation: publish key-2, sign with it, retire key-1."""
+    retire = round(fleet.token_ttl / 60)  # after the switch, wait out the longest-lived token key-1 signed
+    if policy == "pre-publication":
+        switch = rotate_at + round(fleet.cache_ttl / 60)  # every verifier's copy has been refreshed by then
+        return {rotate_at: ["publish"], switch: ["sign"], switch + retire: ["retire"]}
+    return {rotate_at: ["publish", "sign"], rotate_at + retire: ["retire"]}
+
+
+def emergency_steps(policy: str, leak_at: int) -> dict[int, list[str]]:
+    """The issuer's actions when key-1 leaks at ``leak_at`` (minute -1: before the drill starts)."""
+    if policy == "pre-publication":
+        return {-1: ["publish"], leak_at: ["leak"]}  # key-2 has stood in the set as a published standby
+    return {leak_at: ["publish", "leak"]}
+
+
+def apply_step(ring: KeyRing, step: str, next_key: Any) -> None:
+    """One issuer action: ``publish`` key-2, ``sign`` with it, ``retire`` key-1, or ``leak`` (withdraw key-1, sign with key-2)."""
+    if step == "publish":
+        ring.add("key-2", "ES256", next_key)
+    elif step == "sign":
+        ring.sign_with("key-2")
+    elif step == "retire":
+        ring.withdraw("key-1")
+    elif step == "leak":
+        ring.withdraw("key-1")
+        ring.sign_with("key-2")
+    else:
+        raise ValueError(f"unknown drill step {step!r}")
+
+
+def run_drill(policy: str, minutes: int, steps: Mapping[int, list[str]], fleet: Fleet, first_key: Any, next_key: Any,
+              *, leaked_from: int | None = None) -> DrillResult:
+    """Run an issuer (key-1 signing) and ``fleet.verifiers`` verifiers over HTTPS, minute by minute on a frozen clock.
+
+    Before minute 0 each verifier gets one request, a third of a TTL apart (for three), so their copies of
+    the set age differently. Then each verifier gets ``fleet.requests_per_minute`` requests a minute with a
+    token minted that second; from minute ``leaked_from`` on, also a forgery signed with ``first_key`` as key-1.
+    """
+    from .cluster import start_cluster  # servers only when a drill runs
+    from .server import serve
+
+    if policy not in POLICIES:
+        raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
+    clock = FrozenClock(fleet.start - fleet.cache_ttl)
+    ring = KeyRing()
+    ring.add("key-1", "ES256", first_key)
+    ring.sign_with("key-1")
+    with serve(create_issuer_app(ring, max_age=round(fleet.cache_ttl))) as issuer:
+        session = issuer.client()
+
+        def fetch() -> dict[str, Any]:
+            answer = session.get(issuer.url + JWKS_PATH, timeout=10)
+            answer.raise_for_status()
+            return answer.json()
+
+        caches = [KeySetCache(fetch, ttl=fleet.cache_ttl, clock=clock, min_refetch_interval=fleet.min_refetch_interval,
+                              refetch_on_unknown_kid=(policy == "refetch on unknown kid"))
+                  for _ in range(fleet.verifiers)]
+        with start_cluster(fleet.verifiers, lambda index: create_verifier_app(caches[index])) as cluster:
+            for step in steps.get(-1, []):
+                apply_step(ring, step, next_key)
+            clients = [server.client() for server in cluster.servers]
+
+            def accepted(index: int, token: str) -> bool:
+                return clients[index].get(cluster.urls[index] + "/api",
+                                          headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+            for index in range(fleet.verifiers):  # the warm-up: copies of different ages
+                clock.advance(seconds=fleet.cache_ttl / fleet.verifiers if index else 0)
+                accepted(index, ring.mint({"sub": "warm-up"}))
+            clock.advance(seconds=fleet.start - clock.now())
+            verdicts: list[Verdict] = []
+            for minute in range(minutes):
+                for step in steps.get(minute, []):
+                    apply_step(ring, step, next_key)
+                for _ in range(fleet.requests_per_minute):
+                    claims = {"sub": "alice", "iat": clock.now(), "exp": clock.now() + fleet.token_ttl}
+                    sent = {"user": ring.mint(claims)}
+                    if leaked_from is not None and minute >= leaked_from:
+                        sent["forged"] = tokens.encode({**claims, "sub": "mallory"}, first_key, "ES256", {"kid": "key-1"})
+                    verdicts += [Verdict(minute, index, kind, accepted(index, token))
+                                 for index in range(fleet.verifiers) for kind, token in sent.items()]
+                    clock.advance(seconds=60 / fleet.requests_per_minute)
+    return DrillResult(tuple(verdicts), tuple(cache.stats.fetches for cache in caches))
+
+
+def refused_shares(verdicts: Collection[Verdict], minutes: int, verifiers: int,
+                   kind: str = "user") -> dict[int, list[float]]:
+    """``{verifier: [share of its kind-requests refused, minute by minute]}`` (0.0 for a minute with none)."""
+    seen: dict[tuple[int, int], list[bool]] = {}
+    for verdict in verdicts:
+        if verdict.kind == kind:
+            seen.setdefault((verdict.verifier, verdict.minute), []).append(verdict.accepted)
+    return {index: [1 - sum(seen[index, minute]) / len(seen[index, minute]) if (index, minute) in seen else 0.0
+                    for minute in range(minutes)] for index in range(verifiers)}
+
+
+def flood(fetch: Callable[[], Mapping[str, Any]], requests: int, *, min_refetch_interval: float, ttl: float,
+          rng: Any, forger_key: Any, start: float = 1_700_000_000) -> tuple[int, int]:
+    """``(issuer fetches, 401s)`` when a verifier that refetches on unknown ``kid``s gets ``requests`` tokens with
+    random ``kid``s (signed with ``forger_key``, EdDSA), one per second of a frozen clock."""
+    from .server import serve
+
+    clock, fetched = FrozenClock(start), []
+
+    def counted_fetch() -> Mapping[str, Any]:
+        fetched.append(clock.now())
+        return fetch()
+
+    cache = KeySetCache(counted_fetch, ttl=ttl, refetch_on_unknown_kid=True, min_refetch_interval=min_refetch_interval,
+                        clock=clock)
+    refused = 0
+    with serve(create_verifier_app(cache)) as verifier:
+        client = verifier.client()
+        for _ in range(requests):
+            forged = tokens.encode({"sub": "mallory"}, forger_key, "EdDSA", {"kid": f"{rng.getrandbits(64):016x}"})
+            refused += client.get(verifier.url + "/api", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+            clock.advance(seconds=1)
+    return len(fetched), refused

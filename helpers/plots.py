@@ -221,3 +221,21 @@ def denylist_chart(growth: Any, title: str = "Denylist size with a purge every m
     axes.set_ylim(bottom=0)
     axes.legend(loc="upper left")
     return _finish(figure)
+
+
+def rotation_chart(shares: dict[str, dict[int, list[float]]], rotate_at: int) -> Any:
+    """One panel per cache policy: each verifier's share of good tokens refused, minute by minute (``refused_shares``)."""
+    import matplotlib.pyplot as plt
+
+    figure, panels = plt.subplots(len(shares), 1, figsize=TALL_FIGSIZE, sharex=True, sharey=True, squeeze=False)
+    panels = panels[:, 0]
+    for panel, (policy, by_verifier) in zip(panels, shares.items()):
+        for (index, series), style in zip(by_verifier.items(), series_styles(len(by_verifier))):
+            panel.plot(range(len(series)), [100 * share for share in series], label=f"verifier {index}", **style)
+        panel.set_title(policy, fontsize=10)
+        panel.set_ylabel("refused (%)")
+    panels[len(panels) // 2].legend(loc="center right", ncol=max(len(s) for s in shares.values()))
+    panels[-1].set_xlabel(f"minute of the drill (key-2 published at minute {rotate_at})")
+    figure.suptitle("Good tokens refused during a key rotation, per verifier and cache policy")
+    figure.tight_layout()
+    return _finish(figure)

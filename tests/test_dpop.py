@@ -240,3 +240,8 @@ def test_a_lowercase_or_media_type_typ_is_accepted_and_at_jwt_is_not(clock, clie
         else:
             with pytest.raises(tokens.InvalidTokenError):
                 verifier.verify(proof, "GET", URL)
+
+
+def test_authorization_headers_carry_the_scheme_and_the_proof_only_when_given():
+    assert dpop.authorization_headers("t", "p") == {"Authorization": "DPoP t", "DPoP": "p"}
+    assert dpop.authorization_headers("t", None, scheme="Bearer") == {"Authorization": "Bearer t"}

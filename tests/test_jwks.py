@@ -4,6 +4,7 @@ key ring, and the caching verifier's three policies, attacked over HTTPS with un
 from __future__ import annotations
 
 import json
+import random
 import ssl
 
 import jwt
@@ -262,3 +263,42 @@ def test_bad_cache_arguments_are_refused():
 ])
 def test_algorithms_for_follows_the_key_type_and_its_alg(jwk, expected):
     assert jwks.algorithms_for(jwk) == expected
+
+
+def test_rotation_steps_follow_each_policy():
+    fleet = jwks.Fleet(cache_ttl=600, token_ttl=300)
+    assert jwks.rotation_steps("fixed TTL", 5, fleet) == {5: ["publish", "sign"], 10: ["retire"]}
+    assert jwks.rotation_steps("pre-publication", 5, fleet) == {5: ["publish"], 15: ["sign"], 20: ["retire"]}
+    assert jwks.emergency_steps("pre-publication", 5) == {-1: ["publish"], 5: ["leak"]}
+    with pytest.raises(ValueError, match="unknown drill step"):
+        jwks.apply_step(jwks.KeyRing(), "explode", None)
+
+
+def test_a_fixed_ttl_fleet_refuses_the_new_key_until_its_copy_expires_and_the_others_do_not():
+    fleet = jwks.Fleet(verifiers=2, cache_ttl=240, token_ttl=120, requests_per_minute=1)
+    results = {policy: jwks.run_drill(policy, 10, jwks.rotation_steps(policy, 2, fleet), fleet,
+                                      keys.demo_private_key("ES256"), keys.generate_private_key("ES256"))
+               for policy in jwks.POLICIES}
+    fixed = jwks.refused_shares(results["fixed TTL"].verdicts, 10, 2)
+    assert all(share == 0.0 for series in fixed.values() for share in series[:2])  # before the switch
+    assert 0 < sum(sum(series) for series in fixed.values()) <= 2 * 4  # at most one cache TTL (4 min) each
+    for policy in ("refetch on unknown kid", "pre-publication"):
+        assert all(verdict.accepted for verdict in results[policy].verdicts), policy
+    assert all(len(result.verdicts) == 10 * 2 for result in results.values())
+
+
+def test_a_leaked_key_is_trusted_until_the_copy_is_refreshed_under_a_fixed_ttl():
+    fleet = jwks.Fleet(verifiers=1, cache_ttl=180, requests_per_minute=1)
+    result = jwks.run_drill("fixed TTL", 6, jwks.emergency_steps("fixed TTL", 1), fleet,
+                            keys.demo_private_key("ES256"), keys.generate_private_key("ES256"), leaked_from=1)
+    forged = [verdict.accepted for verdict in result.verdicts if verdict.kind == "forged"]
+    assert len(forged) == 5 and forged[0] and not forged[-1]
+
+
+def test_the_refetch_limit_caps_what_a_flood_of_made_up_kids_costs_the_issuer():
+    ring = jwks.KeyRing()
+    ring.add("key-1", "ES256", keys.demo_private_key("ES256"))
+    for limit, most in ((60, 2), (0, 31)):
+        fetches, refused = jwks.flood(ring.document, 30, min_refetch_interval=limit, ttl=600, rng=random.Random(1),
+                                      forger_key=keys.demo_private_key("EdDSA"))
+        assert refused == 30 and 1 <= fetches <= most

@@ -88,3 +88,14 @@ def test_each_experiment_chart_is_drawn_whole_by_one_call_and_closed():
         if entries is not None:
             assert len(axes.get_legend().get_texts()) == entries, name
     assert charts["costs"][0].get_size_inches()[1] == TALL_FIGSIZE[1]
+
+
+def test_the_rotation_chart_has_a_labelled_panel_per_policy():
+    from helpers import plots
+
+    shares = {policy: {0: [0.0, 1.0, 0.5], 1: [0.0, 0.0, 0.0]} for policy in ("fixed TTL", "pre-publication")}
+    figure = plots.rotation_chart(shares, rotate_at=1)
+    assert [axes.get_title() for axes in figure.axes] == ["fixed TTL", "pre-publication"]
+    assert all(axes.get_ylabel() == "refused (%)" for axes in figure.axes)
+    assert figure.axes[-1].get_xlabel() == "minute of the drill (key-2 published at minute 1)"
+    assert not matplotlib.pyplot.fignum_exists(figure.number)
