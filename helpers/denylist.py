@@ -37,17 +37,14 @@ import os
 import threading
 
 from helpers.clock import Clock
+from helpers.credentials import MAX_CREDENTIAL_LENGTH, well_formed
 from helpers.storage import ClockedStore, SQLiteBacked, check_name
 
 __all__ = ["JtiDenylist", "MAX_JTI_LENGTH", "MemoryDenylist", "SQLiteDenylist"]
 
-MAX_JTI_LENGTH = 256  # the app's jti is 32 hex characters; anything much longer is garbage
-
-
-def _valid_jti(jti: object) -> bool:
-    """True if ``jti`` could be a JWT ID we store: a non-empty ASCII str of bounded length."""
-    # type() rather than isinstance(): a str subclass could override __eq__ or __hash__.
-    return type(jti) is str and 0 < len(jti) <= MAX_JTI_LENGTH and jti.isascii()
+# The app's jti is 32 hex characters. A jti is checked like an opaque credential (well_formed), but
+# stored as it is: it names a token without granting anything.
+MAX_JTI_LENGTH = MAX_CREDENTIAL_LENGTH
 
 
 def _check_time(value: object, kind: str = "expires_at") -> float:
@@ -82,7 +79,7 @@ class JtiDenylist(ClockedStore):
     def deny(self, jti: str, expires_at: float) -> bool:
         """Refuse the token ``jti`` until ``expires_at`` (its ``exp``); False if ignored (garbage, or already expired)."""
         expires_at = _check_time(expires_at)
-        if not _valid_jti(jti):
+        if not well_formed(jti):
             return False
         now = self.clock.now()
         if expires_at <= now:
@@ -94,7 +91,7 @@ class JtiDenylist(ClockedStore):
     def is_denied(self, jti: str) -> bool:
         """True if ``jti`` is on the list and its entry has not lapsed; False for anything else."""
         self._count_lookup()
-        if not _valid_jti(jti):
+        if not well_formed(jti):
             return False
         return self._is_denied(jti, self.clock.now())
 
@@ -115,8 +112,8 @@ class JtiDenylist(ClockedStore):
         now = self.clock.now()
         # All three arrive from a token. A garbage jti or user cannot match a stored entry; an
         # issued_at that is not a finite number counts as older than any cut-off (fail closed).
-        jti_key = jti if _valid_jti(jti) else None
-        user_key = user_id if _valid_jti(user_id) else None
+        jti_key = jti if well_formed(jti) else None
+        user_key = user_id if well_formed(user_id) else None
         valid_time = not isinstance(issued_at, bool) and isinstance(issued_at, (int, float)) and math.isfinite(issued_at)
         if jti_key is None and user_key is None:
             return False
@@ -282,5 +279,3 @@ class SQLiteDenylist(SQLiteBacked, JtiDenylist):
                 "SELECT (SELECT count(*) FROM jti_denylist) + (SELECT count(*) FROM jti_cut_offs)"
             ).fetchone()[0]
 
-    def __repr__(self) -> str:
-        return f"SQLiteDenylist(path={self.path!r}, clock={self.clock!r}, {self._state()})"

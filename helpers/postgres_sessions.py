@@ -11,14 +11,14 @@ needs the store's clock instead, so with any other clock ``NOW()`` becomes the b
 ``to_timestamp(<clock.now()>)``. The SQL is otherwise the same.
 
 As in every store, the ``id`` column holds ``sha256(session ID)``, never the ID. One connection per
-store, shared by the server's threads behind a lock (like ``SQLiteStore``); psycopg prepares a
-statement on the server after a few uses, so the per-request cost is one round trip.
+store, shared by the server's threads behind a lock (``helpers.storage.LockedConnection``, the base
+``SQLiteStore`` shares); psycopg prepares a statement on the server after a few uses, so the
+per-request cost is one round trip.
 """
 
 from __future__ import annotations
 
 import re
-import threading
 from typing import Any
 
 import psycopg
@@ -33,6 +33,7 @@ from helpers.sessions import (
     row_of,
     session_from_row,
 )
+from helpers.storage import LockedConnection
 
 __all__ = ["PostgresStore"]
 
@@ -57,7 +58,7 @@ _COLUMNS = ("user_id, role, data, extract(epoch FROM created_at)::float8, extrac
 _TABLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,50}")
 
 
-class PostgresStore(SessionStore):
+class PostgresStore(LockedConnection[psycopg.Connection[Any]], SessionStore):
     """Sessions in a PostgreSQL table, shared by every store opened on the same database and table."""
 
     def __init__(
@@ -74,10 +75,8 @@ class PostgresStore(SessionStore):
         if not isinstance(table, str) or not _TABLE_NAME.fullmatch(table):
             raise ValueError(f"table must be a lower-case SQL identifier (letters, digits, _), got {table!r}")
         self.table = table
-        self._lock = threading.Lock()
-        self._closed = False
         # autocommit: every statement is its own transaction, as in SQLiteStore.
-        self._conn = psycopg.connect(url, autocommit=True)
+        self._attach(psycopg.connect(url, autocommit=True))
         names = {"table": sql.Identifier(table), "user_index": sql.Identifier(f"{table}_user_id"),
                  "expiry_index": sql.Identifier(f"{table}_expires_at")}
         with self._lock:
@@ -106,37 +105,28 @@ class PostgresStore(SessionStore):
         self._clear_sql = q("DELETE FROM {table}")
         self._count_sql = q("SELECT count(*) FROM {table}")
 
-    @property
-    def connection(self) -> psycopg.Connection[Any]:
-        """The underlying connection, so notebooks can show the stored rows (bypasses the lock)."""
-        return self._conn
-
-    _to_session = staticmethod(session_from_row)
-    _row = staticmethod(row_of)
+    def _location(self) -> str:
+        return f"table={self.table!r}"
 
     def _run(self, statement: sql.Composed, params: dict[str, Any]) -> psycopg.Cursor[Any]:
         with self._lock:
             return self._conn.execute(statement, params)
 
-    def _insert(self, record: Session, data_json: str | None) -> None:
-        with self._lock:
-            self._conn.execute(self._insert_sql, self._row(record, data_json))
-
     def _insert_many(self, records: list[Session], data_json: str | None) -> None:
-        rows = [self._row(record, data_json) for record in records]
+        rows = [row_of(record, data_json) for record in records]
         with self._lock, self._conn.transaction(), self._conn.cursor() as cursor:
             cursor.executemany(self._insert_sql, rows)  # psycopg pipelines these: few round trips
 
     def _load(self, id_hash: str, now: float) -> Session | None:
         with self._lock:
             row = self._conn.execute(self._select_live, {"id": id_hash, "now": now}).fetchone()
-        return self._to_session(id_hash, row) if row else None
+        return None if row is None else session_from_row(id_hash, row)
 
     def _touch(self, id_hash: str, now: float) -> Session | None:
         # One statement: UPDATE ... RETURNING reads the slid deadline back atomically.
         with self._lock:
             row = self._conn.execute(self._touch_sql, {"id": id_hash, "now": now}).fetchone()
-        return self._to_session(id_hash, row) if row else None
+        return None if row is None else session_from_row(id_hash, row)
 
     def _delete(self, id_hash: str, now: float) -> bool:
         return self._run(self._delete_sql, {"id": id_hash, "now": now}).rowcount > 0
@@ -156,14 +146,5 @@ class PostgresStore(SessionStore):
     def count(self) -> int:
         """Sessions currently stored, *including* expired ones not yet purged."""
         with self._lock:
-            return self._conn.execute(self._count_sql).fetchone()[0]
-
-    def close(self) -> None:
-        """Close the connection (the rows stay in the database); safe to call twice."""
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._conn.close()
-
-    def __repr__(self) -> str:
-        return f"PostgresStore(table={self.table!r}, clock={self.clock!r}, {'closed' if self._closed else 'open'})"
+            (stored,) = self._conn.execute(self._count_sql).fetchone() or (0,)
+        return int(stored)

@@ -141,21 +141,17 @@ class RedisStore(SessionStore):
         pipe.sadd(f"{self.prefix}user:{record.user_id}", record.id_hash)
         pipe.zadd(self._index, {record.id_hash: record.expires_at})
 
-    def _insert(self, record: Session, data_json: str | None) -> None:
-        with self._redis.pipeline(transaction=True) as pipe:  # MULTI/EXEC: all four writes or none
-            self._queue_insert(pipe, record, data_json)
-            pipe.execute()
-
     def _insert_many(self, records: list[Session], data_json: str | None) -> None:
-        # One round trip per thousand sessions instead of one per session.
+        # One round trip per thousand sessions instead of one per session. MULTI/EXEC around each
+        # thousand: a session's four writes all happen or none do.
         for start in range(0, len(records), 1000):
-            with self._redis.pipeline(transaction=False) as pipe:
+            with self._redis.pipeline(transaction=True) as pipe:
                 for record in records[start:start + 1000]:
                     self._queue_insert(pipe, record, data_json)
                 pipe.execute()
 
     def _load(self, id_hash: str, now: float) -> Session | None:
-        values = self._redis.hmget(self._key(id_hash), _FIELDS)
+        values: list[Any] = self._redis.hmget(self._key(id_hash), _FIELDS)
         if values[0] is None or not now < float(values[4]):
             return None
         return self._to_session(id_hash, values)

@@ -64,7 +64,6 @@ token and the error messages live once in the base class.
 from __future__ import annotations
 
 import abc
-import hashlib
 import os
 import secrets
 import threading
@@ -72,6 +71,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from helpers.clock import Clock
+from helpers.credentials import MAX_CREDENTIAL_LENGTH, hash_credential, hash_presented, new_credential, well_formed
 from helpers.storage import ClockedStore, SQLiteBacked, check_duration, check_name
 
 __all__ = [
@@ -92,8 +92,7 @@ __all__ = [
 ]
 
 DEFAULT_REFRESH_TTL = 7 * 24 * 3600.0  # the tutorials' 7-day refresh token, counted from login
-REFRESH_TOKEN_BYTES = 32  # 256 bits, as for session IDs
-MAX_REFRESH_TOKEN_LENGTH = 256  # anything longer is garbage; refusing it early bounds the hashing work
+MAX_REFRESH_TOKEN_LENGTH = MAX_CREDENTIAL_LENGTH  # a longer presented token is garbage, refused before hashing
 # Rotations one family may make before it ends. A family lives DEFAULT_REFRESH_TTL (7 days) and an honest
 # client rotates about once per access-token lifetime (15 minutes): 7 * 24 * 4 = 672 rotations. 1024 leaves
 # room for clients that refresh early (at two thirds of the lifetime: 1008) and bounds a family at 1025 rows.
@@ -121,24 +120,10 @@ _EXHAUSTED = "exhausted"  # live, but another rotation would pass max_rotations_
 _REVOKING_VERDICTS = {_REUSED: _REVOKED_FOR_REUSE, _EXHAUSTED: _REVOKED_AT_CAP}
 
 
-def new_refresh_token() -> str:
-    """A fresh opaque refresh token: 32 random bytes, URL-safe base64 (43 characters)."""
-    return secrets.token_urlsafe(REFRESH_TOKEN_BYTES)
-
-
-def hash_refresh_token(token: str) -> str:
-    """The SHA-256 hex digest a store keeps in place of the refresh token."""
-    if not isinstance(token, str):
-        raise TypeError(f"hash_refresh_token() expects a str, got {type(token).__name__}")
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def _hash_or_none(token: object) -> str | None:
-    """Hash a client-supplied token, or None if it cannot be one of ours (wrong type, empty, too long, non-ASCII)."""
-    # type() rather than isinstance(): a str subclass could override encode().
-    if type(token) is not str or not 0 < len(token) <= MAX_REFRESH_TOKEN_LENGTH or not token.isascii():
-        return None
-    return hashlib.sha256(token.encode("ascii")).hexdigest()
+# A refresh token is an opaque credential (helpers.credentials), as a session ID is: 256 random bits,
+# stored as its SHA-256.
+new_refresh_token = new_credential
+hash_refresh_token = hash_credential
 
 
 # --- errors and results ----------------------------------------------------------------------------
@@ -275,7 +260,7 @@ class RefreshTokenStore(ClockedStore):
 
     def rotate(self, token: str) -> RotationResult:
         """Spend ``token`` and return its successor; raise ``RefreshTokenReuseError`` or ``InvalidRefreshTokenError``."""
-        old_hash = _hash_or_none(token)
+        old_hash = hash_presented(token)
         if old_hash is None:
             raise InvalidRefreshTokenError("malformed refresh token", "malformed")
         if not self.grace_period:
@@ -332,7 +317,7 @@ class RefreshTokenStore(ClockedStore):
 
     def family_id(self, token: str) -> str | None:
         """The ID of the family a stored token (live or spent) belongs to; None if unknown or malformed."""
-        token_hash = _hash_or_none(token)
+        token_hash = hash_presented(token)
         return None if token_hash is None else self._family_of(token_hash)
 
     def revoke_family(self, token: str) -> bool:
@@ -342,7 +327,7 @@ class RefreshTokenStore(ClockedStore):
 
     def revoke_family_id(self, family_id: str) -> bool:
         """Revoke the family with this ID (logout, given an access token's ``sid``); True if it was live."""
-        if type(family_id) is not str or not 0 < len(family_id) <= 2 * FAMILY_ID_BYTES or not family_id.isascii():
+        if not well_formed(family_id, max_length=2 * FAMILY_ID_BYTES):
             return False  # arrives inside a client's token: garbage is answered, never raised on
         if self.grace_period:
             self._forget_grace(family_id=family_id)
@@ -648,5 +633,3 @@ class SQLiteRefreshStore(SQLiteBacked, RefreshTokenStore):
         with self._lock:
             return self._conn.execute("SELECT count(*) FROM refresh_tokens").fetchone()[0]
 
-    def __repr__(self) -> str:
-        return f"SQLiteRefreshStore(path={self.path!r}, clock={self.clock!r}, {self._state()})"

@@ -3,11 +3,10 @@
 Every store follows one contract, ``SessionStore``:
 
 * ``create`` (or ``create_many``, a batch for benchmarks) makes a random, unguessable session ID
-  (256 bits from ``secrets``) and returns it. The
-  store keeps only ``sha256(ID)``: whoever reads the store (a backup, a leaked dump, a curious
-  admin) cannot use the rows to log in, yet a presented ID is found with one hash and one lookup.
-  A fast hash is enough here, unlike for passwords, because the ID is 256 random bits, not a
-  guessable word.
+  (256 bits from ``secrets``) and returns it. The store keeps only ``sha256(ID)``: whoever reads
+  the store (a backup, a leaked dump, a curious admin) cannot use the rows to log in, yet a
+  presented ID is found with one hash and one lookup. A session ID is an opaque credential like a
+  refresh token; ``helpers.credentials`` makes, hashes and checks both.
 * A session has two deadlines. ``expires_at`` is the *idle* deadline: ``touch`` slides it to
   ``now + ttl`` on activity. ``absolute_expires_at`` is fixed at creation and caps the sliding,
   so a stolen but busy session still dies eventually.
@@ -24,24 +23,24 @@ Every store follows one contract, ``SessionStore``:
 * IDs arrive from clients, so ``get``, ``touch`` and ``delete`` answer None/False to garbage (a
   non-string, an empty or over-long string, non-ASCII) instead of raising.
 
-Backends: ``MemoryStore`` (teaching only) and ``SQLiteStore`` (the embedded default). A new
-backend implements the handful of ``_``-prefixed storage methods; validation, ID generation,
-hashing and deadline arithmetic live once in the base class.
+Backends: ``MemoryStore`` (teaching only) and ``SQLiteStore`` (the embedded default); Redis and
+PostgreSQL in ``helpers.redis_sessions`` and ``helpers.postgres_sessions``. A new backend implements
+the handful of ``_``-prefixed storage methods; validation, ID generation, hashing and deadline
+arithmetic live once in the base class.
 """
 
 from __future__ import annotations
 
 import abc
-import hashlib
 import json
 import os
-import secrets
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from helpers.clock import Clock
+from helpers.credentials import MAX_CREDENTIAL_LENGTH, hash_credential, hash_presented, new_credential
 from helpers.storage import ClockedStore, SQLiteBacked, check_duration, check_name
 
 __all__ = [
@@ -60,31 +59,12 @@ __all__ = [
 
 DEFAULT_TTL = 7 * 24 * 3600.0  # idle timeout: the seed tutorials' 7-day session
 DEFAULT_ABSOLUTE_LIFETIME = 30 * 24 * 3600.0  # hard cap, however active the session is
-SESSION_ID_BYTES = 32  # 256 bits of randomness; OWASP asks for at least 64, the course for 128
-MAX_SESSION_ID_LENGTH = 256  # anything longer is garbage; refusing it early bounds the hashing work
+MAX_SESSION_ID_LENGTH = MAX_CREDENTIAL_LENGTH  # a longer presented ID is garbage, refused before hashing
 DEFAULT_UPDATE_FRACTION = 1 / 30  # update_age = ttl / 30: Auth.js slides a 30-day session once a day
 
-def new_session_id() -> str:
-    """A fresh opaque session ID: 32 random bytes, URL-safe base64 (43 characters)."""
-    return secrets.token_urlsafe(SESSION_ID_BYTES)
-
-
-def hash_session_id(session_id: str) -> str:
-    """The SHA-256 hex digest a store keeps in place of the session ID."""
-    if not isinstance(session_id, str):
-        raise TypeError(f"hash_session_id() expects a str, got {type(session_id).__name__}")
-    return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
-
-
-def _hash_or_none(session_id: object) -> str | None:
-    """Hash a client-supplied ID, or None if it cannot be one of ours (wrong type, empty, too long, non-ASCII)."""
-    # type() rather than isinstance(): a str subclass could override encode() or __hash__.
-    if type(session_id) is not str or not 0 < len(session_id) <= MAX_SESSION_ID_LENGTH:
-        return None
-    if not session_id.isascii():
-        return None
-    # ASCII is already valid UTF-8, so the cheaper ascii codec gives identical bytes.
-    return hashlib.sha256(session_id.encode("ascii")).hexdigest()
+# A session ID is an opaque credential (helpers.credentials): 256 random bits, stored as its SHA-256.
+new_session_id = new_credential
+hash_session_id = hash_credential
 
 
 @dataclass(frozen=True)
@@ -101,34 +81,26 @@ class Session:
     id_hash: str = field(repr=False)  # what the store keys on: sha256 of the session ID
 
 
-_new_object = object.__new__
+_new_session = object.__new__
 
 
-def _session(
-    user_id: str,
-    role: str,
-    data: dict[str, Any],
-    created_at: float,
-    expires_at: float,
-    absolute_expires_at: float,
-    ttl: float,
-    id_hash: str,
-) -> Session:
-    """Build a Session about twice as fast as ``Session(...)``: it sits on every request's path."""
-    # A frozen dataclass's __init__ assigns each field through object.__setattr__ to get past its
-    # own "frozen" guard, which is slow. Filling the instance dict directly gives an identical,
-    # equally frozen object (the guard only blocks attribute assignment after construction).
-    session = _new_object(Session)
-    session.__dict__.update(
-        user_id=user_id,
-        role=role,
-        data=data,
-        created_at=created_at,
-        expires_at=expires_at,
-        absolute_expires_at=absolute_expires_at,
-        ttl=ttl,
-        id_hash=id_hash,
-    )
+def session_from_row(id_hash: str, row: tuple[Any, ...]) -> Session:
+    """A Session from a row of (user_id, role, data JSON, created_at, expires_at, absolute_expires_at, ttl)."""
+    # A third of the time Session(...) takes, and every request's lookup comes through here. A frozen
+    # dataclass's __init__ assigns each field through object.__setattr__ to get past its own
+    # "frozen" guard; filling the new instance's dict gives an identical, equally frozen object
+    # (the guard only blocks attribute assignment).
+    user_id, role, data, created_at, expires_at, absolute_expires_at, ttl = row
+    session = _new_session(Session)
+    fields = session.__dict__
+    fields["user_id"] = user_id
+    fields["role"] = role
+    fields["data"] = json.loads(data) if data else {}  # a fresh dict per read
+    fields["created_at"] = created_at
+    fields["expires_at"] = expires_at
+    fields["absolute_expires_at"] = absolute_expires_at
+    fields["ttl"] = ttl
+    fields["id_hash"] = id_hash
     return session
 
 
@@ -151,17 +123,8 @@ def _encode_data(data: dict[str, Any] | None) -> str | None:
     return json.dumps(data, separators=(",", ":"), allow_nan=False)
 
 
-def _decode_data(text: str | None) -> dict[str, Any]:
-    return json.loads(text) if text else {}
-
-
-# The SQL backends (SQLite here, PostgreSQL in helpers.postgres_sessions) read and write these columns.
-
-
-def session_from_row(id_hash: str, row: tuple[Any, ...]) -> Session:
-    """A Session from a SQL row of (user_id, role, data, created_at, expires_at, absolute_expires_at, ttl)."""
-    user_id, role, data, created_at, expires_at, absolute_expires_at, ttl = row
-    return _session(user_id, role, _decode_data(data), created_at, expires_at, absolute_expires_at, ttl, id_hash)
+# The SQL backends (SQLite here, PostgreSQL in helpers.postgres_sessions) read rows with
+# session_from_row and write them with row_of.
 
 
 def row_of(record: Session, data_json: str | None) -> tuple[Any, ...]:
@@ -204,27 +167,13 @@ class SessionStore(ClockedStore):
         self, user_id: str, data: dict[str, Any] | None = None, ttl: float | None = None, role: str = "user"
     ) -> str:
         """Start a session for ``user_id`` and return its new ID; only the ID's hash is stored."""
-        check_name("user_id", user_id)
-        check_name("role", role)
-        ttl = self.ttl if ttl is None else check_duration("ttl", ttl)
-        data_json = _encode_data(data)
-        now = self.clock.now()
-        self._purge_if_due(now)
-        absolute = now + self.absolute_lifetime
-        session_id = new_session_id()
-        self._insert(
-            # data stays empty here: backends store data_json, the one serialised form.
-            _session(user_id, role, {}, now, min(now + ttl, absolute), absolute, ttl,
-                     hash_session_id(session_id)),
-            data_json,
-        )
-        return session_id
+        return self.create_many((user_id,), data, ttl, role)[0]
 
     def create_many(
         self, user_ids: Iterable[str], data: dict[str, Any] | None = None, ttl: float | None = None,
         role: str = "user",
     ) -> list[str]:
-        """Start one session per user ID in one batch (for benchmarks and demos); the new IDs, in order."""
+        """Start one session per user ID in one write (a login, or a batch for benchmarks); the new IDs, in order."""
         user_ids = list(user_ids)
         for user_id in user_ids:
             check_name("user_id", user_id)
@@ -236,8 +185,9 @@ class SessionStore(ClockedStore):
         absolute = now + self.absolute_lifetime
         expires_at = min(now + ttl, absolute)
         session_ids = [new_session_id() for _ in user_ids]
+        # The records carry no data (backends store data_json, the one serialised form).
         records = [
-            _session(user_id, role, {}, now, expires_at, absolute, ttl, hash_session_id(session_id))
+            session_from_row(hash_session_id(session_id), (user_id, role, None, now, expires_at, absolute, ttl))
             for user_id, session_id in zip(user_ids, session_ids)
         ]
         self._insert_many(records, data_json)
@@ -245,21 +195,21 @@ class SessionStore(ClockedStore):
 
     def get(self, session_id: str) -> Session | None:
         """The live session for this ID, or None if it is unknown, expired or not a valid ID."""
-        id_hash = _hash_or_none(session_id)
+        id_hash = hash_presented(session_id)
         if id_hash is None:
             return None
         return self._load(id_hash, self.clock.now())
 
     def touch(self, session_id: str) -> Session | None:
         """Slide the idle deadline to ``min(now + ttl, absolute_expires_at)`` now; the updated session or None."""
-        id_hash = _hash_or_none(session_id)
+        id_hash = hash_presented(session_id)
         if id_hash is None:
             return None
         return self._touch(id_hash, self.clock.now())
 
     def lookup(self, session_id: str) -> SessionLookup | None:
         """The live session, its idle deadline slid only if that moves it by ``update_age`` or more; None if not live."""
-        id_hash = _hash_or_none(session_id)
+        id_hash = hash_presented(session_id)
         if id_hash is None:
             return None
         now = self.clock.now()
@@ -276,7 +226,7 @@ class SessionStore(ClockedStore):
 
     def delete(self, session_id: str) -> bool:
         """End one session (logout); True if a live session was removed."""
-        id_hash = _hash_or_none(session_id)
+        id_hash = hash_presented(session_id)
         if id_hash is None:
             return False
         return self._delete(id_hash, self.clock.now())
@@ -305,13 +255,8 @@ class SessionStore(ClockedStore):
     # -- what a backend implements; ids arrive already hashed and validated, ``now`` already read --
 
     @abc.abstractmethod
-    def _insert(self, record: Session, data_json: str | None) -> None:
-        """Store a new session (``record.data`` is empty; the data is ``data_json``)."""
-
     def _insert_many(self, records: list[Session], data_json: str | None) -> None:
-        """Store many new sessions; backends with a batch write (SQL executemany) override this."""
-        for record in records:
-            self._insert(record, data_json)
+        """Store new sessions (``record.data`` is empty: each one's data is ``data_json``); a single one atomically."""
 
     @abc.abstractmethod
     def _load(self, id_hash: str, now: float) -> Session | None:
@@ -343,7 +288,11 @@ class SessionStore(ClockedStore):
 
 
 class _Entry(NamedTuple):
-    """How MemoryStore keeps one session: immutable, so an update swaps in a new entry."""
+    """How MemoryStore keeps one session: a SQL row's fields in its order, immutable (an update swaps in a new one).
+
+    Data is kept as JSON and decoded per read (``session_from_row``): every caller gets its own
+    dict, and values round-trip exactly as they would through SQLite or PostgreSQL.
+    """
 
     user_id: str
     role: str
@@ -377,13 +326,6 @@ class MemoryStore(SessionStore):
         # set_role need not scan every session.
         self._by_user: dict[str, set[str]] = {}
 
-    @staticmethod
-    def _to_session(id_hash: str, entry: _Entry) -> Session:
-        # Data is kept as JSON and decoded per read: every caller gets its own dict, and values
-        # round-trip exactly as they would through SQLite or PostgreSQL.
-        return _session(entry.user_id, entry.role, _decode_data(entry.data_json), entry.created_at,
-                        entry.expires_at, entry.absolute_expires_at, entry.ttl, id_hash)
-
     def _live(self, id_hash: str, now: float) -> _Entry | None:
         entry = self._sessions.get(id_hash)
         return entry if entry is not None and now < entry.expires_at else None
@@ -398,17 +340,19 @@ class MemoryStore(SessionStore):
         if not ids:
             del self._by_user[entry.user_id]
 
-    def _insert(self, record: Session, data_json: str | None) -> None:
-        entry = _Entry(record.user_id, record.role, data_json, record.created_at, record.expires_at,
-                       record.absolute_expires_at, record.ttl)
+    def _insert_many(self, records: list[Session], data_json: str | None) -> None:
+        entries = [(record.id_hash, _Entry(record.user_id, record.role, data_json, record.created_at,
+                                           record.expires_at, record.absolute_expires_at, record.ttl))
+                   for record in records]
         with self._lock:
-            self._sessions[record.id_hash] = entry
-            self._by_user.setdefault(record.user_id, set()).add(record.id_hash)
+            for id_hash, entry in entries:
+                self._sessions[id_hash] = entry
+                self._by_user.setdefault(entry.user_id, set()).add(id_hash)
 
     def _load(self, id_hash: str, now: float) -> Session | None:
         with self._lock:
             entry = self._live(id_hash, now)
-        return None if entry is None else self._to_session(id_hash, entry)
+        return None if entry is None else session_from_row(id_hash, entry)
 
     def _touch(self, id_hash: str, now: float) -> Session | None:
         with self._lock:
@@ -417,7 +361,7 @@ class MemoryStore(SessionStore):
                 return None
             entry = entry._replace(expires_at=min(now + entry.ttl, entry.absolute_expires_at))
             self._sessions[id_hash] = entry
-        return self._to_session(id_hash, entry)
+        return session_from_row(id_hash, entry)
 
     def _delete(self, id_hash: str, now: float) -> bool:
         with self._lock:
@@ -528,17 +472,10 @@ class SQLiteStore(SQLiteBacked, SessionStore):
         # connection finalises it too.
         self._reader = self._conn.cursor()
 
-    _to_session = staticmethod(session_from_row)
-    _row = staticmethod(row_of)
-
-    def _insert(self, record: Session, data_json: str | None) -> None:
-        with self._lock:
-            self._conn.execute(_INSERT, self._row(record, data_json))
-
     def _insert_many(self, records: list[Session], data_json: str | None) -> None:
         # One transaction for the whole batch: committing per row would cost a WAL write each.
         # Rows go in sorted by key, so each lands next to the previous one in the B-tree.
-        rows = sorted(self._row(record, data_json) for record in records)
+        rows = sorted(row_of(record, data_json) for record in records)
         self._transaction(lambda: self._conn.executemany(_INSERT, rows))
 
     def _load(self, id_hash: str, now: float) -> Session | None:
@@ -546,7 +483,7 @@ class SQLiteStore(SQLiteBacked, SessionStore):
             # fetchall() drains the statement, so SQLite resets it at once: a half-read statement
             # would keep a read transaction (a stale snapshot of the file) open between calls.
             rows = self._reader.execute(_SELECT_LIVE, (id_hash, now)).fetchall()
-        return self._to_session(id_hash, rows[0]) if rows else None
+        return session_from_row(id_hash, rows[0]) if rows else None
 
     def _touch(self, id_hash: str, now: float) -> Session | None:
         # UPDATE then SELECT in one write transaction, so another process cannot slip in between.
@@ -561,7 +498,7 @@ class SQLiteStore(SQLiteBacked, SessionStore):
             return self._conn.execute(_SELECT_ANY, (id_hash,)).fetchall() if updated else []
 
         rows = self._transaction(work)
-        return self._to_session(id_hash, rows[0]) if rows else None
+        return session_from_row(id_hash, rows[0]) if rows else None
 
     def _delete(self, id_hash: str, now: float) -> bool:
         return self._write("DELETE FROM sessions WHERE id = ? AND expires_at > ?", (id_hash, now)) > 0
@@ -585,5 +522,3 @@ class SQLiteStore(SQLiteBacked, SessionStore):
         with self._lock:
             return self._conn.execute("SELECT count(*) FROM sessions").fetchone()[0]
 
-    def __repr__(self) -> str:
-        return f"SQLiteStore(path={self.path!r}, clock={self.clock!r}, {self._state()})"

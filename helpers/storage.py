@@ -8,8 +8,10 @@ have in common lives here once, so a fix to, say, the SQLite settings reaches al
 * ``open_sqlite`` opens a connection with the settings every store wants on a file (WAL,
   ``synchronous = NORMAL``, a 5 s ``busy_timeout``) and creates the store's tables.
 * ``ClockedStore`` is the base of every store: an injectable clock, ``purge_expired`` reading it
-  once, the automatic purge (below), and ``close`` usable through ``with``. ``SQLiteBacked`` adds
-  the one locked connection the SQLite backends share between threads.
+  once, the automatic purge (below), and ``close`` usable through ``with``.
+* ``LockedConnection`` is one database connection shared by all threads behind a lock, with
+  ``connection``, an idempotent ``close`` and a repr that says open or closed: the base of
+  ``SQLiteBacked`` (the SQLite stores) and of ``helpers.postgres_sessions.PostgresStore``.
 
 Automatic purging. A store only grows where it writes a new row (a login, a rotation, a denial), so
 that is where it cleans up: each such write calls ``_purge_if_due``, which runs ``purge_expired``
@@ -29,7 +31,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from helpers.clock import Clock, SystemClock
 
@@ -37,6 +39,7 @@ __all__ = [
     "DEFAULT_PURGE_INTERVAL",
     "SQLITE_PRAGMAS",
     "ClockedStore",
+    "LockedConnection",
     "SQLiteBacked",
     "check_duration",
     "check_name",
@@ -58,6 +61,13 @@ DEFAULT_PURGE_INTERVAL = 60.0  # seconds of the store's clock between two automa
 
 _Store = TypeVar("_Store", bound="ClockedStore")
 _Result = TypeVar("_Result")
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+_Connection = TypeVar("_Connection", bound=_Closable)
 
 
 def check_name(kind: str, value: object, *, unpadded: bool = False) -> str:
@@ -135,7 +145,7 @@ class ClockedStore(abc.ABC):
             self._next_purge = now + interval
         return self._purge_expired(now)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a no-op on purpose: memory-only stores hold nothing to release
         """Release resources (connections, files). Memory-only stores have nothing to release."""
 
     def __enter__(self: _Store) -> _Store:
@@ -151,23 +161,58 @@ class ClockedStore(abc.ABC):
         """Remove what has expired by ``now``; how many rows."""
 
 
-class SQLiteBacked:
+class LockedConnection(Generic[_Connection]):
+    """Mixin for a ``ClockedStore`` on one database connection, shared by all threads behind a lock.
+
+    A subclass calls ``_attach`` once from ``__init__`` and names where its rows live in
+    ``_location`` (for the repr); it reads and writes only while holding ``_lock``.
+    """
+
+    clock: Clock  # from ClockedStore
+    _conn: _Connection
+
+    def _attach(self, connection: _Connection) -> None:
+        """Adopt ``connection``; call once, from ``__init__``."""
+        self._lock = threading.Lock()
+        self._closed = False
+        self._conn = connection
+
+    @property
+    def connection(self) -> _Connection:
+        """The underlying connection, so notebooks can show the stored rows (bypasses the lock)."""
+        return self._conn
+
+    def close(self) -> None:
+        """Close the connection; safe to call twice. Rows in a file or a server stay; an in-memory database goes."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._conn.close()
+
+    def _state(self) -> str:
+        """``"open"`` or ``"closed"``, for ``__repr__``."""
+        return "closed" if self._closed else "open"
+
+    def _location(self) -> str:
+        """Where the rows live, as ``name=value`` for ``__repr__``."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._location()}, clock={self.clock!r}, {self._state()})"
+
+
+class SQLiteBacked(LockedConnection[sqlite3.Connection]):
     """Mixin for a ``ClockedStore`` kept in SQLite: one connection shared by all threads behind a lock."""
 
     path: str
-    _conn: sqlite3.Connection
 
     def _open(self, path: str | os.PathLike[str], schema: str, *, extra_pragmas: Sequence[str] = ()) -> None:
         """Open the database at ``path`` (see ``open_sqlite``); call once, from ``__init__``."""
         self.path = os.fspath(path)
-        self._lock = threading.Lock()
-        self._closed = False
-        self._conn = open_sqlite(self.path, schema, extra_pragmas=extra_pragmas)
+        self._attach(open_sqlite(self.path, schema, extra_pragmas=extra_pragmas))
 
-    @property
-    def connection(self) -> sqlite3.Connection:
-        """The underlying connection, so notebooks can show the stored rows (bypasses the lock)."""
-        return self._conn
+    def _location(self) -> str:
+        return f"path={self.path!r}"
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> int:
         """Run one statement under the lock; how many rows it changed."""
@@ -187,14 +232,3 @@ class SQLiteBacked:
                 self._conn.execute("ROLLBACK")
                 raise
             return result
-
-    def close(self) -> None:
-        """Close the connection; safe to call twice. An in-memory database is discarded."""
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._conn.close()
-
-    def _state(self) -> str:
-        """``"open"`` or ``"closed"``, for ``__repr__``."""
-        return "closed" if self._closed else "open"

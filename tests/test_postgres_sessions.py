@@ -7,6 +7,7 @@ import pytest
 from helpers.clock import SystemClock
 from helpers.postgres_sessions import PostgresStore
 from helpers.sessions import hash_session_id
+from helpers.storage import LockedConnection
 from support import postgres_url, unique_name
 
 
@@ -48,8 +49,13 @@ def test_table_names_must_be_plain_identifiers(clock, table):
         PostgresStore(postgres_url(), clock=clock, table=table)
 
 
-def test_close_is_idempotent(clock):
-    store = PostgresStore(postgres_url(), clock=clock, table=unique_name("s_"))
+def test_the_connection_lifecycle_is_the_one_every_locked_store_shares(clock):
+    table = unique_name("s_")
+    store = PostgresStore(postgres_url(), clock=clock, table=table)
+    assert isinstance(store, LockedConnection)
+    assert repr(store) == f"PostgresStore(table={table!r}, clock={clock!r}, open)"
+    connection = store.connection
     store.close()
-    store.close()
-    assert "closed" in repr(store)
+    store.close()  # a second close is harmless
+    assert repr(store) == f"PostgresStore(table={table!r}, clock={clock!r}, closed)"
+    assert connection.closed

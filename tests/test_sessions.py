@@ -127,6 +127,20 @@ def test_create_many_makes_independent_sessions(store, clock):
     assert store.count() == 1  # a bad batch stores nothing
 
 
+def test_create_is_a_batch_of_one(clock):
+    batches = []
+
+    class Recording(MemoryStore):
+        def _insert_many(self, records, data_json):
+            batches.append(([r.user_id for r in records], data_json))
+            super()._insert_many(records, data_json)
+
+    store = Recording(clock=clock)
+    session_id = store.create("alice", data={"cart": 2}, role="admin")
+    assert batches == [(["alice"], '{"cart":2}')]  # one write path for a login and a batch
+    assert store.get(session_id).data == {"cart": 2}
+
+
 def test_ids_are_unique_url_safe_and_256_bits(store):
     ids = [store.create("alice") for _ in range(200)]
     assert len(set(ids)) == len(ids)

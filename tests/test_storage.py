@@ -15,6 +15,7 @@ from helpers.storage import (
     DEFAULT_PURGE_INTERVAL,
     SQLITE_PRAGMAS,
     ClockedStore,
+    LockedConnection,
     SQLiteBacked,
     check_duration,
     check_name,
@@ -267,7 +268,8 @@ def test_every_store_shares_the_lifecycle(make, base):
     clock = FrozenClock(1_700_000_000.0)
     with make(clock) as store:
         assert isinstance(store, base) and isinstance(store, ClockedStore) and isinstance(store, SQLiteBacked)
+        assert isinstance(store, LockedConnection)
         assert store.clock is clock
         assert store.purge_expired() == 0
-        assert "open" in repr(store)
-    assert "closed" in repr(store)
+        assert repr(store) == f"{type(store).__name__}(path=':memory:', clock={clock!r}, open)"
+    assert repr(store).endswith(", closed)")
