@@ -239,3 +239,24 @@ def rotation_chart(shares: dict[str, dict[int, list[float]]], rotate_at: int) ->
     figure.suptitle("Good tokens refused during a key rotation, per verifier and cache policy")
     figure.tight_layout()
     return _finish(figure)
+
+
+def line_chart(title: str, xlabel: str, ylabel: str, x: Sequence[float], series: dict[str, Sequence[float]],
+               ylim: tuple[float, float] | None = None, legend: str = "best") -> Any:
+    """One line per named series over the same ``x``, in the course's line styles."""
+    figure, axes = new_chart(title, xlabel, ylabel)
+    for (name, values), style in zip(series.items(), series_styles(len(series))):
+        axes.plot(list(x), list(values), label=name, **style)
+    if ylim is not None:
+        axes.set_ylim(*ylim)
+    axes.legend(loc=legend)
+    return _finish(figure)
+
+
+def bar_chart(title: str, xlabel: str, ylabel: str, values: dict[str, float], fmt: str = "{:g}") -> Any:
+    """One labelled bar per named value, from zero, with headroom for the labels."""
+    figure, axes = new_chart(title, xlabel, ylabel)
+    for (name, value), style in zip(values.items(), bar_styles(len(values))):
+        label_bars(axes, axes.bar([name], [value], **style), [value], fmt=fmt)
+    axes.set_ylim(0, max(list(values.values()) + [1]) * 1.25)
+    return _finish(figure)

@@ -180,6 +180,13 @@ class ThiefReplay:
     status: int  # the thief's POST /refresh: 200 means new tokens for the thief
     user_still_logged_in: bool  # 401 for the user afterwards means the theft was detected (family revoked)
 
+    @property
+    def outcome(self) -> str:
+        """What the replay got, and whether anyone noticed: tokens or a 401, the theft detected or not."""
+        if self.status == 200:
+            return "tokens, unnoticed" if self.user_still_logged_in else "tokens, user logged out"
+        return "401" if self.user_still_logged_in else "401, theft detected"
+
 
 def thief_window(
     url: str, new_client: Callable[[], requests.Session], clock: FrozenClock, delays: Sequence[float], *,

@@ -99,3 +99,16 @@ def test_the_rotation_chart_has_a_labelled_panel_per_policy():
     assert all(axes.get_ylabel() == "refused (%)" for axes in figure.axes)
     assert figure.axes[-1].get_xlabel() == "minute of the drill (key-2 published at minute 1)"
     assert not matplotlib.pyplot.fignum_exists(figure.number)
+
+
+def test_a_line_chart_and_a_bar_chart_each_take_one_call():
+    from helpers import plots
+
+    lines = plots.line_chart("t", "tabs (count)", "share (0-1)", [1, 2], {"strict": [0, 1], "grace": [0, 0]},
+                             ylim=(-0.05, 1.1))
+    assert [text.get_text() for text in lines.axes[0].get_legend().get_texts()] == ["strict", "grace"]
+    assert lines.axes[0].get_ylim() == (-0.05, 1.1)
+    bars = plots.bar_chart("t", "policy", "delay (s)", {"strict": 0, "grace": 9}, fmt="{:g} s")
+    assert [text.get_text() for text in bars.axes[0].texts] == ["0 s", "9 s"]
+    assert bars.axes[0].get_ylim() == (0, 9 * 1.25)
+    assert not matplotlib.pyplot.fignum_exists(lines.number) and not matplotlib.pyplot.fignum_exists(bars.number)

@@ -88,3 +88,12 @@ def test_thief_window_is_the_grace_period(strict, graced) -> None:
 def test_race_needs_a_tab(strict) -> None:
     with pytest.raises(ValueError):
         race(strict, 0)
+
+
+def test_a_replay_says_what_the_thief_got_and_whether_anyone_noticed():
+    from helpers.refresh_race import ThiefReplay
+
+    assert ThiefReplay(0, 200, True).outcome == "tokens, unnoticed"
+    assert ThiefReplay(0, 200, False).outcome == "tokens, user logged out"
+    assert ThiefReplay(0, 401, False).outcome == "401, theft detected"
+    assert ThiefReplay(0, 401, True).outcome == "401"
