@@ -51,9 +51,9 @@ import requests
 
 from .clock import FrozenClock
 from .denylist import MemoryDenylist
+from .refresh import DEFAULT_REFRESH_TTL, RefreshTokenStore
 from .server import serve
 from .users import UserDirectory
-from .refresh import DEFAULT_REFRESH_TTL, RefreshTokenStore
 from .web import ACCESS_TOKEN_TTL, REFRESH_COOKIE, SESSION_COOKIE, auth_config, bearer, create_app
 
 __all__ = [

@@ -12,7 +12,13 @@ import pytest
 from helpers.clock import FrozenClock
 from helpers.refresh import MemoryRefreshStore, SQLiteRefreshStore
 from helpers.revocation import (
-    STRATEGIES, RotationRace, denylist_size_over_time, exposure_minutes, logout_ends, race_rotation, replay_after_logout,
+    STRATEGIES,
+    RotationRace,
+    denylist_size_over_time,
+    exposure_minutes,
+    logout_ends,
+    race_rotation,
+    replay_after_logout,
     thief_refreshes_first,
 )
 from helpers.users import UserDirectory
