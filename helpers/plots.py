@@ -2,7 +2,11 @@
 
 Series are told apart by line style, marker and hatch as well as by shade, so a chart printed in
 black and white (or read with a colour-vision deficiency) still works. Notebooks call
-``use_course_style()`` once, then ``new_chart(...)`` for each figure. Bars start at zero, which a
+``use_course_style()`` once, then one function per chart: ``line_chart`` and ``bar_chart`` for plain
+series, or the chart of one experiment (``success_chart``, ``check_cost_chart``, ``latency_chart``,
+``throughput_chart``, ``token_size_chart``, ``state_chart``, ``denylist_chart``, ``rotation_chart``);
+each returns its figure closed, so a cell that ends with the call shows it once. ``new_chart(...)``
+starts a chart of another kind in the same style. Bars start at zero, which a
 log axis does not have: values spread over decades go in a ``dot_plot`` (median and interquartile
 range), and a line computed from a measurement rather than measured is drawn dashed, without
 markers (``projected_style``), and labelled "projected".
