@@ -37,7 +37,6 @@ from helpers import tokens
 from helpers.bench import Measurement, measure
 from helpers.clock import Clock, FrozenClock
 from helpers.cluster import BalancedClient, Cluster, start_cluster
-from helpers.denylist import JtiDenylist
 from helpers.load import LoadResult, run_load
 from helpers.server import serve
 from helpers.sessions import MemoryStore, SessionStore, SQLiteStore

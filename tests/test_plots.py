@@ -4,8 +4,17 @@ matplotlib.use("Agg")
 
 import pytest
 
-from helpers.plots import (FIGSIZE, TALL_FIGSIZE, bar_styles, dot_plot, label_bars, new_chart, projected_style,
-                           series_styles, use_course_style)
+from helpers.plots import (
+    FIGSIZE,
+    TALL_FIGSIZE,
+    bar_styles,
+    dot_plot,
+    label_bars,
+    new_chart,
+    projected_style,
+    series_styles,
+    use_course_style,
+)
 
 
 def test_charts_have_the_course_size_and_labels():

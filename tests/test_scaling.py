@@ -5,14 +5,13 @@ from __future__ import annotations
 import threading
 
 import pytest
+from support import postgres_url, redis_url, unique_name
 
 from helpers import scaling
-from helpers.clock import FrozenClock
 from helpers.keys import demo_private_key
 from helpers.postgres_sessions import PostgresStore
 from helpers.redis_sessions import RedisStore
 from helpers.sessions import MemoryStore, SQLiteStore
-from support import postgres_url, redis_url, unique_name
 
 CREDENTIALS = [("alice", "wonderland"), ("bob", "builder")]
 
