@@ -28,9 +28,9 @@ from typing import Any
 
 import pytest
 import requests
+from support import require_browser
 
 from helpers.browser import chromium
-from support import require_browser
 
 require_browser("the JupyterLab test")
 
@@ -86,12 +86,19 @@ def own_processes(marker: str) -> list[int]:
 
 
 class Lab:
-    """A JupyterLab on a loopback port with a random token, serving copies of the chapters."""
+    """A JupyterLab on a loopback port with a random token, serving copies of the full versions, or (``learner``)
+    a learner's workbook made as ``course.py lab`` makes it."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, learner: bool = False) -> None:
+        course = load_course()
+        python = Path(sys.executable)
         self.folder = folder
-        self.notebooks = folder / "notebooks"
-        shutil.copytree(ROOT / "notebooks", self.notebooks)
+        if learner:
+            self.notebooks = folder / "workbook"
+            assert course.make_workbook(python, self.notebooks) == 0
+        else:
+            self.notebooks = folder / "notebooks"
+            shutil.copytree(ROOT / "notebooks", self.notebooks)
         for (scope, extension, plugin), values in SETTINGS.items():
             settings = folder / "settings" / scope / extension
             settings.mkdir(parents=True, exist_ok=True)
@@ -99,15 +106,13 @@ class Lab:
         self.token = secrets.token_urlsafe(24)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        course = load_course()
-        python = Path(sys.executable)
         extra = ["--no-browser", "--ip=127.0.0.1", f"--port={self.port}",
                  f"--IdentityProvider.token={self.token}", f"--LabApp.user_settings_dir={folder / 'settings'}",
                  f"--LabApp.workspaces_dir={folder / 'workspaces'}", "--ServerApp.port_retries=0"]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             extra.append("--allow-root")
-        # course.py's own command line for `lab --solutions`, pointed at the copies: the full versions run
-        # through; a learner's copies stop at the first exercise by design (tests/test_workbook.py checks those).
+        # course.py's own command line (`lab --solutions`, or `lab`), pointed at the copies: the full versions
+        # run through; a learner's copies stop at the first exercise by design.
         command = course.lab_command(python, self.notebooks, extra, course.has_curve(python))
         env = {**course.course_environment(), "JUPYTER_RUNTIME_DIR": str(folder / "runtime"),
                "JUPYTER_CONFIG_DIR": str(folder / "config"), "IPYTHONDIR": str(folder / "ipython")}
@@ -155,10 +160,9 @@ class Lab:
         self.log.close()
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    folder = tmp_path_factory.mktemp("jupyterlab")
-    running = Lab(folder)
+def serve(folder: Path, learner: bool = False) -> Iterator[Lab]:
+    """A running Lab for a test module; afterwards stopped, and no process of it left."""
+    running = Lab(folder, learner)
     yield running
     running.stop()
     deadline = time.monotonic() + 10
@@ -171,6 +175,16 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         except ProcessLookupError:
             pass
     assert not left, f"processes left running after JupyterLab stopped: {left}"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    yield from serve(tmp_path_factory.mktemp("jupyterlab"))
+
+
+@pytest.fixture(scope="module")
+def learner_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    yield from serve(tmp_path_factory.mktemp("jupyterlab-learner"), learner=True)
 
 
 @pytest.fixture(scope="module")
@@ -283,3 +297,24 @@ def test_the_checks_catch_a_broken_notebook(lab: Lab, page: Any) -> None:
     errors = error_outputs(page)
     assert len(errors) == 2 and "careful" in errors[0] and "ZeroDivisionError" in errors[1]
     assert charts(page) == (1, 0)  # shown, never decoded
+
+
+def test_a_learner_meets_their_own_copy_which_stops_at_the_first_exercise(learner_lab: Lab, browser: Any) -> None:
+    """``course.py lab``: JupyterLab's root is the workbook (the full versions are not reachable from it), and
+    Run All on a fresh copy stops at the first exercise's unsolved stub."""
+    listing = learner_lab.api.get(f"{learner_lab.base}/api/contents/", timeout=10).json()["content"]
+    assert sorted(item["name"] for item in listing) == [path.name for path in CHAPTERS]
+    outside = learner_lab.api.get(f"{learner_lab.base}/api/contents/..%2Fnotebooks", timeout=10)
+    assert outside.status_code >= 400, "the full versions are reachable from the learner's JupyterLab"
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(START_TIMEOUT * 1000)
+    try:
+        assert not open_notebook(page, learner_lab, CHAPTERS[0].name), "opening the copy marked it modified"
+        not_run = run_all(page)
+        errors = error_outputs(page)
+    finally:
+        context.close()
+        learner_lab.shut_down_kernels()
+    assert len(errors) == 1 and "NotImplementedError" in errors[0], errors
+    assert not_run > 0, "Run All went past an unsolved exercise"
