@@ -177,21 +177,21 @@ def recommend(needs: Needs, findings: Mapping[str, Finding] | None = None) -> Re
         return Recommendation("sessions", "a server-side session store and an HttpOnly, SameSite cookie", tuple(reasons))
 
     if needs.server_rendered:
-        reasons = (why("pages get the session cookie: HttpOnly, instant logout", "xss"),
+        reasons = [why("pages get the session cookie: HttpOnly, instant logout", "xss"),
                    why("API clients get bearer tokens that any server with the key can verify", "scaling"),
-                   why("short access tokens are renewed through a refresh token, not a new login", "refresh"))
+                   why("short access tokens are renewed through a refresh token, not a new login", "refresh")]
         caveats = ["two credentials to secure, and /login must know which one a client wants"]
         if needs.instant_revocation:
             caveats.append("instant revocation on the API needs a jti denylist: one lookup per API request")
         return Recommendation("hybrid", "sessions for the web pages, short-lived JWT access tokens + refresh for the API",
-                              reasons, tuple(caveats))
+                              tuple(reasons), tuple(caveats))
 
     if needs.instant_revocation and not unreachable_store:
-        reasons = (why("revocation must bite at once, and deleting a session does that", "revocation"),
+        reasons = [why("revocation must bite at once, and deleting a session does that", "revocation"),
                    why("a JWT denylist would bring back the per-request lookup sessions already make", "lookups"),
-                   why("every client can reach the one shared store, so sessions scale here", "scaling"))
+                   why("every client can reach the one shared store, so sessions scale here", "scaling")]
         return Recommendation("sessions", "opaque session IDs (cookie or bearer) checked against one shared store",
-                              reasons, ("the store is on every request's path: keep it close and replicated",))
+                              tuple(reasons), ("the store is on every request's path: keep it close and replicated",))
 
     reasons = [why("any server or service holding the key verifies a token without a shared store", "scaling"),
                why("no session query on the request path", "lookups"),

@@ -31,23 +31,28 @@ class TraceRow:
     state: str
 
 
+def _text(value: str | bytes) -> str:
+    """A header value as text: requests keeps bytes a caller set as bytes."""
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
 def describe_credential(request: requests.PreparedRequest, cookie_names: tuple[str, ...] = ()) -> str:
     """Say what proof of identity a request carried: a password, a session cookie, a bearer token, or none."""
     parts = []
     body = request.body
-    if body:
+    if isinstance(body, (bytes, str)) and body:  # a generator body (a streamed upload) is never a login form
         try:
             payload = json.loads(body)
         except (ValueError, TypeError):
             payload = None
         if isinstance(payload, dict) and "password" in payload:
             parts.append(f"password of {payload.get('username')!s}")
-    cookie_header = request.headers.get("Cookie", "")
+    cookie_header = _text(request.headers.get("Cookie", ""))
     for pair in filter(None, (item.strip() for item in cookie_header.split(";"))):
         name, _, value = pair.partition("=")
         if not cookie_names or name in cookie_names:
             parts.append(f"cookie {name} ({len(value)} chars)")
-    authorization = request.headers.get("Authorization", "")
+    authorization = _text(request.headers.get("Authorization", ""))
     if authorization:
         scheme, _, token = authorization.partition(" ")
         parts.append(f"{scheme} token ({len(token)} chars)")
