@@ -16,18 +16,18 @@ import json
 import math
 import re
 from calendar import timegm
-from collections.abc import Collection, Container, Iterable, Mapping
+from collections.abc import Callable, Collection, Container, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from types import MappingProxyType
-from typing import Any, Union
+from typing import Any, NoReturn, Union
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from .clock import Clock, SystemClock
 
@@ -321,9 +321,12 @@ def _key_for(alg: str, key: object) -> tuple[str, Any]:
     return digest, material
 
 
-def _pss() -> padding.PSS:
-    # RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash output (what PyJWT uses).
-    return padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+# Padding and hash objects are immutable settings: made once, not per token.
+_SHA256 = hashes.SHA256()
+_PKCS1V15 = padding.PKCS1v15()
+# RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash output (what PyJWT uses).
+_PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 
 
 def _sign(alg: str, digest: str, key: Any, signing_input: bytes) -> bytes:
@@ -333,38 +336,82 @@ def _sign(alg: str, digest: str, key: Any, signing_input: bytes) -> bytes:
     if not isinstance(key, _PRIVATE_TYPES):
         raise InvalidKeyError(f"Signing with {alg} needs a private key; a public key can only verify.")
     if alg == "RS256":
-        return key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+        return key.sign(signing_input, _PKCS1V15, _SHA256)
     if alg == "PS256":
-        return key.sign(signing_input, _pss(), hashes.SHA256())
+        return key.sign(signing_input, _PSS, _SHA256)
     if alg == "ES256":
         # cryptography returns DER; RFC 7518 §3.4 wants the fixed-size R || S, 32 bytes each.
-        r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+        r, s = decode_dss_signature(key.sign(signing_input, _ECDSA_SHA256))
         s = min(s, _P256_ORDER - s)  # always the low-S twin, so verifiers with require_low_s accept our tokens
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
     return key.sign(signing_input)  # EdDSA (RFC 8037 §3.1)
 
 
+def _der_integer(big_endian: bytes) -> bytes:
+    """A DER INTEGER holding the unsigned number ``big_endian``: minimal length, a zero byte if the top bit is set."""
+    value = big_endian.lstrip(b"\0") or b"\0"
+    if value[0] & 0x80:
+        value = b"\0" + value
+    return b"\x02" + len(value).to_bytes(1, "big") + value
+
+
+def _ecdsa_der(signature: bytes) -> bytes:
+    """JWS's 64-byte R || S as the DER SEQUENCE cryptography verifies (encode_dss_signature's output)."""
+    body = _der_integer(signature[:32]) + _der_integer(signature[32:])
+    return b"\x30" + len(body).to_bytes(1, "big") + body  # at most 70 bytes: DER's short length form
+
+
 def _verify(alg: str, digest: str, key: Any, signing_input: bytes, signature: bytes) -> bool:
-    """True if ``signature`` is valid for ``signing_input`` under ``key``."""
+    """True if ``signature`` is valid for ``signing_input`` under ``key`` (an HMAC secret or a public key)."""
     if alg.startswith("HS"):
         # Constant-time comparison, so the time taken leaks nothing about the expected MAC.
         return hmac.compare_digest(hmac.digest(key, signing_input, digest), signature)
-    public = key.public_key() if isinstance(key, _PRIVATE_TYPES) else key
     try:
         if alg == "RS256":
-            public.verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
+            key.verify(signature, signing_input, _PKCS1V15, _SHA256)
         elif alg == "PS256":
-            public.verify(signature, signing_input, _pss(), hashes.SHA256())
+            key.verify(signature, signing_input, _PSS, _SHA256)
         elif alg == "ES256":
             if len(signature) != 64:  # RFC 7518 §3.4: exactly R || S; a DER signature is not valid JWS
                 return False
-            der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
-            public.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
+            key.verify(_ecdsa_der(signature), signing_input, _ECDSA_SHA256)
         else:
-            public.verify(signature, signing_input)
+            key.verify(signature, signing_input)
     except InvalidSignature:
         return False
     return True
+
+
+# What verifying needs from a key (parsing key text, the family and length checks, the public half of a private
+# key) depends on the algorithm and the key alone, and a service checks every token with the same few keys: so
+# it is worked out once per (algorithm, key) and kept as a ready check. Text keys are remembered by value; key
+# objects by identity (they are unhashable), the entry holding the key so its id() cannot be reused while it
+# lives. An unusable key raises before anything is stored, so a refusal is never remembered. When full, the
+# table starts over; plain dict operations, safe between threads.
+_VERIFIER_ENTRIES = 64
+_verifiers: dict[tuple[str, object], tuple[object, Callable[[bytes, bytes], bool]]] = {}
+
+
+def _new_verifier(alg: str, key: object) -> Callable[[bytes, bytes], bool]:
+    """``check(signing_input, signature) -> bool`` for ``alg`` with ``key``, the key checked and prepared now."""
+    digest, material = _key_for(alg, key)
+    if isinstance(material, _PRIVATE_TYPES):  # a private key may verify too, through its public half
+        material = material.public_key()
+    return partial(_verify, alg, digest, material)
+
+
+def _verifier(alg: str, key: object) -> Callable[[bytes, bytes], bool]:
+    """The ready check for ``alg`` with ``key``: made at its first use, then remembered."""
+    if isinstance(key, (bytearray, memoryview)):  # mutable: read afresh every time
+        return _new_verifier(alg, key)
+    by_value = type(key) is str or type(key) is bytes
+    slot = (alg, key if by_value else id(key))
+    entry = _verifiers.get(slot)
+    if entry is None or not (by_value or entry[0] is key):
+        if len(_verifiers) >= _VERIFIER_ENTRIES:
+            _verifiers.clear()
+        entry = _verifiers[slot] = (key, _new_verifier(alg, key))
+    return entry[1]
 
 
 # --- base64url and JSON, strictly ---------------------------------------------------------------
@@ -380,12 +427,30 @@ _CANONICAL_LAST = (frozenset(), frozenset(), frozenset(_B64URL_ALPHABET[::16]), 
 
 def _b64decode(segment: bytes) -> bytes | None:
     """Decode canonical unpadded base64url, or return None if ``segment`` is anything else."""
+    if segment.translate(None, _B64URL_ALPHABET):  # leftover bytes = characters outside the alphabet
+        return None
+    return _b64decode_standard(segment.translate(_URL_TO_STD))
+
+
+def _b64decode_standard(segment: bytes) -> bytes | None:
+    """``_b64decode`` for a segment already checked and turned into the standard alphabet (``+/`` for ``-_``)."""
     rem = len(segment) % 4
-    if rem == 1 or segment.translate(None, _B64URL_ALPHABET):  # leftover bytes = characters outside the alphabet
+    # The canonical last characters are letters and digits only, the same in both alphabets.
+    if rem == 1 or (rem and segment[-1] not in _CANONICAL_LAST[rem]):
         return None
-    if rem and segment[-1] not in _CANONICAL_LAST[rem]:
-        return None
-    return binascii.a2b_base64(segment.translate(_URL_TO_STD) + _PADDING[rem])
+    return binascii.a2b_base64(segment + _PADDING[rem])
+
+
+def _token_table() -> bytes:
+    """A ``bytes.translate`` table: base64url to the standard alphabet, dots kept, every other byte to ``!``."""
+    table = bytearray(b"!" * 256)
+    for char in _B64URL_ALPHABET + b".":
+        table[char] = char
+    table[ord("-")], table[ord("_")] = ord("+"), ord("/")
+    return bytes(table)
+
+
+_TOKEN_TO_STANDARD = _token_table()
 
 
 def _b64encode(data: bytes) -> bytes:
@@ -428,10 +493,23 @@ def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 _JSON = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_reject_constant)
 
 
+# The decoder's own scanner, called directly: JSONDecoder.decode wraps it in two more Python calls and two
+# whitespace regexes, a third of the cost of a small payload. Used only when it reads the whole text (tokens
+# carry compact JSON); text with surrounding whitespace, and every error, goes through _JSON.decode, so what is
+# accepted and every message stay those of the json module.
+_SCAN_JSON = _JSON.scan_once
+
+
 def _json_object(data: bytes, name: str) -> dict[str, Any]:
     """Parse UTF-8 JSON that must be an object (RFC 7515 §5.2 steps 3-4, RFC 7519 §7.2 step 10)."""
     try:
-        obj = _JSON.decode(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        try:
+            obj, end = _SCAN_JSON(text, 0)
+        except (StopIteration, ValueError):  # not a value at offset 0, or malformed: decode() says which
+            end = -1
+        if end != len(text):
+            obj = _JSON.decode(text)
     except (ValueError, RecursionError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise DecodeError(f"Invalid {name} string: {err}") from None
     if not isinstance(obj, dict):
@@ -449,30 +527,73 @@ def _segment(segment: bytes, name: str) -> bytes:
     return decoded
 
 
-def _load(token: object) -> tuple[dict[str, Any], bytes, bytes, bytes]:
-    """Split and decode ``token`` into ``(header, signing_input, payload_bytes, signature)``."""
+def _token_bytes(token: object) -> bytes:
+    """The token as ASCII bytes, refusing other types and over-long tokens before any other work."""
     if isinstance(token, str):
         if len(token) > MAX_TOKEN_LENGTH:  # before any work, so a huge token costs nothing
             raise DecodeError(f"Token is longer than {MAX_TOKEN_LENGTH} characters")
         try:
-            raw = token.encode("ascii")
+            return token.encode("ascii")
         except UnicodeEncodeError:
             raise DecodeError("Invalid token: it must contain only base64url characters and dots") from None
-    elif isinstance(token, bytes):
+    if isinstance(token, bytes):
         if len(token) > MAX_TOKEN_LENGTH:
             raise DecodeError(f"Token is longer than {MAX_TOKEN_LENGTH} bytes")
-        raw = token
+        return token
+    raise DecodeError(f"Invalid token type. Token must be a {bytes}")
+
+
+def _parse_header(segment: bytes) -> tuple[dict[str, Any], bytes]:
+    """Decode and check a header segment (standard alphabet); return the header and its JSON (to copy from)."""
+    data = _b64decode_standard(segment)
+    if data is None:
+        raise DecodeError("Invalid header padding")
+    header = _json_object(data, "header")
+    _check_header(header)
+    return header, data
+
+
+# Every token one issuer signs with one key carries the same header segment, byte for byte, and what parsing
+# and checking it gives depends on those bytes alone: so it is done once per segment. A header that fails raises,
+# and lru_cache remembers only returns, never a failure. Bounded: 256 entries of segments up to 512 bytes (a
+# DPoP header with its embedded JWK is about 250); longer ones are parsed every time. The cached header dict is
+# shared, so this module only reads it; get_unverified_header and decode_complete hand out fresh copies.
+_CACHED_HEADER_MAX_LENGTH = 512
+_cached_header = lru_cache(maxsize=256)(_parse_header)
+
+
+def _load(token: object) -> tuple[tuple[dict[str, Any], bytes], bytes, bytes, bytes]:
+    """Split and decode ``token`` into ``((header, header JSON), signing_input, payload_bytes, signature)``."""
+    raw = _token_bytes(token)
+    # One pass over the token turns base64url into the alphabet binascii reads and marks any other byte "!".
+    standard = raw.translate(_TOKEN_TO_STANDARD)
+    signed, dot, signature_seg = standard.rpartition(b".")
+    header_seg, first_dot, payload_seg = signed.partition(b".")
+    if b"!" in standard or not dot or not first_dot or b"." in payload_seg:
+        _refuse_malformed(raw)  # not three base64url segments: say what is wrong first, segment by segment
+    if len(header_seg) <= _CACHED_HEADER_MAX_LENGTH:
+        header = _cached_header(header_seg)
     else:
-        raise DecodeError(f"Invalid token type. Token must be a {bytes}")
+        header = _parse_header(header_seg)
+    payload = _b64decode_standard(payload_seg)
+    if payload is None:
+        raise DecodeError("Invalid payload padding")
+    signature = _b64decode_standard(signature_seg)
+    if signature is None:
+        raise DecodeError("Invalid crypto padding")
+    return header, raw[: len(signed)], payload, signature  # the signature covers the bytes as sent
+
+
+def _refuse_malformed(raw: bytes) -> NoReturn:
+    """Raise the DecodeError for a token that is not three base64url segments, naming the first thing wrong."""
     dots = raw.count(b".")
     if dots != 2:  # RFC 7515 §7.1; five segments would be JWE, which this module does not do
         raise DecodeError("Not enough segments" if dots < 2 else "Too many segments")
     header_seg, payload_seg, signature_seg = raw.split(b".")
-    header = _json_object(_segment(header_seg, "header"), "header")
-    _check_header(header)
-    payload = _segment(payload_seg, "payload")
-    signature = _segment(signature_seg, "crypto")
-    return header, raw[: len(header_seg) + 1 + len(payload_seg)], payload, signature
+    _check_header(_json_object(_segment(header_seg, "header"), "header"))
+    _segment(payload_seg, "payload")
+    _segment(signature_seg, "crypto")
+    raise DecodeError("Invalid token: it must contain only base64url characters and dots")  # not reached
 
 
 def _check_header(header: dict[str, Any]) -> None:
@@ -494,7 +615,7 @@ def _check_header(header: dict[str, Any]) -> None:
 
 def get_unverified_header(token: str | bytes) -> dict[str, Any]:
     """Return the token's header WITHOUT verifying anything; never trust it for security decisions."""
-    return _load(token)[0]
+    return _json_object(_load(token)[0][1], "header")  # the caller's own copy: the parsed one is shared
 
 
 # --- Arguments, options and claims --------------------------------------------------------------
@@ -601,6 +722,10 @@ def _numeric_date(value: Any, error: type[InvalidTokenError], message: str) -> i
 def _validate_aud(payload: dict[str, Any], audience: str | tuple[str, ...] | None, strict: bool) -> None:
     # RFC 7519 §4.1.3: a recipient that does not identify itself with a value in "aud" MUST reject.
     claim = payload.get("aud")
+    if type(claim) is str and claim and type(audience) is str and not strict:  # the usual case: one name each side
+        if claim != audience:
+            raise InvalidAudienceError("Audience doesn't match")
+        return
     if audience is None:
         if claim:
             raise InvalidAudienceError("Invalid audience")
@@ -651,23 +776,32 @@ def _validate_claims(payload: dict[str, Any], opts: _Options, now: float, leeway
     for claim in opts.require:
         if payload.get(claim) is None:
             raise MissingRequiredClaimError(claim)
+    # An int NumericDate is final (the usual case, no call); anything else gets _numeric_date's full check.
     if opts.verify_iat and "iat" in payload:
-        iat = _numeric_date(payload["iat"], InvalidIssuedAtError, "Issued At claim (iat) must be an integer.")
+        iat = payload["iat"]
+        if type(iat) is not int:
+            iat = _numeric_date(iat, InvalidIssuedAtError, "Issued At claim (iat) must be an integer.")
         if iat > now + leeway:  # the same leeway as nbf: a verifier whose clock lags still accepts fresh tokens
             raise ImmatureSignatureError("The token is not yet valid (iat)")
     if opts.verify_nbf and "nbf" in payload:
-        nbf = _numeric_date(payload["nbf"], DecodeError, "Not Before claim (nbf) must be an integer.")
+        nbf = payload["nbf"]
+        if type(nbf) is not int:
+            nbf = _numeric_date(nbf, DecodeError, "Not Before claim (nbf) must be an integer.")
         if nbf > now + leeway:
             raise ImmatureSignatureError("The token is not yet valid (nbf)")
     if opts.verify_exp and "exp" in payload:
-        exp = _numeric_date(payload["exp"], DecodeError, "Expiration Time claim (exp) must be an integer.")
+        exp = payload["exp"]
+        if type(exp) is not int:
+            exp = _numeric_date(exp, DecodeError, "Expiration Time claim (exp) must be an integer.")
         if exp <= now - leeway:  # RFC 7519 §4.1.4: "on or after" exp the token MUST NOT be accepted
             raise ExpiredSignatureError("Signature has expired")
-    if opts.verify_iss and issuer is not None:
+    # iss and sub: the usual case (an exact issuer match; a string sub, or none, when none is asked for) is accepted
+    # here; anything else gets the full check, which raises with its message.
+    if opts.verify_iss and issuer is not None and not (type(issuer) is str and payload.get("iss") == issuer):
         _validate_iss(payload, issuer)
     if opts.verify_aud:
         _validate_aud(payload, audience, opts.strict_aud)
-    if opts.verify_sub:
+    if opts.verify_sub and not (subject is None and type(payload.get("sub", "")) is str):
         _validate_sub(payload, subject)
     if opts.verify_jti and "jti" in payload and not isinstance(payload["jti"], str):
         raise InvalidJTIError("JWT ID must be a string")
@@ -716,8 +850,8 @@ def encode(payload: dict[str, Any], key: str | bytes | PrivateKey, algorithm: st
 
 def _decode(token: object, key: object, algorithms: Collection[str] | None, options: Mapping[str, Any] | None,
             audience: object, issuer: object, subject: object, leeway: object, typ: object,
-            clock: Clock | None) -> tuple[dict[str, Any], dict[str, Any], bytes]:
-    """Check the arguments, then the token; return ``(header, payload, signature)``."""
+            clock: Clock | None) -> tuple[bytes, dict[str, Any], bytes]:
+    """Check the arguments, then the token; return ``(header JSON, payload, signature)``."""
     # Argument errors are programming errors: raised first and always, whatever the token holds.
     opts = _DEFAULT_OPTIONS if options is None else _merge_options(options)
     if opts.verify_signature and (not algorithms or isinstance(algorithms, (str, bytes))):
@@ -729,8 +863,10 @@ def _decode(token: object, key: object, algorithms: Collection[str] | None, opti
     for name in algorithms or ():
         if not isinstance(name, str):
             raise TypeError("algorithms must contain only algorithm names (strings)")
-    audience = _accepted_audience(audience)
-    _check_issuer(issuer)
+    if audience is not None and not isinstance(audience, str):  # None and one string, the usual cases, are final
+        audience = _accepted_audience(audience)
+    if issuer is not None and not isinstance(issuer, str):
+        _check_issuer(issuer)
     if subject is not None and not isinstance(subject, str):
         raise TypeError("subject must be a string or None")
     if typ is not None:
@@ -740,7 +876,7 @@ def _decode(token: object, key: object, algorithms: Collection[str] | None, opti
     if type(leeway) is not int:  # an int (not a bool), like the default 0, needs no further check
         leeway = _leeway_seconds(leeway)
 
-    header, signing_input, payload_bytes, signature = _load(token)
+    (header, header_json), signing_input, payload_bytes, signature = _load(token)
     if opts.verify_signature:
         # The caller's key alone is used: header fields (jwk, jku, x5u, kid) never pick one (RFC 8725 §3.10).
         alg = header.get("alg")
@@ -752,8 +888,7 @@ def _decode(token: object, key: object, algorithms: Collection[str] | None, opti
             raise InvalidAlgorithmError("The specified alg value is not allowed")
         if alg not in _ALGS:
             raise InvalidAlgorithmError("Algorithm not supported")
-        digest, material = _key_for(alg, key)
-        if not _verify(alg, digest, material, signing_input, signature):
+        if not _verifier(alg, key)(signing_input, signature):
             raise InvalidSignatureError("Signature verification failed")
         if opts.require_low_s and alg == "ES256" and int.from_bytes(signature[32:], "big") > _P256_ORDER // 2:
             # (r, n - s) verifies whenever (r, s) does; low-S gives each signature one spelling only.
@@ -764,7 +899,7 @@ def _decode(token: object, key: object, algorithms: Collection[str] | None, opti
     payload = _json_object(payload_bytes, "payload")
     now = (clock if clock is not None else _SYSTEM_CLOCK).now()
     _validate_claims(payload, opts, now, leeway, audience, issuer, subject)
-    return header, payload, signature
+    return header_json, payload, signature
 
 
 def decode_complete(token: str | bytes, key: str | bytes | PrivateKey | PublicKey | None = None,
@@ -773,8 +908,10 @@ def decode_complete(token: str | bytes, key: str | bytes | PrivateKey | PublicKe
                     subject: str | None = None, leeway: float | timedelta = 0, typ: str | None = None,
                     clock: Clock | None = None) -> dict[str, Any]:
     """Like ``decode``, but return ``{"header", "payload", "signature"}`` (the signature as bytes)."""
-    header, payload, signature = _decode(token, key, algorithms, options, audience, issuer, subject, leeway, typ, clock)
-    return {"header": header, "payload": payload, "signature": signature}
+    header_json, payload, signature = _decode(token, key, algorithms, options, audience, issuer, subject, leeway, typ,
+                                              clock)
+    # The header parsed during the checks is shared with later tokens that carry it; the caller gets its own.
+    return {"header": _json_object(header_json, "header"), "payload": payload, "signature": signature}
 
 
 def decode(token: str | bytes, key: str | bytes | PrivateKey | PublicKey | None = None,

@@ -897,3 +897,69 @@ def test_ordinary_secrets_stay_hmac_secrets(secret):
     token = tokens.encode({"sub": "a"}, secret, "HS512")
     assert token == jwt.encode({"sub": "a"}, raw, algorithm="HS512")
     assert tokens.decode(token, secret, ["HS512"], clock=FrozenClock(START)) == {"sub": "a"}
+
+
+# --- What is remembered between tokens: parsed headers and prepared keys ---------------------------
+
+
+@pytest.mark.parametrize("segment", [0, 1, 2])
+@pytest.mark.parametrize("intruder", ["+", "/", "=", " ", "!", "\n", ".", b"\x80", b"\xff"])
+def test_each_stray_character_is_named_in_its_own_segment(segment, intruder, clock):
+    parts = tokens.encode({"sub": "a"}, SECRET).encode().split(b".")
+    parts[segment] = parts[segment][:4] + (intruder if isinstance(intruder, bytes) else intruder.encode()) + parts[segment][4:]
+    message = ("Too many segments" if intruder == "." else
+               "Invalid " + ("header", "payload", "crypto")[segment] + " padding")
+    with pytest.raises(tokens.DecodeError, match=f"^{message}$"):
+        tokens.decode(b".".join(parts), SECRET, ["HS256"], clock=clock)
+
+
+def test_a_header_is_parsed_once_and_a_refused_one_never_remembered(clock):
+    tokens._cached_header.cache_clear()
+    for sub in ("alice", "bob"):  # two tokens, one header segment
+        assert tokens.decode(tokens.encode({"sub": sub}, SECRET), SECRET, ["HS256"], clock=clock)["sub"] == sub
+    info = tokens._cached_header.cache_info()
+    assert (info.misses, info.hits, info.currsize) == (1, 1, 1)
+    refused = signed({"sub": "a"}, {"alg": "HS256", "crit": ["exp"]})
+    for _ in range(2):
+        with pytest.raises(tokens.DecodeError, match="critical"):
+            tokens.decode(refused, SECRET, ["HS256"], clock=clock)
+    assert tokens._cached_header.cache_info().currsize == 1
+    # A known header vouches for nothing else: the same header with a forged signature still fails.
+    forged = tokens.encode({"sub": "carol"}, SECRET).rsplit(".", 1)[0] + "." + b64(b"\0" * 32)
+    with pytest.raises(tokens.InvalidSignatureError):
+        tokens.decode(forged, SECRET, ["HS256"], clock=clock)
+
+
+def test_callers_get_headers_of_their_own(clock):
+    token = tokens.encode({"sub": "a"}, SECRET, headers={"kid": "k1", "jwk": {"kty": "oct", "use": ["sig"]}})
+    for header in (tokens.get_unverified_header(token), tokens.decode_complete(token, SECRET, ["HS256"])["header"]):
+        header["kid"] = "changed"
+        header["jwk"]["use"].append("enc")
+    expected = {"alg": "HS256", "typ": "JWT", "kid": "k1", "jwk": {"kty": "oct", "use": ["sig"]}}
+    assert tokens.get_unverified_header(token) == expected
+    assert tokens.decode_complete(token, SECRET, ["HS256"], clock=clock)["header"] == expected
+
+
+def test_a_prepared_key_is_found_by_identity_never_by_a_reused_id(keys, clock):
+    public = keys["RS256"].public
+    forged = tokens.encode({"sub": "mallory"}, keys["ES256"].private, "ES256").split(".")
+    forged = ".".join([b64(b'{"alg":"RS256"}'), forged[1], b64(b"\1" * 256)])
+    # An entry left by another object that once had this id, and that would accept anything:
+    tokens._verifiers[("RS256", id(public))] = (object(), lambda signing_input, signature: True)
+    with pytest.raises(tokens.InvalidSignatureError):
+        tokens.decode(forged, public, ["RS256"], clock=clock)
+    assert tokens._verifiers[("RS256", id(public))][0] is public
+
+
+def test_a_mutable_key_is_read_afresh_and_a_refused_key_never_remembered(clock):
+    key = bytearray(SECRET)
+    token = tokens.encode({"sub": "a"}, bytes(key))
+    assert tokens.decode(token, key, ["HS256"], clock=clock) == {"sub": "a"}
+    key[0] ^= 1
+    with pytest.raises(tokens.InvalidSignatureError):
+        tokens.decode(token, key, ["HS256"], clock=clock)
+    short = b"x" * 31
+    for _ in range(2):
+        with pytest.raises(tokens.InvalidKeyError, match="minimum length"):
+            tokens.decode(token, short, ["HS256"], clock=clock)
+    assert ("HS256", short) not in tokens._verifiers
