@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 
 from .clock import Clock, SystemClock
 from .sessions import SessionStore, SQLiteStore, hash_session_id
@@ -62,7 +62,14 @@ def _config() -> BffConfig:
     return current_app.extensions["bff"]
 
 
+def _set_bff_cookie(response: Response, session_id: str, max_age: int) -> None:
+    """Send the page's cookie; its Max-Age is the session's idle deadline, so the browser drops it when the BFF does."""
+    response.set_cookie(BFF_COOKIE, session_id, max_age=max_age, path="/", secure=True, httponly=True,
+                        samesite="Strict")
+
+
 def _unauthorized() -> Response:
+    g.pop("renewed_bff", None)  # the cookie is being deleted, not renewed
     response = json_answer(401, error="Unauthorized")
     response.headers["WWW-Authenticate"] = cookie_challenge(BFF_COOKIE)
     response.delete_cookie(BFF_COOKIE, path="/", secure=True, httponly=True, samesite="Strict")
@@ -70,14 +77,29 @@ def _unauthorized() -> Response:
 
 
 def _grant() -> tuple[str, Grant] | None:
-    """The caller's BFF session ID and grant, if its cookie names a live session (and slides its expiry)."""
+    """The caller's BFF session ID and grant, if its cookie names a live session (sliding it once per update_age)."""
     session_id = request.cookies.get(BFF_COOKIE, "")
     config = _config()
-    if not session_id or len(session_id) > MAX_CREDENTIAL_LENGTH or config.store.touch(session_id) is None:
+    if not session_id or len(session_id) > MAX_CREDENTIAL_LENGTH:
+        return None
+    found = config.store.lookup(session_id)  # a read; a write only when the idle deadline is due to slide
+    if found is None:
         return None
     with config.lock:
         grant = config.grants.get(hash_session_id(session_id))
-    return (session_id, grant) if grant is not None else None
+    if grant is None:
+        return None
+    if found.slid:  # the browser's copy must slide too, or it drops the cookie at the login-time Max-Age
+        g.renewed_bff = (session_id, int(found.session.expires_at - config.clock.now()))
+    return session_id, grant
+
+
+def _renew_bff_cookie(response: Response) -> Response:
+    """Re-send the cookie with its new Max-Age after a request that slid the session; between slides, nothing."""
+    renewed = g.pop("renewed_bff", None)
+    if renewed is not None:
+        _set_bff_cookie(response, *renewed)
+    return response
 
 
 def _login() -> Response:
@@ -104,7 +126,8 @@ def _login() -> Response:
     with config.lock:
         config.grants[hash_session_id(session_id)] = Grant(api, tokens["access_token"])
     response = json_answer(200, user=tokens["user"], role=tokens["role"])  # no token: the page never sees one
-    response.set_cookie(BFF_COOKIE, session_id, path="/", secure=True, httponly=True, samesite="Strict")
+    record = config.store.get(session_id)
+    _set_bff_cookie(response, session_id, int(record.expires_at - config.clock.now()) if record else 0)
     return response
 
 
@@ -137,6 +160,7 @@ def _logout() -> Response:
     """Log the stored tokens out at the API (session, refresh family) and end the BFF session."""
     config = _config()
     found = _grant()
+    g.pop("renewed_bff", None)  # ending the session: the cookie is deleted below, never renewed
     api_answer: dict[str, Any] = {}
     if found is not None:
         grant = _forget(config, found[0])
@@ -163,6 +187,7 @@ def create_bff(
     app.extensions["bff"] = config
     app.before_request(_refuse_duplicate_cookies)
     app.before_request(_refuse_cross_site)
+    app.after_request(_renew_bff_cookie)
     app.after_request(_security_headers)
     app.register_error_handler(404, _error_response)
     app.register_error_handler(405, _error_response)

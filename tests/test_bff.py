@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from helpers.bff import BFF_COOKIE, bff_config, create_bff
+from helpers.bff import BFF_COOKIE, BFF_SESSION_TTL, bff_config, create_bff
 from helpers.clock import FrozenClock
 from helpers.server import RunningServer, serve
 from helpers.users import UserDirectory
@@ -112,3 +112,30 @@ def test_the_page_never_holds_a_session_of_the_api(pair):
     page = bff.client()
     page.post(bff.url + "/login", json=ALICE)
     assert SESSION_COOKIE not in page.cookies and REFRESH_COOKIE not in page.cookies
+
+
+def test_the_session_slides_once_per_update_age_and_the_cookie_with_it(pair, clock):
+    _, bff = pair
+    page = bff.client()
+    login = page.post(bff.url + "/login", json=ALICE)
+    assert f"Max-Age={BFF_SESSION_TTL}" in login.headers["Set-Cookie"]
+    store = bff_config(bff.app).store
+    writes: list[float] = []  # every idle-deadline write the store makes
+    real_touch = store._touch
+    store._touch = lambda id_hash, now: writes.append(now) or real_touch(id_hash, now)
+    for _ in range(10):  # ten requests a minute apart, all within one update_age: reads only, no cookie
+        clock.advance(seconds=60)
+        answer = page.get(bff.url + "/api/data")
+        assert answer.status_code == 200 and "Set-Cookie" not in answer.headers
+    assert writes == []
+    clock.advance(seconds=store.update_age)
+    slid = page.get(bff.url + "/api/data")
+    assert slid.status_code == 200 and writes == [clock.now()]
+    renewed = slid.headers["Set-Cookie"]
+    assert f"Max-Age={BFF_SESSION_TTL}" in renewed and renewed.startswith(f"{BFF_COOKIE}={page.cookies[BFF_COOKIE]};")
+    assert all(flag in renewed for flag in ("HttpOnly", "Secure", "SameSite=Strict", "Path=/"))
+    assert "Set-Cookie" not in page.get(bff.url + "/api/data").headers and len(writes) == 1
+    clock.advance(seconds=store.update_age)  # due to slide again, but a logout ends the session instead
+    out = page.post(bff.url + "/logout", json={})
+    assert out.raw.headers.getlist("Set-Cookie") == [out.headers["Set-Cookie"]] and "Max-Age=0" in out.headers["Set-Cookie"]
+    assert BFF_COOKIE not in page.cookies
