@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 from helpers import tokens
 from helpers.bench import Measurement, measure
@@ -81,7 +81,7 @@ class Setup:
     resend_cookie: bool = False
 
     @property
-    def strategy(self) -> str:
+    def strategy(self) -> Literal["session", "jwt"]:
         """``"session"`` or ``"jwt"``, the ``create_app`` strategy this setup runs."""
         return "jwt" if self.make_store is None else "session"
 
@@ -145,22 +145,28 @@ def success_by_servers(
     setups: Sequence[Setup], server_counts: Sequence[int], users: UserDirectory, credentials: Sequence[tuple[str, str]],
     requests_per_user: int, clock: Clock, progress: Callable[[str], None] | None = print,
 ) -> list[Row]:
-    """For each setup and server count: log every user in, send ``GET /me`` repeatedly, count the 200s."""
+    """For each setup and server count: log every user in, send ``GET /me`` repeatedly, count the 200s.
+
+    Each setup runs one cluster of the largest size; a cluster of N is a balancer over its first N
+    servers (the others get no request), which spares starting and stopping a cluster per size.
+    """
     rows: list[Row] = []
     for setup in setups:
-        for servers in server_counts:
-            with running(setup, servers, clock, users) as cluster:
+        with running(setup, max(server_counts), clock, users) as cluster:
+            for servers in server_counts:
                 ok = sent = 0
-                for username, password in credentials:
-                    client = cluster.client(sticky=setup.sticky)
+                for user, (username, password) in enumerate(credentials):
+                    # User k starts at server k, as cluster.client() would number them in a fresh cluster.
+                    session = cluster.client().session
+                    client = BalancedClient(cluster.urls[:servers], session, sticky=setup.sticky, start=user)
                     headers = login(client, username, password)
                     kept = client.session.cookies.get(SESSION_COOKIE) if setup.resend_cookie else None
                     for _ in range(requests_per_user):
                         cookies = {SESSION_COOKIE: kept} if kept else None
                         ok += client.get("/me", headers=headers, cookies=cookies).status_code == 200
                         sent += 1
-            rows.append({"setup": setup.name, "servers": servers, "requests": sent, "ok": ok,
-                         "success_rate": ok / sent})
+                rows.append({"setup": setup.name, "servers": servers, "requests": sent, "ok": ok,
+                             "success_rate": ok / sent})
         if progress is not None:
             rates = ", ".join(f"{row['servers']}: {row['success_rate']:.0%}" for row in rows[-len(server_counts):])
             progress(f"{setup.name:<34} {rates}")
@@ -253,11 +259,14 @@ def store_calls_per_request(store: SessionStore, users: UserDirectory, credentia
 
 
 def check_costs(stores: Mapping[str, Callable[[], SessionStore]], sessions: int, clock: FrozenClock,
-                repeat: int = 15, progress: Callable[[str], None] | None = print) -> list[Measurement]:
+                repeat: int = 15, progress: Callable[[str], None] | None = print,
+                warmup: int = 10) -> list[Measurement]:
     """Fill each store with ``sessions`` sessions; time ``get`` and ``touch`` on one, the clock 1 ms on per call.
 
     The clock moves so that every ``touch`` slides the deadline to a new value, as a request a moment
-    later would: a backend cannot skip a write that changes nothing. Each store is emptied and closed after.
+    later would: a backend cannot skip a write that changes nothing. ``warmup`` untimed calls come
+    first (a few suffice: a touch that waits for the disk takes milliseconds each). Each store is
+    emptied and closed after.
     """
     rows: list[Measurement] = []
     for name, make_store in stores.items():
@@ -267,27 +276,41 @@ def check_costs(stores: Mapping[str, Callable[[], SessionStore]], sessions: int,
         try:
             probe = store.create_many([f"user{i}" for i in range(sessions)])[sessions // 2]
             for method in (store.get, store.touch):
-                def call(method: Callable[[str], Any] = method) -> Any:
+                def call(method: Callable[[str], Any] = method, probe: str = probe) -> Any:
                     clock.advance(seconds=0.001)
                     return method(probe)
-                rows.append(measure(call, name=f"{name} {method.__name__}", repeat=repeat))
+                rows.append(measure(call, name=f"{name} {method.__name__}", repeat=repeat, warmup=warmup))
         finally:
             store.clear()  # a shared store outlives this process: leave it as it was found
             store.close()
     return rows
 
 
+def _scalar(connection: Any, query: str) -> Any:
+    """The one value a one-row, one-column query returns."""
+    row = connection.execute(query).fetchone()
+    if row is None:
+        raise RuntimeError(f"no row from {query!r}")
+    return row[0]
+
+
 def _write_counter(store: SessionStore) -> tuple[Callable[[], int], str]:
     """A reading of ``store``'s backend that grows with every write, and what it counts."""
     if isinstance(store, SQLiteStore):
         return (lambda: store.connection.total_changes), "rows changed"
-    kind = type(store).__name__
+    kind = type(store).__name__  # by name: the database clients are imported only for their own stores
     if kind == "RedisStore":
+        from helpers.redis_sessions import RedisStore
+
+        client = cast(RedisStore, store).client
         # Redis counts the write commands since its last save; the course's Redis never saves.
-        return (lambda: store.client.info("persistence")["rdb_changes_since_last_save"]), "write commands"
+        return (lambda: int(client.info("persistence")["rdb_changes_since_last_save"])), "write commands"
     if kind == "PostgresStore":
+        from helpers.postgres_sessions import PostgresStore
+
+        connection = cast(PostgresStore, store).connection
         wal = "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint"
-        return (lambda: store.connection.execute(wal).fetchone()[0]), "WAL bytes"
+        return (lambda: int(_scalar(connection, wal))), "WAL bytes"
     raise TypeError(f"no write counter for {kind}: SQLiteStore, RedisStore and PostgresStore have one")
 
 
@@ -390,10 +413,10 @@ def bytes_per_session(sessions: int, redis_url: str | None = None, postgres_url:
         table = f"size_{secrets.token_hex(4)}"
         with PostgresStore(postgres_url, clock=clock, table=table) as pg:
             size = f"SELECT pg_total_relation_size('{table}')"  # the table's name is ours, not user input
-            before = pg.connection.execute(size).fetchone()[0]
+            before = _scalar(pg.connection, size)
             pg.create_many(user_ids, data=data)
             pg.connection.execute(f"VACUUM ANALYZE {table}")
-            rows.append({"store": "PostgreSQL", "bytes": (pg.connection.execute(size).fetchone()[0] - before) / sessions})
+            rows.append({"store": "PostgreSQL", "bytes": (_scalar(pg.connection, size) - before) / sessions})
             pg.connection.execute(f"DROP TABLE {table}")
     rows.append({"store": "JWT (nothing stored)", "bytes": 0.0})
     return rows
