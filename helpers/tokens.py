@@ -13,6 +13,7 @@ import binascii
 import codecs
 import hmac
 import json
+import json.scanner
 import math
 import re
 from calendar import timegm
@@ -493,11 +494,12 @@ def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 _JSON = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_reject_constant)
 
 
-# The decoder's own scanner, called directly: JSONDecoder.decode wraps it in two more Python calls and two
-# whitespace regexes, a third of the cost of a small payload. Used only when it reads the whole text (tokens
-# carry compact JSON); text with surrounding whitespace, and every error, goes through _JSON.decode, so what is
-# accepted and every message stay those of the json module.
-_SCAN_JSON = _JSON.scan_once
+# A scanner for the same decoder (json.scanner.make_scanner, what JSONDecoder.decode itself runs), called
+# directly: decode wraps it in two more Python calls and two whitespace regexes, a third of the cost of a small
+# payload. Its answer is used only when it reads the whole text (tokens carry compact JSON); text with
+# surrounding whitespace, and every error, goes through _JSON.decode, so what is accepted and every message
+# stay those of the json module.
+_SCAN_JSON = json.scanner.make_scanner(_JSON)
 
 
 def _json_object(data: bytes, name: str) -> dict[str, Any]:

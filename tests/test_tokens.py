@@ -906,7 +906,8 @@ def test_ordinary_secrets_stay_hmac_secrets(secret):
 @pytest.mark.parametrize("intruder", ["+", "/", "=", " ", "!", "\n", ".", b"\x80", b"\xff"])
 def test_each_stray_character_is_named_in_its_own_segment(segment, intruder, clock):
     parts = tokens.encode({"sub": "a"}, SECRET).encode().split(b".")
-    parts[segment] = parts[segment][:4] + (intruder if isinstance(intruder, bytes) else intruder.encode()) + parts[segment][4:]
+    stray = intruder if isinstance(intruder, bytes) else intruder.encode()
+    parts[segment] = parts[segment][:4] + stray + parts[segment][4:]
     message = ("Too many segments" if intruder == "." else
                "Invalid " + ("header", "payload", "crypto")[segment] + " padding")
     with pytest.raises(tokens.DecodeError, match=f"^{message}$"):
