@@ -67,8 +67,9 @@ def make_proof(private_key: Any, method: str, url: str, *, access_token: str | N
                               "jti": jti if jti is not None else secrets.token_urlsafe(16)}
     if access_token is not None:
         claims["ath"] = access_token_hash(access_token)
-    header = {"typ": PROOF_TYPE, "jwk": jwks.to_jwk(private_key)}
-    del header["jwk"]["use"]  # the header names the key alone
+    jwk = jwks.to_jwk(private_key)
+    del jwk["use"]  # the header names the key alone
+    header = {"typ": PROOF_TYPE, "jwk": jwk}
     return tokens.encode(claims, private_key, algorithm=algorithm, headers=header)
 
 

@@ -19,7 +19,7 @@ import json
 import threading
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -34,7 +34,7 @@ __all__ = [
     "apply_step", "run_drill", "refused_shares", "flood",
 ]
 
-PublicKey = Union[rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey]
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 JWKS_PATH = "/.well-known/jwks.json"  # where issuers conventionally publish their key set
 # Members that only a private JWK has (RFC 7518 §6.2.2, §6.3.2; RFC 8037 §2).
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
@@ -87,8 +87,8 @@ def to_jwk(key: Any, kid: str | None = None, alg: str | None = None) -> dict[str
         numbers = public.public_numbers()
         jwk: dict[str, Any] = {"kty": "RSA", "n": _b64_int(numbers.n), "e": _b64_int(numbers.e)}
     elif isinstance(public, ec.EllipticCurvePublicKey) and isinstance(public.curve, ec.SECP256R1):
-        numbers = public.public_numbers()  # RFC 7518 §6.2.1.2: x and y are the full 32 bytes each
-        jwk = {"kty": "EC", "crv": "P-256", "x": _b64_int(numbers.x, 32), "y": _b64_int(numbers.y, 32)}
+        point = public.public_numbers()  # RFC 7518 §6.2.1.2: x and y are the full 32 bytes each
+        jwk = {"kty": "EC", "crv": "P-256", "x": _b64_int(point.x, 32), "y": _b64_int(point.y, 32)}
     elif isinstance(public, ed25519.Ed25519PublicKey):
         raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         jwk = {"kty": "OKP", "crv": "Ed25519", "x": tokens.b64url_encode(raw)}
@@ -126,10 +126,11 @@ def from_jwk(jwk: Mapping[str, Any] | str) -> PublicKey:
         raise JWKError(f"unsupported alg {jwk['alg']!r} for key type {kty!r}")
     try:
         if kty == "RSA":
-            public: PublicKey = rsa.RSAPublicNumbers(_int_member(jwk, "e", minimal=True),
-                                                      _int_member(jwk, "n", minimal=True)).public_key()
-            if public.key_size < 2048:
-                raise JWKError(f"the RSA key is {public.key_size} bits; RFC 7518 §3.3 requires 2048 or more")
+            rsa_key = rsa.RSAPublicNumbers(_int_member(jwk, "e", minimal=True),
+                                           _int_member(jwk, "n", minimal=True)).public_key()
+            if rsa_key.key_size < 2048:
+                raise JWKError(f"the RSA key is {rsa_key.key_size} bits; RFC 7518 §3.3 requires 2048 or more")
+            public: PublicKey = rsa_key
         elif kty == "EC":
             if jwk.get("crv") != "P-256":
                 raise JWKError(f"unsupported curve {jwk.get('crv')!r}: ES256 needs P-256")

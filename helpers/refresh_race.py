@@ -25,6 +25,7 @@ copy of the token just spent can still use it undetected.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -83,8 +84,10 @@ class SingleFlight:
             return self._access_token
 
 
-def _set_refresh_cookie(client: requests.Session, value: str) -> None:
+def _set_refresh_cookie(client: requests.Session, value: str | None) -> None:
     """Put ``value`` in ``client``'s jar as the one refresh cookie (replacing any older one)."""
+    if value is None:
+        raise RuntimeError("the login set no refresh cookie")
     client.cookies.clear()
     client.cookies.set(REFRESH_COOKIE, value, domain="127.0.0.1", path="/refresh", secure=True)
 
@@ -136,7 +139,7 @@ def race_tabs(
             if fresh is not None:
                 refreshed.append(client)
 
-    _run_threads([lambda c=c: tab(c) for c in clients])
+    _run_threads([functools.partial(tab, c) for c in clients])
     if flight is not None:
         statuses = flight.statuses
     # Does the login survive? The cookie a successful refresh handed out must still refresh (a loser's
