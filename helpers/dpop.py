@@ -169,18 +169,20 @@ class ProofVerifier:
 
 
 def create_resource_app(public_key: Any, algorithm: str, verifier: ProofVerifier, *, require_dpop: bool = True,
-                        clock: Clock | None = None) -> Any:
+                        clock: Clock | None = None, explain_errors: bool = False) -> Any:
     """A Flask resource server whose ``GET /api`` takes ``Authorization: DPoP <token>`` plus a ``DPoP`` proof.
 
     With ``require_dpop=False`` it also takes a plain ``Bearer`` token (not bound to any key): the baseline
-    the chapter times DPoP against. Every refusal is a 401 with a challenge naming the scheme.
+    the chapter times DPoP against. Every refusal is a 401 with a challenge naming the scheme. Its body
+    says why (``error_description``) only with ``explain_errors=True``, for teaching: by default an
+    attacker learns nothing about which check failed.
     """
     from flask import Flask, jsonify, request
 
     app = Flask("dpop_resource")
 
-    def refuse() -> Any:
-        response = jsonify({"error": "Unauthorized"})
+    def refuse(reason: Exception) -> Any:
+        response = jsonify({"error": "Unauthorized", **({"error_description": str(reason)} if explain_errors else {})})
         response.status_code = 401
         response.headers["WWW-Authenticate"] = (
             f'DPoP algs="{" ".join(_PROOF_ALGORITHMS)}"' + ("" if require_dpop else ', Bearer'))
@@ -200,8 +202,8 @@ def create_resource_app(public_key: Any, algorithm: str, verifier: ProofVerifier
             elif require_dpop or scheme.lower() != "bearer" or "cnf" in claims:
                 # A bound token sent as a bearer token is refused: the binding is the point (RFC 9449 §7.1).
                 raise DPoPError("A DPoP-bound token needs the DPoP scheme and a proof")
-        except (tokens.InvalidTokenError, ValueError):
-            return refuse()
+        except (tokens.InvalidTokenError, ValueError) as refused:
+            return refuse(refused)
         return jsonify({"sub": claims.get("sub")})
 
     return app

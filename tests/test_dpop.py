@@ -245,3 +245,18 @@ def test_a_lowercase_or_media_type_typ_is_accepted_and_at_jwt_is_not(clock, clie
 def test_authorization_headers_carry_the_scheme_and_the_proof_only_when_given():
     assert dpop.authorization_headers("t", "p") == {"Authorization": "DPoP t", "DPoP": "p"}
     assert dpop.authorization_headers("t", None, scheme="Bearer") == {"Authorization": "Bearer t"}
+
+
+@pytest.mark.parametrize("explain", [False, True])
+def test_a_refusal_says_why_only_when_asked(clock, client_key, explain):
+    issuer_key = keys.demo_private_key("ES256")
+    app = dpop.create_resource_app(issuer_key.public_key(), "ES256", dpop.ProofVerifier(clock=clock), clock=clock,
+                                   explain_errors=explain)
+    with serve(app) as srv:
+        token = _bound_token(issuer_key, client_key)
+        answer = srv.client().get(srv.url + "/api", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 401
+    expected = {"error": "Unauthorized"}
+    if explain:
+        expected["error_description"] = "A DPoP-bound token needs the DPoP scheme and a proof"
+    assert answer.json() == expected
