@@ -121,9 +121,10 @@ def success_chart(rows: Sequence[dict[str, Any]], server_counts: Sequence[int]) 
     width = 0.8 / len(names)
     for index, (name, style) in enumerate(zip(names, bar_styles(len(names)))):
         rate = {row["servers"]: row["success_rate"] * 100 for row in rows if row["setup"] == name}
-        axes.bar([n + (index - len(names) / 2 + 0.5) * width for n in server_counts], [rate[n] for n in server_counts],
-                 width, label=name, **style)
-    axes.set_xticks(list(server_counts))
+        # One evenly spaced group per cluster size, labelled with its count (sizes need not be consecutive).
+        axes.bar([group + (index - len(names) / 2 + 0.5) * width for group in range(len(server_counts))],
+                 [rate[n] for n in server_counts], width, label=name, **style)
+    axes.set_xticks(range(len(server_counts)), [str(n) for n in server_counts])
     axes.set_ylim(0, 140)  # headroom for the legend above the 100% bars
     axes.legend(loc="upper center", ncol=2, fontsize=8)
     return _finish(figure)
