@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from .clock import Clock
     from .sessions import SessionStore
+    from .tokens import PrivateKey, PublicKey
 
 
 @dataclass(frozen=True)
@@ -134,10 +135,11 @@ ASYMMETRIC_ALGORITHMS = ("RS256", "ES256", "EdDSA")
 TARGET_SAMPLE_SECONDS = 0.02  # longer than a scheduler time slice, so a sample rarely ends mid-preemption
 TARGET_SESSION_COUNTS = (100_000, 1_000_000)  # table sizes of the SQLiteStore.get target (--quick: the first)
 TARGET_TOKENS = 16  # distinct tokens the signature-floor targets take in turn
+_ISSUER, _AUDIENCE = "auth-course", "auth-course-api"  # the benchmark tokens' iss and aud, checked by every decode
 
 
 def _claims(now: int) -> dict[str, object]:
-    return {"sub": "alice", "role": "user", "iss": "auth-course", "aud": "auth-course-api",
+    return {"sub": "alice", "role": "user", "iss": _ISSUER, "aud": _AUDIENCE,
             "iat": now, "nbf": now, "exp": now + 900, "jti": "0" * 32}
 
 
@@ -150,32 +152,42 @@ def token_benchmarks(repeat: int = 15) -> tuple[list[Measurement], dict[str, flo
     import hmac
     import time
 
-    import jwt
-
     from . import tokens
     from .keys import demo_private_key
 
     now = int(time.time())
     claims = _claims(now)
-    checks = {"audience": "auth-course-api", "issuer": "auth-course"}
     secret = hashlib.sha256(b"demo-only benchmark secret").digest()
-    keys: dict[str, tuple[object, object]] = {"HS256": (secret, secret)}
+    keys: dict[str, tuple[bytes | PrivateKey, bytes | PublicKey]] = {"HS256": (secret, secret)}
     for algorithm in ASYMMETRIC_ALGORITHMS:
         private = demo_private_key(algorithm)
         keys[algorithm] = (private, private.public_key())
     rows: list[Measurement] = []
     ratios: dict[str, float] = {}
     for algorithm, (signing_key, verifying_key) in keys.items():
-        token = tokens.encode(claims, signing_key, algorithm=algorithm)
-        ours = measure(lambda: tokens.decode(token, verifying_key, algorithms=[algorithm], **checks),
-                       name=f"{algorithm} decode, helpers.tokens", repeat=repeat)
-        theirs = measure(lambda: jwt.decode(token, verifying_key, algorithms=[algorithm], **checks),
-                         name=f"{algorithm} decode, PyJWT", repeat=repeat)
+        ours, theirs = _decode_benchmarks(tokens.encode(claims, signing_key, algorithm=algorithm), verifying_key,
+                                          algorithm, repeat)
         rows += [ours, theirs]
         ratios[algorithm] = ours.ratio_to(theirs)
     signing_input = tokens.encode(claims, secret).rsplit(".", 1)[0].encode()
     rows.append(measure(lambda: hmac.digest(secret, signing_input, "sha256"), name="raw HMAC-SHA256 (the floor)", repeat=repeat))
     return rows, ratios
+
+
+def _decode_benchmarks(token: str, verifying_key: bytes | PublicKey, algorithm: str,
+                       repeat: int) -> tuple[Measurement, Measurement]:
+    """``token`` decoded with full claim checks by ``helpers.tokens``, then by PyJWT."""
+    import jwt
+
+    from . import tokens
+
+    ours = measure(lambda: tokens.decode(token, verifying_key, algorithms=[algorithm], audience=_AUDIENCE,
+                                         issuer=_ISSUER),
+                   name=f"{algorithm} decode, helpers.tokens", repeat=repeat)
+    theirs = measure(lambda: jwt.decode(token, verifying_key, algorithms=[algorithm], audience=_AUDIENCE,
+                                        issuer=_ISSUER),
+                     name=f"{algorithm} decode, PyJWT", repeat=repeat)
+    return ours, theirs
 
 
 def lookup_benchmark(store: SessionStore, name: str, sessions: int, repeat: int = 15) -> Measurement:
@@ -274,13 +286,18 @@ def _wsgi_caller(app: Flask, headers: dict[str, str]) -> Callable[[], object]:
     """A function that runs one ``GET /api/data`` through ``app``'s WSGI interface and checks it answered 200."""
     import io
 
+    from werkzeug.datastructures import Headers
     from werkzeug.test import EnvironBuilder
 
-    environ = EnvironBuilder(path="/api/data", base_url="https://localhost", headers=headers).get_environ()
+    environ = EnvironBuilder(path="/api/data", base_url="https://localhost", headers=Headers(headers)).get_environ()
     statuses: list[str] = []
 
-    def start_response(status: str, response_headers: object, exc_info: object = None) -> None:
+    def write(data: bytes) -> None:
+        raise RuntimeError("the app wrote its body through WSGI's write(); this caller reads the returned body only")
+
+    def start_response(status: str, response_headers: object, exc_info: object = None) -> Callable[[bytes], None]:
         statuses.append(status)
+        return write
 
     def call() -> object:
         body = app({**environ, "wsgi.input": io.BytesIO()}, start_response)
@@ -384,58 +401,67 @@ def signature_floor_targets(rounds: int = 25) -> list[Target]:
     traffic looks: what ``decode`` remembers between tokens (the parsed header, the prepared key) is
     reused, and nothing it might remember about one token is.
     """
-    import base64
     import hashlib
-    import hmac
-    import itertools
 
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec, padding
-    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-
-    from . import tokens
     from .keys import demo_private_key
 
     claims = _claims(int(time.time()))
-    checks = {"audience": "auth-course-api", "issuer": "auth-course"}
     secret = hashlib.sha256(b"demo-only benchmark secret").digest()
     limits = {"HS256": 6.0, "RS256": 1.3, "ES256": 1.15, "EdDSA": 1.15}
     results: list[Target] = []
     for algorithm, limit in limits.items():
         private = secret if algorithm == "HS256" else demo_private_key(algorithm)
-        public = secret if algorithm == "HS256" else private.public_key()
-        issued = [tokens.encode({**claims, "jti": f"{n:032x}"}, private, algorithm=algorithm)
-                  for n in range(TARGET_TOKENS)]
-        checked: list[tuple[bytes, bytes]] = []  # what the floor checks: each token's signing input and signature
-        for token in issued:
-            head, _, signature_text = token.rpartition(".")
-            signature = base64.urlsafe_b64decode(signature_text + "=" * (-len(signature_text) % 4))
-            if algorithm == "ES256":
-                r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-                signature = encode_dss_signature(r, s)
-            checked.append((head.encode(), signature))
-        next_token, next_checked = itertools.cycle(issued).__next__, itertools.cycle(checked).__next__
-        if algorithm == "HS256":
-            def floor() -> object:
-                signing_input, signature = next_checked()
-                return hmac.compare_digest(hmac.digest(secret, signing_input, "sha256"), signature)
-        elif algorithm == "RS256":
-            def floor() -> object:
-                signing_input, signature = next_checked()
-                return public.verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
-        elif algorithm == "ES256":
-            def floor() -> object:
-                signing_input, signature = next_checked()
-                return public.verify(signature, signing_input, ec.ECDSA(hashes.SHA256()))
-        else:
-            def floor() -> object:
-                signing_input, signature = next_checked()
-                return public.verify(signature, signing_input)
-        timed = compare({"decode": lambda: tokens.decode(next_token(), public, algorithms=[algorithm], **checks),
-                         "floor": floor}, rounds=rounds, sample_seconds=TARGET_SAMPLE_SECONDS)
-        results.append(Target(f"{algorithm} decode ÷ its signature check", timed["decode"].ratio_to(timed["floor"]),
-                              limit, f"bare {algorithm} verify, {timed['floor'].median_us:.2f} µs"))
+        results.append(_signature_floor_target(algorithm, private, claims, limit, rounds))
     return results
+
+
+def _signature_floor_target(algorithm: str, private: bytes | PrivateKey, claims: dict[str, object], limit: float,
+                            rounds: int) -> Target:
+    """One ``signature_floor_targets`` row: ``algorithm``'s decode against its bare check, keyed by ``private``."""
+    import base64
+    import hmac
+    import itertools
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    from . import tokens
+
+    public = private if isinstance(private, bytes) else private.public_key()
+    issued = [tokens.encode({**claims, "jti": f"{n:032x}"}, private, algorithm=algorithm)
+              for n in range(TARGET_TOKENS)]
+    checked: list[tuple[bytes, bytes]] = []  # what the floor checks: each token's signing input and signature
+    for token in issued:
+        head, _, signature_text = token.rpartition(".")
+        signature = base64.urlsafe_b64decode(signature_text + "=" * (-len(signature_text) % 4))
+        if algorithm == "ES256":
+            r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+            signature = encode_dss_signature(r, s)
+        checked.append((head.encode(), signature))
+    next_token, next_checked = itertools.cycle(issued).__next__, itertools.cycle(checked).__next__
+    # The key's type picks the bare check: an HMAC secret, then RS256's, ES256's and EdDSA's public keys.
+    if isinstance(public, bytes):
+        def floor() -> object:
+            signing_input, signature = next_checked()
+            return hmac.compare_digest(hmac.digest(public, signing_input, "sha256"), signature)
+    elif isinstance(public, rsa.RSAPublicKey):
+        def floor() -> object:
+            signing_input, signature = next_checked()
+            return public.verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
+    elif isinstance(public, ec.EllipticCurvePublicKey):
+        def floor() -> object:
+            signing_input, signature = next_checked()
+            return public.verify(signature, signing_input, ec.ECDSA(hashes.SHA256()))
+    else:
+        def floor() -> object:
+            signing_input, signature = next_checked()
+            return public.verify(signature, signing_input)
+    timed = compare({"decode": lambda: tokens.decode(next_token(), public, algorithms=[algorithm], audience=_AUDIENCE,
+                                                     issuer=_ISSUER),
+                     "floor": floor}, rounds=rounds, sample_seconds=TARGET_SAMPLE_SECONDS)
+    return Target(f"{algorithm} decode ÷ its signature check", timed["decode"].ratio_to(timed["floor"]),
+                  limit, f"bare {algorithm} verify, {timed['floor'].median_us:.2f} µs")
 
 
 def sqlite_lookup_target(sessions: int, rounds: int = 25) -> Target:

@@ -29,8 +29,15 @@ from flask import Flask, Response, current_app, g, request
 from .clock import Clock, SystemClock
 from .sessions import SessionStore, SQLiteStore, hash_session_id
 from .web import (
-    MAX_CREDENTIAL_LENGTH, _error_response, _refuse_cross_site, _refuse_duplicate_cookies, _security_headers, bearer,
-    cookie_challenge, json_answer, json_body,
+    MAX_CREDENTIAL_LENGTH,
+    _error_response,
+    _refuse_cross_site,
+    _refuse_duplicate_cookies,
+    _security_headers,
+    bearer,
+    cookie_challenge,
+    json_answer,
+    json_body,
 )
 
 BFF_COOKIE = "__Host-bff"  # the page's only credential: HttpOnly, Secure, SameSite=Strict, Path=/

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache, partial
 from types import MappingProxyType
-from typing import Any, NoReturn, Union
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -32,6 +32,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from .clock import Clock, SystemClock
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
+
 __all__ = [
     "ALGORITHMS", "MAX_TOKEN_LENGTH", "encode", "decode", "decode_complete", "get_unverified_header",
     "b64url_encode", "b64url_decode", "PyJWTError", "InvalidTokenError", "DecodeError", "InvalidSignatureError", "ExpiredSignatureError",
@@ -40,8 +43,10 @@ __all__ = [
     "MissingRequiredClaimError", "InvalidTypeError",
 ]
 
-PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey]
-PublicKey = Union[rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey]
+PrivateKey: TypeAlias = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+PublicKey: TypeAlias = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+# A key ready to use: an HMAC secret's bytes, or a key object of one of the accepted families.
+_Material: TypeAlias = bytes | PrivateKey | PublicKey
 
 ALGORITHMS: tuple[str, ...] = ("HS256", "HS384", "HS512", "RS256", "PS256", "ES256", "EdDSA")
 MAX_TOKEN_LENGTH = 16384  # chars (str) or bytes; longer tokens are refused before any parsing
@@ -151,21 +156,21 @@ _ENCODINGS = (("utf-8", codecs.BOM_UTF8), ("utf-16-le", codecs.BOM_UTF16_LE), ("
               ("utf-32-le", codecs.BOM_UTF32_LE), ("utf-32-be", codecs.BOM_UTF32_BE))
 
 
-def _family_of(key: object) -> str:
-    """Name the family of a ``cryptography`` key object, refusing sizes and curves we don't accept."""
+def _family_of(key: object) -> tuple[str, PrivateKey | PublicKey]:
+    """``(family, key)`` for a ``cryptography`` key object, refusing types, sizes and curves we don't accept."""
     if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
         if key.key_size < 2048:  # RFC 7518 §3.3: 2048 bits or larger MUST be used
             raise InvalidKeyError(
                 f"The RSA key is {key.key_size} bits long, which is below the minimum size of 2048 bits. "
                 "See RFC 7518 Section 3.3."
             )
-        return "RSA"
+        return "RSA", key
     if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
         if not isinstance(key.curve, ec.SECP256R1):  # RFC 7518 §3.4: ES256 is defined on P-256 only
             raise InvalidKeyError(f"ES256 needs a P-256 key, got curve {key.curve.name}.")
-        return "EC"
+        return "EC", key
     if isinstance(key, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)):
-        return "OKP"
+        return "OKP", key
     raise InvalidKeyError(f"Unsupported key type {type(key).__name__}: use str/bytes, PEM, or an RSA/EC/Ed25519 key.")
 
 
@@ -198,7 +203,7 @@ def _readings(data: bytes) -> list[str]:
     return texts
 
 
-def _ssh2_public_key(block: str) -> Any:
+def _ssh2_public_key(block: str) -> PublicKeyTypes:
     """Read an RFC 4716 public key block (headers, then the base64 of the SSH wire-format key)."""
     body, continued = [], False
     for line in block.strip().splitlines():
@@ -212,23 +217,23 @@ def _ssh2_public_key(block: str) -> Any:
     return serialization.load_ssh_public_key(name + b" " + base64.b64encode(blob))
 
 
-def _parse_key_text(text: str) -> Any | None:
+def _parse_key_text(text: str) -> PrivateKeyTypes | PublicKeyTypes | None:
     """The key object in PEM, OpenSSH or RFC 4716 text; None if ``text`` has none of their markers."""
-    ssh2 = _SSH2_BLOCK.search(text)
-    openssh = _OPENSSH_LINE.search(text)
-    if _PEM_BEGIN not in text and ssh2 is None and openssh is None:
-        return None
     try:
         if _PEM_BEGIN in text:
             data = text.encode("utf-8")
             if "PRIVATE KEY-----" in text:
                 return serialization.load_pem_private_key(data, password=None)
             return serialization.load_pem_public_key(data)
+        ssh2 = _SSH2_BLOCK.search(text)
         if ssh2 is not None:
             return _ssh2_public_key(ssh2.group(1))
-        return serialization.load_ssh_public_key(openssh.group(1).encode("ascii"))
+        openssh = _OPENSSH_LINE.search(text)
+        if openssh is not None:
+            return serialization.load_ssh_public_key(openssh.group(1).encode("ascii"))
     except (ValueError, TypeError, UnsupportedAlgorithm, binascii.Error) as err:
         raise InvalidKeyError(f"Could not parse the PEM/SSH key: {err}") from None
+    return None
 
 
 def _refuse_json_key(value: Any) -> None:
@@ -277,7 +282,7 @@ def _refuse_key_material(data: bytes) -> None:
 
 
 @lru_cache(maxsize=32)
-def _load_text_key(key: str | bytes) -> tuple[str, Any]:
+def _load_text_key(key: str | bytes) -> tuple[str, _Material]:
     """Parse a str/bytes key once: PEM or SSH text becomes a key object, anything else an HMAC secret."""
     try:
         data = key.encode("utf-8") if isinstance(key, str) else key
@@ -286,7 +291,7 @@ def _load_text_key(key: str | bytes) -> tuple[str, Any]:
     for text in _readings(data):
         parsed = _parse_key_text(text)
         if parsed is not None:
-            return _family_of(parsed), parsed
+            return _family_of(parsed)
     if not data:
         raise InvalidKeyError("HMAC key must not be empty.")
     # Algorithm confusion (RFC 8725 §2.1): key material, public or not, is never an HMAC secret, whatever
@@ -295,7 +300,7 @@ def _load_text_key(key: str | bytes) -> tuple[str, Any]:
     return "HMAC", data
 
 
-def _prepare_key(key: object) -> tuple[str, Any]:
+def _prepare_key(key: object) -> tuple[str, _Material]:
     """Return ``(family, material)`` for any accepted key form; text keys are parsed once and cached."""
     if isinstance(key, (str, bytes)):
         return _load_text_key(key)
@@ -303,10 +308,10 @@ def _prepare_key(key: object) -> tuple[str, Any]:
         return _load_text_key(bytes(key))
     if key is None:
         raise InvalidKeyError("A key is required to sign or verify a token.")
-    return _family_of(key), key
+    return _family_of(key)
 
 
-def _key_for(alg: str, key: object) -> tuple[str, Any]:
+def _key_for(alg: str, key: object) -> tuple[str, _Material]:
     """Check that ``key`` belongs to ``alg``'s family (and is long enough); return ``(hash, material)``."""
     family, digest = _ALGS[alg]
     key_family, material = _prepare_key(key)
@@ -314,7 +319,7 @@ def _key_for(alg: str, key: object) -> tuple[str, Any]:
         if family == "HMAC":
             raise InvalidKeyError(_ASYMMETRIC_AS_HMAC)
         raise InvalidKeyError(f"{alg} needs {_FAMILY_NAMES[family]}, but the key is {_FAMILY_NAMES[key_family]}.")
-    if family == "HMAC" and len(material) < _HMAC_MIN_BYTES[digest]:
+    if isinstance(material, bytes) and len(material) < _HMAC_MIN_BYTES[digest]:  # bytes: the HMAC family's material
         raise InvalidKeyError(
             f"The HMAC key is {len(material)} bytes long, which is below the minimum length of "
             f"{_HMAC_MIN_BYTES[digest]} bytes for {alg}. See RFC 7518 Section 3.2."
@@ -330,22 +335,21 @@ _PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 
 
-def _sign(alg: str, digest: str, key: Any, signing_input: bytes) -> bytes:
-    """Compute the JWS signature bytes for ``signing_input``."""
-    if alg.startswith("HS"):
+def _sign(alg: str, digest: str, key: _Material, signing_input: bytes) -> bytes:
+    """Compute the JWS signature bytes for ``signing_input``; ``key`` comes from ``_key_for(alg, ...)``."""
+    # _key_for has matched the key's family to alg's, so the key's type alone says how to sign.
+    if isinstance(key, bytes):
         return hmac.digest(key, signing_input, digest)
-    if not isinstance(key, _PRIVATE_TYPES):
-        raise InvalidKeyError(f"Signing with {alg} needs a private key; a public key can only verify.")
-    if alg == "RS256":
-        return key.sign(signing_input, _PKCS1V15, _SHA256)
-    if alg == "PS256":
-        return key.sign(signing_input, _PSS, _SHA256)
-    if alg == "ES256":
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key.sign(signing_input, _PSS if alg == "PS256" else _PKCS1V15, _SHA256)
+    if isinstance(key, ec.EllipticCurvePrivateKey):
         # cryptography returns DER; RFC 7518 §3.4 wants the fixed-size R || S, 32 bytes each.
         r, s = decode_dss_signature(key.sign(signing_input, _ECDSA_SHA256))
         s = min(s, _P256_ORDER - s)  # always the low-S twin, so verifiers with require_low_s accept our tokens
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
-    return key.sign(signing_input)  # EdDSA (RFC 8037 §3.1)
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return key.sign(signing_input)  # EdDSA (RFC 8037 §3.1)
+    raise InvalidKeyError(f"Signing with {alg} needs a private key; a public key can only verify.")
 
 
 def _der_integer(big_endian: bytes) -> bytes:
@@ -362,22 +366,40 @@ def _ecdsa_der(signature: bytes) -> bytes:
     return b"\x30" + len(body).to_bytes(1, "big") + body  # at most 70 bytes: DER's short length form
 
 
-def _verify(alg: str, digest: str, key: Any, signing_input: bytes, signature: bytes) -> bool:
-    """True if ``signature`` is valid for ``signing_input`` under ``key`` (an HMAC secret or a public key)."""
-    if alg.startswith("HS"):
-        # Constant-time comparison, so the time taken leaks nothing about the expected MAC.
-        return hmac.compare_digest(hmac.digest(key, signing_input, digest), signature)
+# The checks of one signature, one per key family. Each is bound to its key (and scheme) once, by _new_verifier.
+
+
+def _verify_hmac(digest: str, secret: bytes, signing_input: bytes, signature: bytes) -> bool:
+    """True if ``signature`` is the HMAC of ``signing_input`` under ``secret``."""
+    # Constant-time comparison, so the time taken leaks nothing about the expected MAC.
+    return hmac.compare_digest(hmac.digest(secret, signing_input, digest), signature)
+
+
+def _verify_rsa(scheme: padding.AsymmetricPadding, key: rsa.RSAPublicKey, signing_input: bytes,
+                signature: bytes) -> bool:
+    """True if ``signature`` is valid for ``signing_input`` under ``key`` with ``scheme`` (RS256 or PS256)."""
     try:
-        if alg == "RS256":
-            key.verify(signature, signing_input, _PKCS1V15, _SHA256)
-        elif alg == "PS256":
-            key.verify(signature, signing_input, _PSS, _SHA256)
-        elif alg == "ES256":
-            if len(signature) != 64:  # RFC 7518 §3.4: exactly R || S; a DER signature is not valid JWS
-                return False
-            key.verify(_ecdsa_der(signature), signing_input, _ECDSA_SHA256)
-        else:
-            key.verify(signature, signing_input)
+        key.verify(signature, signing_input, scheme, _SHA256)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _verify_es256(key: ec.EllipticCurvePublicKey, signing_input: bytes, signature: bytes) -> bool:
+    """True if ``signature`` is a valid ES256 R || S for ``signing_input`` under ``key``."""
+    if len(signature) != 64:  # RFC 7518 §3.4: exactly R || S; a DER signature is not valid JWS
+        return False
+    try:
+        key.verify(_ecdsa_der(signature), signing_input, _ECDSA_SHA256)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _verify_eddsa(key: ed25519.Ed25519PublicKey, signing_input: bytes, signature: bytes) -> bool:
+    """True if ``signature`` is a valid EdDSA signature of ``signing_input`` under ``key`` (RFC 8037 §3.1)."""
+    try:
+        key.verify(signature, signing_input)
     except InvalidSignature:
         return False
     return True
@@ -398,7 +420,14 @@ def _new_verifier(alg: str, key: object) -> Callable[[bytes, bytes], bool]:
     digest, material = _key_for(alg, key)
     if isinstance(material, _PRIVATE_TYPES):  # a private key may verify too, through its public half
         material = material.public_key()
-    return partial(_verify, alg, digest, material)
+    # _key_for has matched the key's family to alg's, so the key's type alone picks the check.
+    if isinstance(material, bytes):
+        return partial(_verify_hmac, digest, material)
+    if isinstance(material, rsa.RSAPublicKey):
+        return partial(_verify_rsa, _PSS if alg == "PS256" else _PKCS1V15, material)
+    if isinstance(material, ec.EllipticCurvePublicKey):
+        return partial(_verify_es256, material)
+    return partial(_verify_eddsa, material)
 
 
 def _verifier(alg: str, key: object) -> Callable[[bytes, bytes], bool]:
@@ -423,7 +452,7 @@ _STD_TO_URL = bytes.maketrans(b"+/", b"-_")
 _PADDING = (b"", b"", b"==", b"=")
 # A final group of 2 (3) characters carries 4 (2) unused low bits. Canonical encoders set them to
 # zero (RFC 4648 §3.5); accepting others would give one signature many spellings.
-_CANONICAL_LAST = (frozenset(), frozenset(), frozenset(_B64URL_ALPHABET[::16]), frozenset(_B64URL_ALPHABET[::4]))
+_CANONICAL_LAST: tuple[frozenset[int], ...] = (frozenset(), frozenset(), frozenset(_B64URL_ALPHABET[::16]), frozenset(_B64URL_ALPHABET[::4]))
 
 
 def _b64decode(segment: bytes) -> bytes | None:
@@ -499,7 +528,9 @@ _JSON = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_reje
 # payload. Its answer is used only when it reads the whole text (tokens carry compact JSON); text with
 # surrounding whitespace, and every error, goes through _JSON.decode, so what is accepted and every message
 # stay those of the json module.
-_SCAN_JSON = json.scanner.make_scanner(_JSON)
+# typeshed types make_scanner's argument as a make_scanner (a TODO there); it reads the decoder's settings
+# (strict, object_pairs_hook, parse_constant, ...), so a JSONDecoder is what it takes, as JSONDecoder.__init__ passes.
+_SCAN_JSON = json.scanner.make_scanner(_JSON)  # type: ignore[arg-type]
 
 
 def _json_object(data: bytes, name: str) -> dict[str, Any]:
@@ -671,12 +702,14 @@ def _merge_options(options: Mapping[str, Any]) -> _Options:
 def _leeway_seconds(leeway: object) -> float:
     """Leeway as seconds: a finite number or a timedelta (NaN or infinity would switch every time check off)."""
     if isinstance(leeway, timedelta):
-        leeway = leeway.total_seconds()
-    elif type(leeway) not in (int, float):  # not bool, not str: PyJWT would fail later, or never
+        seconds = leeway.total_seconds()
+    elif type(leeway) is int or type(leeway) is float:  # not bool, not str: PyJWT would fail later, or never
+        seconds = leeway
+    else:
         raise TypeError(f"leeway must be a number of seconds or a timedelta, not {type(leeway).__name__}")
-    if not math.isfinite(leeway):
+    if not math.isfinite(seconds):
         raise ValueError("leeway must be finite")
-    return leeway
+    return seconds
 
 
 def _accepted_audience(audience: object) -> str | tuple[str, ...] | None:
@@ -691,12 +724,14 @@ def _accepted_audience(audience: object) -> str | tuple[str, ...] | None:
     return accepted
 
 
-def _check_issuer(issuer: object) -> None:
+def _accepted_issuer(issuer: object) -> str | Container[str] | None:
+    """The issuer argument, checked: None, one string, or a container of strings."""
     if issuer is None or isinstance(issuer, str):
-        return
+        return issuer
     if (isinstance(issuer, (bytes, bytearray)) or not isinstance(issuer, Container)
             or (isinstance(issuer, Iterable) and not all(isinstance(iss, str) for iss in issuer))):
         raise TypeError('Issuer param must be "str" or "Container[str]"')
+    return issuer
 
 
 def _media_type(value: str) -> str:
@@ -862,13 +897,14 @@ def _decode(token: object, key: object, algorithms: Collection[str] | None, opti
             'It is required that you pass in a value for the "algorithms" argument when calling decode(), '
             'as a list such as ["HS256"].'
         )
-    for name in algorithms or ():
+    allowed = algorithms or ()  # when signatures are checked, algorithms itself (non-empty, as checked above)
+    for name in allowed:
         if not isinstance(name, str):
             raise TypeError("algorithms must contain only algorithm names (strings)")
     if audience is not None and not isinstance(audience, str):  # None and one string, the usual cases, are final
         audience = _accepted_audience(audience)
     if issuer is not None and not isinstance(issuer, str):
-        _check_issuer(issuer)
+        issuer = _accepted_issuer(issuer)
     if subject is not None and not isinstance(subject, str):
         raise TypeError("subject must be a string or None")
     if typ is not None:
@@ -886,7 +922,7 @@ def _decode(token: object, key: object, algorithms: Collection[str] | None, opti
             raise InvalidAlgorithmError("Algorithm not specified")
         if not isinstance(alg, str) or alg.lower() == "none":  # never, even if allow-listed (RFC 8725 §3.2)
             raise InvalidAlgorithmError("The specified alg value is not allowed")
-        if alg not in algorithms:
+        if alg not in allowed:
             raise InvalidAlgorithmError("The specified alg value is not allowed")
         if alg not in _ALGS:
             raise InvalidAlgorithmError("Algorithm not supported")

@@ -1,6 +1,7 @@
 import itertools
 
 import pytest
+from support import postgres_url, redis_url
 
 from helpers.bench import (
     LAYERS,
@@ -9,8 +10,8 @@ from helpers.bench import (
     Target,
     compare,
     format_strategy_costs,
-    format_targets,
     format_table,
+    format_targets,
     measure,
     session_lookup_benchmarks,
     shared_stores,
@@ -20,7 +21,6 @@ from helpers.bench import (
     strategy_targets,
 )
 from helpers.sessions import MemoryStore
-from support import postgres_url, redis_url
 
 
 def fake_timer(step: float):
