@@ -97,7 +97,7 @@ def replace_region(source: str, begin: str, end: str, stub: str | None) -> tuple
                 raise ValueError(f"nested {begin!r} in:\n{source}")
             inside = found = True
             if stub is not None:
-                indent = re.match(r"\s*", line).group(0)
+                indent = line[: len(line) - len(line.lstrip())]
                 kept.extend(indent + stub_line for stub_line in stub.split("\n"))
         elif end in line:
             inside = False
@@ -190,7 +190,9 @@ def student_version(nb: NotebookNode) -> NotebookNode:
 
 def inside_lines(source: str, begin: str, end: str) -> set[str]:
     """The stripped, non-blank lines of ``source`` inside begin…end regions that do not also occur outside them."""
-    inside, outside, within = set(), set(), False
+    inside: set[str] = set()
+    outside: set[str] = set()
+    within = False
     for line in source.split("\n"):
         if begin in line:
             within = True
@@ -454,13 +456,18 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+def _points(grade: Grade | None, which: str) -> str:
+    """A score or maximum for the table, or "-" for a run that never happened."""
+    return "-" if grade is None else f"{getattr(grade, which):g}"
+
+
 def run_checks(paths: Sequence[Path], out_dir: Path, workers: int) -> int:
     """Build and check student versions of ``paths``; print a message per notebook and the score table."""
     started = time.perf_counter()
     reports = []
     for report in check_chapters(paths, out_dir, workers):
         reports.append(report)
-        if report.ok:
+        if report.ok and report.student is not None:
             print(f"{report.name}: ok ({report.seconds:.0f} s of runs); the student version first fails at "
                   f"{report.student.first_error}", flush=True)
         else:
@@ -469,8 +476,8 @@ def run_checks(paths: Sequence[Path], out_dir: Path, workers: int) -> int:
                 print(f"  - {problem}", flush=True)
     print()
     print(table(["notebook", "points", "solution", "student", "check"],
-                ([r.name, f"{r.solution.max_score:g}", f"{r.solution.score:g}", f"{r.student.score:g}", "ok" if r.ok else "FAILED"]
-                 for r in reports)))
+                ([r.name, _points(r.solution, "max_score"), _points(r.solution, "score"), _points(r.student, "score"),
+                  "ok" if r.ok else "FAILED"] for r in reports)))
     failed = sum(not report.ok for report in reports)
     where = out_dir.relative_to(ROOT) if out_dir.is_relative_to(ROOT) else out_dir
     print(f"\n{len(reports) - failed}/{len(reports)} student versions ok in {where}/ "
