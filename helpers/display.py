@@ -32,9 +32,10 @@ def shows_error(
 ) -> Iterator[CaughtError]:
     """Run a block that should fail; print ``Name: message`` (wrapped at ``width``) instead of a traceback."""
     caught = CaughtError()
+    catch = expected or (Exception,)
     try:
         yield caught
-    except (expected or (Exception,)) as exc:
+    except catch as exc:
         caught.error = exc
         if not quiet:
             line = f"{type(exc).__name__}: {exc}"

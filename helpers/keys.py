@@ -7,14 +7,14 @@ reproducible; ``generate_private_key`` makes a fresh key for anything that shoul
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from . import DATA_DIR
 
-PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey]
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 DEMO_KEYS_DIR = DATA_DIR / "demo_keys"
 _DEMO_KEY_FILES = {"RS256": "rsa_private.pem", "PS256": "rsa_private.pem", "ES256": "ec_p256_private.pem", "EdDSA": "ed25519_private.pem"}
 

@@ -1,8 +1,8 @@
 
 import pytest
+from support import run_together
 
 from helpers.clock import FrozenClock, SystemClock
-from support import run_together
 
 
 def test_system_clock_follows_wall_time():

@@ -223,7 +223,7 @@ def test_embedded_postgres_listens_on_no_tcp_port_and_only_in_an_owner_only_fold
 @needs_proc
 def test_ten_start_stop_cycles_with_data_never_raise_and_leave_nothing():
     folders, stop_seconds = [], []
-    for cycle in range(10):
+    for _ in range(10):
         redis_server, postgres_server = start_redis({}), start_postgres({})
         with psycopg.connect(postgres_server.url) as conn:
             conn.execute("CREATE TABLE t (id int PRIMARY KEY, note text)")

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import run_together
 
 from helpers.clock import FrozenClock
-from support import run_together
 from helpers.denylist import MAX_JTI_LENGTH, JtiDenylist, MemoryDenylist, SQLiteDenylist
 
 START = 1_700_000_000.0

@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from noisy_timer import NoisyTimer
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from support import postgres_url, unique_name
 
 from helpers.clock import SystemClock
 from helpers.postgres_sessions import PostgresStore
 from helpers.sessions import hash_session_id
 from helpers.storage import LockedConnection
-from support import postgres_url, unique_name
 
 
 def test_rows_hold_the_hash_and_timestamptz_deadlines(clock, closing):

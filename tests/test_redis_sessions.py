@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from support import redis_url, unique_name
 
 from helpers.clock import SystemClock
 from helpers.redis_sessions import RedisStore
 from helpers.sessions import hash_session_id
-from support import redis_url, unique_name
 
 
 @pytest.fixture

@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 import re
 import sqlite3
-from dataclasses import FrozenInstanceError
 import threading
+from dataclasses import FrozenInstanceError
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import Backend, dump_python, dump_sqlite, run_together, store_fixtures
 
 from helpers.clock import FrozenClock
 from helpers.denylist import SQLiteDenylist
@@ -32,7 +33,6 @@ from helpers.refresh import (
     hash_refresh_token,
 )
 from helpers.sessions import SQLiteStore
-from support import Backend, dump_python, dump_sqlite, run_together, store_fixtures
 
 START = 1_700_000_000.0
 DAY = 86_400.0
@@ -513,7 +513,7 @@ def test_two_stores_on_one_file_cannot_both_spend_a_token(tmp_path, clock):
     with SQLiteRefreshStore(path, clock=clock) as a, SQLiteRefreshStore(path, clock=clock) as b:
         for _ in range(20):
             token = a.issue("alice")
-            outcomes = run_together(lambda index: (a, b)[index].rotate(token), 2, raise_errors=False)
+            outcomes = run_together(lambda index, token=token: (a, b)[index].rotate(token), 2, raise_errors=False)
             assert sorted(type(o).__name__ for o in outcomes) == ["RefreshTokenReuseError", "RotationResult"]
 
 

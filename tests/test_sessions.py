@@ -19,8 +19,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from helpers.clock import FrozenClock
 from support import (
     Backend,
     dump_postgres,
@@ -33,6 +31,8 @@ from support import (
     store_fixtures,
     unique_name,
 )
+
+from helpers.clock import FrozenClock
 from helpers.postgres_sessions import PostgresStore
 from helpers.redis_sessions import RedisStore
 from helpers.sessions import (

@@ -6,6 +6,7 @@ import sqlite3
 import threading
 
 import pytest
+from support import run_together
 
 from helpers.clock import FrozenClock, SystemClock
 from helpers.denylist import JtiDenylist, SQLiteDenylist
@@ -21,7 +22,6 @@ from helpers.storage import (
     check_name,
     open_sqlite,
 )
-from support import run_together
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS rows (id TEXT PRIMARY KEY, expires_at REAL NOT NULL);"
 

@@ -6,10 +6,10 @@ import threading
 import time
 
 import pytest
+from support import run_together
 
 from helpers.clock import FrozenClock
 from helpers.throttle import ConcurrencyLimit, LoginThrottle
-from support import run_together
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from support import run_together
 
 from helpers.passwords import DEFAULT_PARAMS, ScryptParams, hash_password, needs_rehash, verify_password
 from helpers.users import DEMO_USERS_PATH, User, UserDirectory, load_demo_users
-from support import run_together
 
 CHEAP = ScryptParams(n=2**4, r=1, p=1)
 
