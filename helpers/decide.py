@@ -31,7 +31,17 @@ from typing import Literal
 
 from .display import Table
 
-__all__ = ["ROWS", "TABLE_WIDTH", "VERDICTS", "Finding", "Needs", "Reason", "Recommendation", "comparison_table", "recommend"]
+__all__ = [
+    "ROWS",
+    "TABLE_WIDTH",
+    "VERDICTS",
+    "Finding",
+    "Needs",
+    "Reason",
+    "Recommendation",
+    "comparison_table",
+    "recommend",
+]
 
 Verdict = Literal["holds", "depends", "fails"]
 Strategy = Literal["sessions", "JWTs", "hybrid"]
@@ -131,8 +141,12 @@ class Reason:
     def __str__(self) -> str:
         if not self.evidence:
             return f"  - {self.text}"
-        cited = textwrap.fill(f"measured ({ROWS[self.row]}): {self.evidence}", TABLE_WIDTH,
-                              initial_indent=" " * 6, subsequent_indent=" " * 8)
+        cited = textwrap.fill(
+            f"measured ({ROWS[self.row]}): {self.evidence}",
+            TABLE_WIDTH,
+            initial_indent=" " * 6,
+            subsequent_indent=" " * 8,
+        )
         return f"  - {self.text}\n{cited}"
 
 
@@ -169,38 +183,65 @@ def recommend(needs: Needs, findings: Mapping[str, Finding] | None = None) -> Re
         return _reason(text, row, found)
 
     if not api:
-        reasons = [why("the browser keeps an opaque ID in an HttpOnly cookie that page scripts cannot read", "xss"),
-                   why("logout deletes the row, so a copied cookie dies at once", "logout"),
-                   why("one lookup per request, which costs microseconds on a local store", "speed")]
+        reasons = [
+            why("the browser keeps an opaque ID in an HttpOnly cookie that page scripts cannot read", "xss"),
+            why("logout deletes the row, so a copied cookie dies at once", "logout"),
+            why("one lookup per request, which costs microseconds on a local store", "speed"),
+        ]
         if needs.instant_revocation:
             reasons.append(why("revoking a user ends every one of their sessions at the next request", "revocation"))
-        return Recommendation("sessions", "a server-side session store and an HttpOnly, SameSite cookie", tuple(reasons))
+        return Recommendation(
+            "sessions", "a server-side session store and an HttpOnly, SameSite cookie", tuple(reasons)
+        )
 
     if needs.server_rendered:
-        reasons = [why("pages get the session cookie: HttpOnly, instant logout", "xss"),
-                   why("API clients get bearer tokens that any server with the key can verify", "scaling"),
-                   why("short access tokens are renewed through a refresh token, not a new login", "refresh")]
+        reasons = [
+            why("pages get the session cookie: HttpOnly, instant logout", "xss"),
+            why("API clients get bearer tokens that any server with the key can verify", "scaling"),
+            why("short access tokens are renewed through a refresh token, not a new login", "refresh"),
+        ]
         caveats = ["two credentials to secure, and /login must know which one a client wants"]
         if needs.instant_revocation:
             caveats.append("instant revocation on the API needs a jti denylist: one lookup per API request")
-        return Recommendation("hybrid", "sessions for the web pages, short-lived JWT access tokens + refresh for the API",
-                              tuple(reasons), tuple(caveats))
+        return Recommendation(
+            "hybrid",
+            "sessions for the web pages, short-lived JWT access tokens + refresh for the API",
+            tuple(reasons),
+            tuple(caveats),
+        )
 
     if needs.instant_revocation and not unreachable_store:
-        reasons = [why("revocation must bite at once, and deleting a session does that", "revocation"),
-                   why("a JWT denylist would bring back the per-request lookup sessions already make", "lookups"),
-                   why("every client can reach the one shared store, so sessions scale here", "scaling")]
-        return Recommendation("sessions", "opaque session IDs (cookie or bearer) checked against one shared store",
-                              tuple(reasons), ("the store is on every request's path: keep it close and replicated",))
+        reasons = [
+            why("revocation must bite at once, and deleting a session does that", "revocation"),
+            why("a JWT denylist would bring back the per-request lookup sessions already make", "lookups"),
+            why("every client can reach the one shared store, so sessions scale here", "scaling"),
+        ]
+        return Recommendation(
+            "sessions",
+            "opaque session IDs (cookie or bearer) checked against one shared store",
+            tuple(reasons),
+            ("the store is on every request's path: keep it close and replicated",),
+        )
 
-    reasons = [why("any server or service holding the key verifies a token without a shared store", "scaling"),
-               why("no session query on the request path", "lookups"),
-               why("access tokens live minutes; a rotating refresh token renews them", "refresh")]
+    reasons = [
+        why("any server or service holding the key verifies a token without a shared store", "scaling"),
+        why("no session query on the request path", "lookups"),
+        why("access tokens live minutes; a rotating refresh token renews them", "refresh"),
+    ]
     if needs.cross_domain:
-        reasons.insert(1, why("a bearer header goes to whichever domain the client calls; cookies stay with their site",
-                              "cross_domain"))
-    caveats = ["a stolen access token outlives logout until its exp: keep it short", "keep the token out of localStorage"]
+        reasons.insert(
+            1,
+            why(
+                "a bearer header goes to whichever domain the client calls; cookies stay with their site",
+                "cross_domain",
+            ),
+        )
+    caveats = [
+        "a stolen access token outlives logout until its exp: keep it short",
+        "keep the token out of localStorage",
+    ]
     if needs.instant_revocation:
         caveats.append("instant revocation needs a jti denylist every service consults: shared state again")
-    return Recommendation("JWTs", "short-lived JWT access tokens with rotating refresh tokens", tuple(reasons),
-                          tuple(caveats))
+    return Recommendation(
+        "JWTs", "short-lived JWT access tokens with rotating refresh tokens", tuple(reasons), tuple(caveats)
+    )

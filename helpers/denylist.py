@@ -114,7 +114,9 @@ class JtiDenylist(ClockedStore):
         # issued_at that is not a finite number counts as older than any cut-off (fail closed).
         jti_key = jti if well_formed(jti) else None
         user_key = user_id if well_formed(user_id) else None
-        valid_time = not isinstance(issued_at, bool) and isinstance(issued_at, (int, float)) and math.isfinite(issued_at)
+        valid_time = (
+            not isinstance(issued_at, bool) and isinstance(issued_at, (int, float)) and math.isfinite(issued_at)
+        )
         if jti_key is None and user_key is None:
             return False
         return self._is_revoked(jti_key, user_key, float(issued_at) if valid_time else -math.inf, now)
@@ -278,4 +280,3 @@ class SQLiteDenylist(SQLiteBacked, JtiDenylist):
             return self._conn.execute(
                 "SELECT (SELECT count(*) FROM jti_denylist) + (SELECT count(*) FROM jti_cut_offs)"
             ).fetchone()[0]
-

@@ -27,9 +27,7 @@ class CaughtError:
 
 
 @contextmanager
-def shows_error(
-    *expected: type[BaseException], quiet: bool = False, width: int | None = None
-) -> Iterator[CaughtError]:
+def shows_error(*expected: type[BaseException], quiet: bool = False, width: int | None = None) -> Iterator[CaughtError]:
     """Run a block that should fail; print ``Name: message`` (wrapped at ``width``) instead of a traceback."""
     caught = CaughtError()
     catch = expected or (Exception,)

@@ -21,8 +21,16 @@ from urllib.parse import urlsplit, urlunsplit
 from . import jwks, tokens
 from .clock import Clock, SystemClock
 
-__all__ = ["PROOF_TYPE", "DPoPError", "access_token_hash", "canonical_htu", "make_proof", "bind", "ProofVerifier",
-           "authorization_headers"]
+__all__ = [
+    "PROOF_TYPE",
+    "DPoPError",
+    "access_token_hash",
+    "canonical_htu",
+    "make_proof",
+    "bind",
+    "ProofVerifier",
+    "authorization_headers",
+]
 
 PROOF_TYPE = "dpop+jwt"
 _PROOF_ALGORITHMS = ("ES256", "EdDSA", "RS256", "PS256")  # RFC 9449 §4.2: asymmetric only, never "none" or HS*
@@ -59,12 +67,24 @@ def canonical_htu(url: str) -> str:
     return urlunsplit((scheme, netloc, parts.path or "/", "", ""))
 
 
-def make_proof(private_key: Any, method: str, url: str, *, access_token: str | None = None,
-               algorithm: str = "ES256", clock: Clock | None = None, jti: str | None = None) -> str:
+def make_proof(
+    private_key: Any,
+    method: str,
+    url: str,
+    *,
+    access_token: str | None = None,
+    algorithm: str = "ES256",
+    clock: Clock | None = None,
+    jti: str | None = None,
+) -> str:
     """A DPoP proof JWT for one request, signed with ``private_key`` (its public JWK in the header)."""
     now = (clock if clock is not None else SystemClock()).now()
-    claims: dict[str, Any] = {"htm": method.upper(), "htu": canonical_htu(url), "iat": int(now),
-                              "jti": jti if jti is not None else secrets.token_urlsafe(16)}
+    claims: dict[str, Any] = {
+        "htm": method.upper(),
+        "htu": canonical_htu(url),
+        "iat": int(now),
+        "jti": jti if jti is not None else secrets.token_urlsafe(16),
+    }
     if access_token is not None:
         claims["ath"] = access_token_hash(access_token)
     jwk = jwks.to_jwk(private_key)
@@ -102,8 +122,9 @@ class ProofVerifier:
     remembered less).
     """
 
-    def __init__(self, *, max_age: float = 60.0, leeway: float = 5.0, max_jtis: int = 100_000,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self, *, max_age: float = 60.0, leeway: float = 5.0, max_jtis: int = 100_000, clock: Clock | None = None
+    ) -> None:
         self.max_age, self.leeway, self.max_jtis = max_age, leeway, max_jtis
         self._clock = clock if clock is not None else SystemClock()
         self._seen: dict[str, float] = {}  # jti -> time after which it can be forgotten
@@ -130,9 +151,15 @@ class ProofVerifier:
         if header.get("alg") not in set(_PROOF_ALGORITHMS) & set(jwks.algorithms_for(jwk)):
             raise DPoPError("The proof's algorithm is not allowed for its key")
         now = self._clock.now()
-        claims = tokens.decode(proof, key, algorithms=[header["alg"]], typ=PROOF_TYPE,
-                               options={"require": ["iat", "jti", "htm", "htu"]}, leeway=self.leeway,
-                               clock=self._clock)
+        claims = tokens.decode(
+            proof,
+            key,
+            algorithms=[header["alg"]],
+            typ=PROOF_TYPE,
+            options={"require": ["iat", "jti", "htm", "htu"]},
+            leeway=self.leeway,
+            clock=self._clock,
+        )
         if not isinstance(claims["htm"], str) or claims["htm"] != method.upper():
             raise DPoPError("The proof is for another HTTP method")
         if not isinstance(claims["htu"], str) or canonical_htu(claims["htu"]) != canonical_htu(url):
@@ -168,8 +195,15 @@ class ProofVerifier:
         return result
 
 
-def create_resource_app(public_key: Any, algorithm: str, verifier: ProofVerifier, *, require_dpop: bool = True,
-                        clock: Clock | None = None, explain_errors: bool = False) -> Any:
+def create_resource_app(
+    public_key: Any,
+    algorithm: str,
+    verifier: ProofVerifier,
+    *,
+    require_dpop: bool = True,
+    clock: Clock | None = None,
+    explain_errors: bool = False,
+) -> Any:
     """A Flask resource server whose ``GET /api`` takes ``Authorization: DPoP <token>`` plus a ``DPoP`` proof.
 
     With ``require_dpop=False`` it also takes a plain ``Bearer`` token (not bound to any key): the baseline
@@ -184,8 +218,9 @@ def create_resource_app(public_key: Any, algorithm: str, verifier: ProofVerifier
     def refuse(reason: Exception) -> Any:
         response = jsonify({"error": "Unauthorized", **({"error_description": str(reason)} if explain_errors else {})})
         response.status_code = 401
-        response.headers["WWW-Authenticate"] = (
-            f'DPoP algs="{" ".join(_PROOF_ALGORITHMS)}"' + ("" if require_dpop else ', Bearer'))
+        response.headers["WWW-Authenticate"] = f'DPoP algs="{" ".join(_PROOF_ALGORITHMS)}"' + (
+            "" if require_dpop else ", Bearer"
+        )
         return response
 
     @app.get("/api")

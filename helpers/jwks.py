@@ -28,10 +28,31 @@ from . import tokens
 from .clock import Clock, FrozenClock, SystemClock
 
 __all__ = [
-    "JWKS_PATH", "PublicKey", "JWKError", "UnknownKeyError", "KeySetUnavailableError", "algorithms_for", "to_jwk",
-    "from_jwk", "thumbprint", "key_set", "read_key_set", "KeySetCache", "KeyRing", "create_issuer_app",
-    "create_verifier_app", "POLICIES", "Fleet", "Verdict", "DrillResult", "rotation_steps", "emergency_steps",
-    "apply_step", "run_drill", "refused_shares", "flood",
+    "JWKS_PATH",
+    "PublicKey",
+    "JWKError",
+    "UnknownKeyError",
+    "KeySetUnavailableError",
+    "algorithms_for",
+    "to_jwk",
+    "from_jwk",
+    "thumbprint",
+    "key_set",
+    "read_key_set",
+    "KeySetCache",
+    "KeyRing",
+    "create_issuer_app",
+    "create_verifier_app",
+    "POLICIES",
+    "Fleet",
+    "Verdict",
+    "DrillResult",
+    "rotation_steps",
+    "emergency_steps",
+    "apply_step",
+    "run_drill",
+    "refused_shares",
+    "flood",
 ]
 
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
@@ -126,8 +147,9 @@ def from_jwk(jwk: Mapping[str, Any] | str) -> PublicKey:
         raise JWKError(f"unsupported alg {jwk['alg']!r} for key type {kty!r}")
     try:
         if kty == "RSA":
-            rsa_key = rsa.RSAPublicNumbers(_int_member(jwk, "e", minimal=True),
-                                           _int_member(jwk, "n", minimal=True)).public_key()
+            rsa_key = rsa.RSAPublicNumbers(
+                _int_member(jwk, "e", minimal=True), _int_member(jwk, "n", minimal=True)
+            ).public_key()
             if rsa_key.key_size < 2048:
                 raise JWKError(f"the RSA key is {rsa_key.key_size} bits; RFC 7518 §3.3 requires 2048 or more")
             public: PublicKey = rsa_key
@@ -138,7 +160,8 @@ def from_jwk(jwk: Mapping[str, Any] | str) -> PublicKey:
                 if len(tokens.b64url_decode(str(jwk.get(name, "")))) != 32:
                     raise JWKError(f'JWK member "{name}" must be 32 bytes for P-256')
             public = ec.EllipticCurvePublicNumbers(
-                _int_member(jwk, "x"), _int_member(jwk, "y"), ec.SECP256R1()).public_key()
+                _int_member(jwk, "x"), _int_member(jwk, "y"), ec.SECP256R1()
+            ).public_key()
         elif kty == "OKP":
             if jwk.get("crv") != "Ed25519":
                 raise JWKError(f"unsupported curve {jwk.get('crv')!r}: EdDSA here means Ed25519")
@@ -186,7 +209,7 @@ def read_key_set(document: Mapping[str, Any] | str) -> dict[str, tuple[str, Publ
         if not isinstance(entry.get("alg"), str):  # one algorithm per key: the token's header must not choose
             raise JWKError(f'key {entry["kid"]!r} has no "alg"')
         if entry["kid"] in found:
-            raise JWKError(f'two keys share the kid {entry["kid"]!r}')
+            raise JWKError(f"two keys share the kid {entry['kid']!r}")
         found[entry["kid"]] = (entry["alg"], from_jwk(entry))
     return found
 
@@ -210,9 +233,15 @@ class KeySetCache:
     meanwhile raise ``KeySetUnavailableError``), so an issuer outage is not met by a fetch per request.
     """
 
-    def __init__(self, fetch: Callable[[], Mapping[str, Any]], *, ttl: float = 600.0,
-                 refetch_on_unknown_kid: bool = False, min_refetch_interval: float = 60.0,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        fetch: Callable[[], Mapping[str, Any]],
+        *,
+        ttl: float = 600.0,
+        refetch_on_unknown_kid: bool = False,
+        min_refetch_interval: float = 60.0,
+        clock: Clock | None = None,
+    ) -> None:
         if ttl <= 0 or min_refetch_interval < 0:
             raise ValueError("ttl must be positive and min_refetch_interval not negative")
         self._fetch = fetch
@@ -267,8 +296,9 @@ class KeySetCache:
                         return self._keys[kid]
         raise UnknownKeyError("The token's key ID is not in the key set")  # never echo the attacker's kid
 
-    def verify(self, token: str, *, algorithms: Collection[str] = ("RS256", "PS256", "ES256", "EdDSA"),
-               **claims: Any) -> dict[str, Any]:
+    def verify(
+        self, token: str, *, algorithms: Collection[str] = ("RS256", "PS256", "ES256", "EdDSA"), **claims: Any
+    ) -> dict[str, Any]:
         """Verify ``token`` with the key its ``kid`` names, under that key's one algorithm; return the claims."""
         kid = tokens.get_unverified_header(token).get("kid")
         alg, key = self.key_for(kid)
@@ -459,8 +489,16 @@ def apply_step(ring: KeyRing, step: str, next_key: Any) -> None:
         raise ValueError(f"unknown drill step {step!r}")
 
 
-def run_drill(policy: str, minutes: int, steps: Mapping[int, list[str]], fleet: Fleet, first_key: Any, next_key: Any,
-              *, leaked_from: int | None = None) -> DrillResult:
+def run_drill(
+    policy: str,
+    minutes: int,
+    steps: Mapping[int, list[str]],
+    fleet: Fleet,
+    first_key: Any,
+    next_key: Any,
+    *,
+    leaked_from: int | None = None,
+) -> DrillResult:
     """Run an issuer (key-1 signing) and ``fleet.verifiers`` verifiers over HTTPS, minute by minute on a frozen clock.
 
     Before minute 0 each verifier gets one request, a third of a TTL apart (for three), so their copies of
@@ -484,17 +522,28 @@ def run_drill(policy: str, minutes: int, steps: Mapping[int, list[str]], fleet: 
             answer.raise_for_status()
             return answer.json()
 
-        caches = [KeySetCache(fetch, ttl=fleet.cache_ttl, clock=clock, min_refetch_interval=fleet.min_refetch_interval,
-                              refetch_on_unknown_kid=(policy == "refetch on unknown kid"))
-                  for _ in range(fleet.verifiers)]
+        caches = [
+            KeySetCache(
+                fetch,
+                ttl=fleet.cache_ttl,
+                clock=clock,
+                min_refetch_interval=fleet.min_refetch_interval,
+                refetch_on_unknown_kid=(policy == "refetch on unknown kid"),
+            )
+            for _ in range(fleet.verifiers)
+        ]
         with start_cluster(fleet.verifiers, lambda index: create_verifier_app(caches[index])) as cluster:
             for step in steps.get(-1, []):
                 apply_step(ring, step, next_key)
             clients = [server.client() for server in cluster.servers]
 
             def accepted(index: int, token: str) -> bool:
-                return clients[index].get(cluster.urls[index] + "/api",
-                                          headers={"Authorization": f"Bearer {token}"}).status_code == 200
+                return (
+                    clients[index]
+                    .get(cluster.urls[index] + "/api", headers={"Authorization": f"Bearer {token}"})
+                    .status_code
+                    == 200
+                )
 
             for index in range(fleet.verifiers):  # the warm-up: copies of different ages
                 clock.advance(seconds=fleet.cache_ttl / fleet.verifiers if index else 0)
@@ -508,26 +557,45 @@ def run_drill(policy: str, minutes: int, steps: Mapping[int, list[str]], fleet: 
                     claims = {"sub": "alice", "iat": clock.now(), "exp": clock.now() + fleet.token_ttl}
                     sent = {"user": ring.mint(claims)}
                     if leaked_from is not None and minute >= leaked_from:
-                        sent["forged"] = tokens.encode({**claims, "sub": "mallory"}, first_key, "ES256", {"kid": "key-1"})
-                    verdicts += [Verdict(minute, index, kind, accepted(index, token))
-                                 for index in range(fleet.verifiers) for kind, token in sent.items()]
+                        sent["forged"] = tokens.encode(
+                            {**claims, "sub": "mallory"}, first_key, "ES256", {"kid": "key-1"}
+                        )
+                    verdicts += [
+                        Verdict(minute, index, kind, accepted(index, token))
+                        for index in range(fleet.verifiers)
+                        for kind, token in sent.items()
+                    ]
                     clock.advance(seconds=60 / fleet.requests_per_minute)
     return DrillResult(tuple(verdicts), tuple(cache.stats.fetches for cache in caches))
 
 
-def refused_shares(verdicts: Collection[Verdict], minutes: int, verifiers: int,
-                   kind: str = "user") -> dict[int, list[float]]:
+def refused_shares(
+    verdicts: Collection[Verdict], minutes: int, verifiers: int, kind: str = "user"
+) -> dict[int, list[float]]:
     """``{verifier: [share of its kind-requests refused, minute by minute]}`` (0.0 for a minute with none)."""
     seen: dict[tuple[int, int], list[bool]] = {}
     for verdict in verdicts:
         if verdict.kind == kind:
             seen.setdefault((verdict.verifier, verdict.minute), []).append(verdict.accepted)
-    return {index: [1 - sum(seen[index, minute]) / len(seen[index, minute]) if (index, minute) in seen else 0.0
-                    for minute in range(minutes)] for index in range(verifiers)}
+    return {
+        index: [
+            1 - sum(seen[index, minute]) / len(seen[index, minute]) if (index, minute) in seen else 0.0
+            for minute in range(minutes)
+        ]
+        for index in range(verifiers)
+    }
 
 
-def flood(fetch: Callable[[], Mapping[str, Any]], requests: int, *, min_refetch_interval: float, ttl: float,
-          rng: Any, forger_key: Any, start: float = 1_700_000_000) -> tuple[int, int]:
+def flood(
+    fetch: Callable[[], Mapping[str, Any]],
+    requests: int,
+    *,
+    min_refetch_interval: float,
+    ttl: float,
+    rng: Any,
+    forger_key: Any,
+    start: float = 1_700_000_000,
+) -> tuple[int, int]:
     """``(issuer fetches, 401s)`` when a verifier that refetches on unknown ``kid``s gets ``requests`` tokens with
     random ``kid``s (signed with ``forger_key``, EdDSA), one per second of a frozen clock."""
     from .server import serve
@@ -538,13 +606,16 @@ def flood(fetch: Callable[[], Mapping[str, Any]], requests: int, *, min_refetch_
         fetched.append(clock.now())
         return fetch()
 
-    cache = KeySetCache(counted_fetch, ttl=ttl, refetch_on_unknown_kid=True, min_refetch_interval=min_refetch_interval,
-                        clock=clock)
+    cache = KeySetCache(
+        counted_fetch, ttl=ttl, refetch_on_unknown_kid=True, min_refetch_interval=min_refetch_interval, clock=clock
+    )
     refused = 0
     with serve(create_verifier_app(cache)) as verifier:
         client = verifier.client()
         for _ in range(requests):
             forged = tokens.encode({"sub": "mallory"}, forger_key, "EdDSA", {"kid": f"{rng.getrandbits(64):016x}"})
-            refused += client.get(verifier.url + "/api", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+            refused += (
+                client.get(verifier.url + "/api", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+            )
             clock.advance(seconds=1)
     return len(fetched), refused

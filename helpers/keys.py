@@ -16,14 +16,21 @@ from . import DATA_DIR
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 DEMO_KEYS_DIR = DATA_DIR / "demo_keys"
-_DEMO_KEY_FILES = {"RS256": "rsa_private.pem", "PS256": "rsa_private.pem", "ES256": "ec_p256_private.pem", "EdDSA": "ed25519_private.pem"}
+_DEMO_KEY_FILES = {
+    "RS256": "rsa_private.pem",
+    "PS256": "rsa_private.pem",
+    "ES256": "ec_p256_private.pem",
+    "EdDSA": "ed25519_private.pem",
+}
 
 
 def _key_file(algorithm: str) -> Path:
     try:
         return DEMO_KEYS_DIR / _DEMO_KEY_FILES[algorithm]
     except KeyError:
-        raise ValueError(f"no demo key for {algorithm!r}; asymmetric algorithms are {sorted(_DEMO_KEY_FILES)}") from None
+        raise ValueError(
+            f"no demo key for {algorithm!r}; asymmetric algorithms are {sorted(_DEMO_KEY_FILES)}"
+        ) from None
 
 
 def demo_private_key(algorithm: str) -> PrivateKey:

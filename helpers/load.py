@@ -111,7 +111,9 @@ def run_load(
         while shown < len(marks) and done >= marks[shown]:
             shown += 1
             if progress is not None:
-                progress(f"  {clients} client{'s' if clients > 1 else ''} × {requests_per_client} requests: {25 * shown}%")
+                progress(
+                    f"  {clients} client{'s' if clients > 1 else ''} × {requests_per_client} requests: {25 * shown}%"
+                )
         if shown < len(marks):
             if errors or not any(thread.is_alive() for thread in threads):
                 break

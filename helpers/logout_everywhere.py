@@ -48,8 +48,15 @@ class LogoutEverywhere:
 
     name = "base"
 
-    def __init__(self, key: bytes, clock: Clock, access_ttl: float = 900, *,
-                 issuer: str = "auth-course", audience: str = "auth-course-api") -> None:
+    def __init__(
+        self,
+        key: bytes,
+        clock: Clock,
+        access_ttl: float = 900,
+        *,
+        issuer: str = "auth-course",
+        audience: str = "auth-course-api",
+    ) -> None:
         """Sign and check with the HMAC ``key`` on ``clock``; access tokens live ``access_ttl`` seconds."""
         self.key, self.clock, self.access_ttl = key, clock, access_ttl
         self.issuer, self.audience = issuer, audience
@@ -64,8 +71,12 @@ class LogoutEverywhere:
         """Sign an ``at+jwt`` access token for ``user`` (with the mechanism's extra claims)."""
         now = self.clock.now()
         claims: dict[str, Any] = {
-            "iss": self.issuer, "aud": self.audience, "sub": user, "iat": int(now),
-            "exp": int(now + self.access_ttl), "jti": secrets.token_urlsafe(JTI_BYTES),
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": user,
+            "iat": int(now),
+            "exp": int(now + self.access_ttl),
+            "jti": secrets.token_urlsafe(JTI_BYTES),
         }
         claims.update(self._issued(user, claims))
         return tokens.encode(claims, self.key, algorithm="HS256", headers={"typ": ACCESS_TOKEN_TYPE})
@@ -73,9 +84,16 @@ class LogoutEverywhere:
     def verify(self, token: str) -> bool:
         """True if ``token`` is a valid access token of this issuer that the mechanism has not ended."""
         try:
-            claims = tokens.decode(token, self.key, algorithms=["HS256"], audience=self.audience,
-                                   issuer=self.issuer, clock=self.clock, typ=ACCESS_TOKEN_TYPE,
-                                   options={"require": ["exp", "iat", "sub", "jti"]})
+            claims = tokens.decode(
+                token,
+                self.key,
+                algorithms=["HS256"],
+                audience=self.audience,
+                issuer=self.issuer,
+                clock=self.clock,
+                typ=ACCESS_TOKEN_TYPE,
+                options={"require": ["exp", "iat", "sub", "jti"]},
+            )
         except tokens.InvalidTokenError:
             return False
         return self._still_valid(claims)
@@ -152,7 +170,9 @@ class DenylistEverywhere(LogoutEverywhere):
         self.denylist.purge_expired()
         with self._lock:
             self._forget_expired()
-            recorded = sum(len(user) + sum(len(j) + NUMBER_BYTES for j in jtis) for user, jtis in self._issued_jtis.items())
+            recorded = sum(
+                len(user) + sum(len(j) + NUMBER_BYTES for j in jtis) for user, jtis in self._issued_jtis.items()
+            )
         denied_entry = len(secrets.token_urlsafe(JTI_BYTES)) + NUMBER_BYTES
         return recorded + self.denylist.count() * denied_entry
 
@@ -232,8 +252,9 @@ class StolenTokenReplay:
         return max((i + 1 for i, ok in enumerate(self.accepted) if ok), default=0)
 
 
-def replay_after_logout_everywhere(verifier: LogoutEverywhere, clock: FrozenClock, user: str,
-                                   minutes: int) -> StolenTokenReplay:
+def replay_after_logout_everywhere(
+    verifier: LogoutEverywhere, clock: FrozenClock, user: str, minutes: int
+) -> StolenTokenReplay:
     """Steal a fresh token of ``user``, log them out everywhere, replay it every minute for ``minutes`` minutes.
 
     ``verifier`` must run on ``clock``, which this advances by ``minutes`` minutes.

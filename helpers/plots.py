@@ -77,8 +77,13 @@ def bar_styles(count: int) -> list[dict[str, Any]]:
 def label_bars(axes: Any, bars: Any, values: Sequence[float], fmt: str = "{:.0f}") -> None:
     """Write each bar's value above it, so the chart can be read without a ruler."""
     for bar, value in zip(bars, values):
-        axes.annotate(fmt.format(value), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                      ha="center", va="bottom", fontsize=9)
+        axes.annotate(
+            fmt.format(value),
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=9,
+        )
 
 
 def projected_style(style: dict[str, Any]) -> dict[str, Any]:
@@ -86,8 +91,14 @@ def projected_style(style: dict[str, Any]) -> dict[str, Any]:
     return {"color": style["color"], "linestyle": (0, (4, 3)), "marker": None, "linewidth": 1.2}
 
 
-def dot_plot(axes: Any, labels: Sequence[str], medians: Sequence[float], q1s: Sequence[float],
-             q3s: Sequence[float], groups: Sequence[str]) -> None:
+def dot_plot(
+    axes: Any,
+    labels: Sequence[str],
+    medians: Sequence[float],
+    q1s: Sequence[float],
+    q3s: Sequence[float],
+    groups: Sequence[str],
+) -> None:
     """One row per label, top to bottom: a dot at the median, a whisker over the IQR; one legend entry per group."""
     if not len(labels) == len(medians) == len(q1s) == len(q3s) == len(groups):
         raise ValueError("labels, medians, q1s, q3s and groups must have one entry per row")
@@ -96,8 +107,16 @@ def dot_plot(axes: Any, labels: Sequence[str], medians: Sequence[float], q1s: Se
     shown: set[str] = set()
     for row, (median, q1, q3, group) in enumerate(zip(medians, q1s, q3s, groups)):
         style = styles[group]
-        axes.errorbar([median], [row], xerr=[[median - q1], [q3 - median]], fmt=style["marker"], color=style["color"],
-                      markersize=6, capsize=3, label=None if group in shown else group)
+        axes.errorbar(
+            [median],
+            [row],
+            xerr=[[median - q1], [q3 - median]],
+            fmt=style["marker"],
+            color=style["color"],
+            markersize=6,
+            capsize=3,
+            label=None if group in shown else group,
+        )
         shown.add(group)
     axes.set_yticks(range(len(labels)), labels)
     axes.set_ylim(len(labels) - 0.5, -0.5)  # the first row at the top
@@ -105,6 +124,7 @@ def dot_plot(axes: Any, labels: Sequence[str], medians: Sequence[float], q1s: Se
 
 # One function per chart of the course's experiments: each draws the chart whole from an experiment's rows,
 # closes it (so a notebook shows it once, as the cell's value) and returns the figure.
+
 
 def _finish(figure: Any) -> Any:
     import matplotlib.pyplot as plt
@@ -115,15 +135,21 @@ def _finish(figure: Any) -> Any:
 
 def success_chart(rows: Sequence[dict[str, Any]], server_counts: Sequence[int]) -> Any:
     """Grouped bars: the share of requests answered 200, per setup and cluster size (``success_by_servers`` rows)."""
-    figure, axes = new_chart("Requests that still know the user", "servers behind the balancer (count)",
-                             "requests answered 200 (%)")
+    figure, axes = new_chart(
+        "Requests that still know the user", "servers behind the balancer (count)", "requests answered 200 (%)"
+    )
     names = list(dict.fromkeys(row["setup"] for row in rows))
     width = 0.8 / len(names)
     for index, (name, style) in enumerate(zip(names, bar_styles(len(names)))):
         rate = {row["servers"]: row["success_rate"] * 100 for row in rows if row["setup"] == name}
         # One evenly spaced group per cluster size, labelled with its count (sizes need not be consecutive).
-        axes.bar([group + (index - len(names) / 2 + 0.5) * width for group in range(len(server_counts))],
-                 [rate[n] for n in server_counts], width, label=name, **style)
+        axes.bar(
+            [group + (index - len(names) / 2 + 0.5) * width for group in range(len(server_counts))],
+            [rate[n] for n in server_counts],
+            width,
+            label=name,
+            **style,
+        )
     axes.set_xticks(range(len(server_counts)), [str(n) for n in server_counts])
     axes.set_ylim(0, 140)  # headroom for the legend above the 100% bars
     axes.legend(loc="upper center", ncol=2, fontsize=8)
@@ -132,14 +158,26 @@ def success_chart(rows: Sequence[dict[str, Any]], server_counts: Sequence[int]) 
 
 def check_cost_chart(rows: Sequence[dict[str, Any]], floor_us: float) -> Any:
     """A dot plot of auth checks (rows with ``what``, ``median_us``, ``q1_us``, ``q3_us``), cheapest on top, log axis."""
-    figure, axes = new_chart("One auth check per request (dot: median; whisker: IQR)",
-                             "time per check (µs, log scale)", "check", tall=True)
+    figure, axes = new_chart(
+        "One auth check per request (dot: median; whisker: IQR)", "time per check (µs, log scale)", "check", tall=True
+    )
     ordered = sorted(rows, key=lambda row: row["median_us"])
-    kinds = ["session touch (a slide, once per update_age)" if row["what"].endswith(" touch") else
-             "session get (the read every request pays)" if row["what"].endswith(" get") else
-             "token check or bare HMAC" for row in ordered]
-    dot_plot(axes, [row["what"] for row in ordered], [row["median_us"] for row in ordered],
-             [row["q1_us"] for row in ordered], [row["q3_us"] for row in ordered], kinds)
+    kinds = [
+        "session touch (a slide, once per update_age)"
+        if row["what"].endswith(" touch")
+        else "session get (the read every request pays)"
+        if row["what"].endswith(" get")
+        else "token check or bare HMAC"
+        for row in ordered
+    ]
+    dot_plot(
+        axes,
+        [row["what"] for row in ordered],
+        [row["median_us"] for row in ordered],
+        [row["q1_us"] for row in ordered],
+        [row["q3_us"] for row in ordered],
+        kinds,
+    )
     axes.axvline(floor_us, color=GREYS[0], linestyle=":", label="raw HMAC-SHA256 floor")
     axes.set_xscale("log")
     axes.tick_params(axis="y", labelsize=8)
@@ -149,17 +187,25 @@ def check_cost_chart(rows: Sequence[dict[str, Any]], floor_us: float) -> Any:
 
 def latency_chart(rows: Sequence[dict[str, Any]]) -> Any:
     """Median latency and IQR per setup against concurrent clients (``end_to_end`` rows), side by side."""
-    figure, axes = new_chart("Latency per request (dot: median; whisker: IQR)", "concurrent clients (count)",
-                             "latency (ms)")
+    figure, axes = new_chart(
+        "Latency per request (dot: median; whisker: IQR)", "concurrent clients (count)", "latency (ms)"
+    )
     names = list(dict.fromkeys(row["setup"] for row in rows))
     for offset, (name, style) in enumerate(zip(names, series_styles(len(names)))):
         mine = [row for row in rows if row["setup"] == name]
         shift = 1 + 0.04 * (offset - (len(names) - 1) / 2)  # side by side, so whiskers do not overlap
         medians = [row["latency_median_ms"] for row in mine]
-        axes.errorbar([row["clients"] * shift for row in mine], medians,
-                      yerr=[[m - row["latency_q1_ms"] for m, row in zip(medians, mine)],
-                            [row["latency_q3_ms"] - m for m, row in zip(medians, mine)]],
-                      capsize=3, label=name, **style)
+        axes.errorbar(
+            [row["clients"] * shift for row in mine],
+            medians,
+            yerr=[
+                [m - row["latency_q1_ms"] for m, row in zip(medians, mine)],
+                [row["latency_q3_ms"] - m for m, row in zip(medians, mine)],
+            ],
+            capsize=3,
+            label=name,
+            **style,
+        )
     _clients_axis(axes, rows)
     axes.legend(loc="upper left", fontsize=8)
     return _finish(figure)
@@ -186,29 +232,41 @@ def _clients_axis(axes: Any, rows: Sequence[dict[str, Any]]) -> None:
 
 def token_size_chart(rows: Sequence[dict[str, Any]], limit_bytes: int, session_cookie_bytes: int) -> Any:
     """Token bytes against permission claims per algorithm (``token_sizes`` rows), with the cookie limit."""
-    figure, axes = new_chart("Token size as claims are added", "permission strings in the token (count)",
-                             "size (bytes)")
+    figure, axes = new_chart(
+        "Token size as claims are added", "permission strings in the token (count)", "size (bytes)"
+    )
     algorithms = list(dict.fromkeys(row["algorithm"] for row in rows))
     for algorithm, style in zip(algorithms, series_styles(len(algorithms))):
         mine = [row for row in rows if row["algorithm"] == algorithm]
         axes.plot([row["claims"] for row in mine], [row["bytes"] for row in mine], label=f"JWT {algorithm}", **style)
     axes.axhline(limit_bytes, color=GREYS[0], linestyle=":", label=f"cookie limit ({limit_bytes} bytes for the value)")
-    axes.axhline(session_cookie_bytes, color=GREYS[1], linestyle="--",
-                 label=f"session cookie ({session_cookie_bytes} bytes)")
+    axes.axhline(
+        session_cookie_bytes, color=GREYS[1], linestyle="--", label=f"session cookie ({session_cookie_bytes} bytes)"
+    )
     axes.legend(loc="upper left", fontsize=8)
     return _finish(figure)
 
 
 def state_chart(rows: Sequence[dict[str, Any]], measured_sessions: int, user_counts: Sequence[int]) -> Any:
     """Server-side state against logged-in users: each store's measurement, and its projection dashed."""
-    figure, axes = new_chart("Server-side state for logged-in users", "logged-in users (log scale)",
-                             "state (MB, log scale)")
+    figure, axes = new_chart(
+        "Server-side state for logged-in users", "logged-in users (log scale)", "state (MB, log scale)"
+    )
     for row, style in zip(rows, series_styles(len(rows))):
         if row["bytes"] > 0:
-            axes.plot(user_counts, [n * row["bytes"] / 1e6 for n in user_counts], label=f"{row['store']}, projected",
-                      **projected_style(style))
-            axes.plot([measured_sessions], [measured_sessions * row["bytes"] / 1e6], linestyle="none",
-                      label=f"{row['store']}, measured", **{k: v for k, v in style.items() if k != "linestyle"})
+            axes.plot(
+                user_counts,
+                [n * row["bytes"] / 1e6 for n in user_counts],
+                label=f"{row['store']}, projected",
+                **projected_style(style),
+            )
+            axes.plot(
+                [measured_sessions],
+                [measured_sessions * row["bytes"] / 1e6],
+                linestyle="none",
+                label=f"{row['store']}, measured",
+                **{k: v for k, v in style.items() if k != "linestyle"},
+            )
     axes.set_xscale("log")
     axes.set_yscale("log")
     axes.legend(loc="lower right", fontsize=8, ncol=2, title="JWT: 0 bytes (not drawn on a log scale)")
@@ -219,10 +277,22 @@ def denylist_chart(growth: Any, title: str = "Denylist size with a purge every m
     """A denylist over time (``revocation.DenylistGrowth``): entries stored after each purge, and tokens denied so far."""
     figure, axes = new_chart(title, "simulated time (min)", "entries (count)")
     styles = series_styles(2)
-    axes.step(growth.minutes, growth.denied_total, where="post", markevery=10,
-              label="tokens denied so far (never purged)", **styles[0])
-    axes.step(growth.minutes, growth.stored, where="post", markevery=10, label="entries stored (purged each minute)",
-              **styles[1])
+    axes.step(
+        growth.minutes,
+        growth.denied_total,
+        where="post",
+        markevery=10,
+        label="tokens denied so far (never purged)",
+        **styles[0],
+    )
+    axes.step(
+        growth.minutes,
+        growth.stored,
+        where="post",
+        markevery=10,
+        label="entries stored (purged each minute)",
+        **styles[1],
+    )
     axes.set_ylim(bottom=0)
     axes.legend(loc="upper left")
     return _finish(figure)
@@ -246,8 +316,15 @@ def rotation_chart(shares: dict[str, dict[int, list[float]]], rotate_at: int) ->
     return _finish(figure)
 
 
-def line_chart(title: str, xlabel: str, ylabel: str, x: Sequence[float], series: dict[str, Sequence[float]],
-               ylim: tuple[float, float] | None = None, legend: str = "best") -> Any:
+def line_chart(
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    x: Sequence[float],
+    series: dict[str, Sequence[float]],
+    ylim: tuple[float, float] | None = None,
+    legend: str = "best",
+) -> Any:
     """One line per named series over the same ``x``, in the course's line styles."""
     figure, axes = new_chart(title, xlabel, ylabel)
     for (name, values), style in zip(series.items(), series_styles(len(series))):

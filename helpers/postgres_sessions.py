@@ -37,7 +37,8 @@ from helpers.storage import LockedConnection
 
 __all__ = ["PostgresStore"]
 
-_SCHEMA = ("""
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS {table} (
     id                  TEXT PRIMARY KEY,          -- sha256(session ID) as hex; never the ID itself
     user_id             TEXT NOT NULL,
@@ -53,8 +54,10 @@ CREATE TABLE IF NOT EXISTS {table} (
 )
 
 # Read back as epoch seconds, the unit every store's Session uses.
-_COLUMNS = ("user_id, role, data, extract(epoch FROM created_at)::float8, extract(epoch FROM expires_at)::float8,"
-            " extract(epoch FROM absolute_expires_at)::float8, ttl")
+_COLUMNS = (
+    "user_id, role, data, extract(epoch FROM created_at)::float8, extract(epoch FROM expires_at)::float8,"
+    " extract(epoch FROM absolute_expires_at)::float8, ttl"
+)
 _TABLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,50}")
 
 
@@ -77,8 +80,11 @@ class PostgresStore(LockedConnection[psycopg.Connection[Any]], SessionStore):
         self.table = table
         # autocommit: every statement is its own transaction, as in SQLiteStore.
         self._attach(psycopg.connect(url, autocommit=True))
-        names = {"table": sql.Identifier(table), "user_index": sql.Identifier(f"{table}_user_id"),
-                 "expiry_index": sql.Identifier(f"{table}_expires_at")}
+        names = {
+            "table": sql.Identifier(table),
+            "user_index": sql.Identifier(f"{table}_user_id"),
+            "expiry_index": sql.Identifier(f"{table}_expires_at"),
+        }
         with self._lock:
             for statement in _SCHEMA:
                 self._conn.execute(sql.SQL(statement).format(**names))

@@ -63,7 +63,9 @@ class Quiz:
 
     def to_json(self) -> str:
         """The quiz as the JSON document ``load`` reads."""
-        questions = [{"text": q.text, "choices": list(q.choices), "answer": q.answer, "why": q.why} for q in self.questions]
+        questions = [
+            {"text": q.text, "choices": list(q.choices), "answer": q.answer, "why": q.why} for q in self.questions
+        ]
         return json.dumps({"questions": questions}, indent=1, ensure_ascii=False) + "\n"
 
     def __str__(self) -> str:

@@ -132,11 +132,18 @@ class RedisStore(SessionStore):
 
     def _queue_insert(self, pipe: Any, record: Session, data_json: str | None) -> None:
         key = self._key(record.id_hash)
-        pipe.hset(key, mapping={
-            "user_id": record.user_id, "role": record.role, "data": data_json or "",
-            "created_at": repr(record.created_at), "expires_at": repr(record.expires_at),
-            "absolute_expires_at": repr(record.absolute_expires_at), "ttl": repr(record.ttl),
-        })
+        pipe.hset(
+            key,
+            mapping={
+                "user_id": record.user_id,
+                "role": record.role,
+                "data": data_json or "",
+                "created_at": repr(record.created_at),
+                "expires_at": repr(record.expires_at),
+                "absolute_expires_at": repr(record.absolute_expires_at),
+                "ttl": repr(record.ttl),
+            },
+        )
         pipe.pexpire(key, max(1, round((record.expires_at - record.created_at) * 1000)))
         pipe.sadd(f"{self.prefix}user:{record.user_id}", record.id_hash)
         pipe.zadd(self._index, {record.id_hash: record.expires_at})
@@ -146,7 +153,7 @@ class RedisStore(SessionStore):
         # thousand: a session's four writes all happen or none do.
         for start in range(0, len(records), 1000):
             with self._redis.pipeline(transaction=True) as pipe:
-                for record in records[start:start + 1000]:
+                for record in records[start : start + 1000]:
                     self._queue_insert(pipe, record, data_json)
                 pipe.execute()
 
@@ -164,12 +171,14 @@ class RedisStore(SessionStore):
         return bool(self._delete_script(keys=[self._key(id_hash), self._index], args=[repr(now), id_hash, self.prefix]))
 
     def _revoke_all(self, user_id: str, now: float) -> int:
-        return self._for_user_script(keys=[f"{self.prefix}user:{user_id}", self._index],
-                                     args=[repr(now), self.prefix, "revoke", ""])
+        return self._for_user_script(
+            keys=[f"{self.prefix}user:{user_id}", self._index], args=[repr(now), self.prefix, "revoke", ""]
+        )
 
     def _set_role(self, user_id: str, role: str, now: float) -> int:
-        return self._for_user_script(keys=[f"{self.prefix}user:{user_id}", self._index],
-                                     args=[repr(now), self.prefix, "role", role])
+        return self._for_user_script(
+            keys=[f"{self.prefix}user:{user_id}", self._index], args=[repr(now), self.prefix, "role", role]
+        )
 
     def _purge_expired(self, now: float) -> int:
         return self._purge_script(keys=[self._index], args=[repr(now), self.prefix])

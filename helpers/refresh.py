@@ -220,7 +220,10 @@ class RefreshTokenStore(ClockedStore):
     """The contract every refresh-token backend meets; see the module docstring for the rules."""
 
     def __init__(
-        self, clock: Clock | None = None, ttl: float = DEFAULT_REFRESH_TTL, *,
+        self,
+        clock: Clock | None = None,
+        ttl: float = DEFAULT_REFRESH_TTL,
+        *,
         max_rotations_per_family: int = DEFAULT_MAX_ROTATIONS_PER_FAMILY,
         grace_period: float = DEFAULT_GRACE_PERIOD,
     ) -> None:
@@ -282,8 +285,9 @@ class RefreshTokenStore(ClockedStore):
     def _forget_grace(self, family_id: str | None = None, user_id: str | None = None) -> None:
         """Drop remembered rotations of a family or a user that has just been revoked."""
         with self._grace_lock:
-            for spent_hash in [h for h, g in self._grace.items()
-                               if g.result.family_id == family_id or g.result.user_id == user_id]:
+            for spent_hash in [
+                h for h, g in self._grace.items() if g.result.family_id == family_id or g.result.user_id == user_id
+            ]:
                 del self._grace[spent_hash]
 
     def _rotate_strictly(self, old_hash: str) -> RotationResult:
@@ -402,7 +406,10 @@ class MemoryRefreshStore(RefreshTokenStore):
     """Refresh-token families in Python dicts under one lock. For teaching only (gone on restart)."""
 
     def __init__(
-        self, clock: Clock | None = None, ttl: float = DEFAULT_REFRESH_TTL, *,
+        self,
+        clock: Clock | None = None,
+        ttl: float = DEFAULT_REFRESH_TTL,
+        *,
         max_rotations_per_family: int = DEFAULT_MAX_ROTATIONS_PER_FAMILY,
         grace_period: float = DEFAULT_GRACE_PERIOD,
     ) -> None:
@@ -578,7 +585,9 @@ class SQLiteRefreshStore(SQLiteBacked, RefreshTokenStore):
                 family = family._replace(tokens_issued=family.tokens_issued + 1)
                 seq = family.tokens_issued
                 self._conn.execute("UPDATE refresh_tokens SET used_at = ? WHERE id = ?", (now, old_hash))
-                self._conn.execute("UPDATE refresh_families SET tokens_issued = ? WHERE id = ?", (seq, family.family_id))
+                self._conn.execute(
+                    "UPDATE refresh_families SET tokens_issued = ? WHERE id = ?", (seq, family.family_id)
+                )
                 self._conn.execute(_INSERT_TOKEN, (new_hash, family.family_id, now, seq))
             elif verdict in _REVOKING_VERDICTS and family.revoked_at is None:
                 reason = _REVOKING_VERDICTS[verdict]
@@ -597,10 +606,13 @@ class SQLiteRefreshStore(SQLiteBacked, RefreshTokenStore):
         return rows[0][0] if rows else None
 
     def _revoke_family_id(self, family_id: str, now: float) -> bool:
-        return self._write(
-            f"UPDATE refresh_families SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND {_LIVE}",
-            (now, _REVOKED_BY_CALL, family_id, now),
-        ) > 0
+        return (
+            self._write(
+                f"UPDATE refresh_families SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND {_LIVE}",
+                (now, _REVOKED_BY_CALL, family_id, now),
+            )
+            > 0
+        )
 
     def _revoke_user(self, user_id: str, now: float) -> int:
         return self._write(
@@ -632,4 +644,3 @@ class SQLiteRefreshStore(SQLiteBacked, RefreshTokenStore):
         """Refresh tokens currently stored, *including* used, revoked and expired ones not yet purged."""
         with self._lock:
             return self._conn.execute("SELECT count(*) FROM refresh_tokens").fetchone()[0]
-

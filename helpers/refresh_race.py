@@ -95,8 +95,11 @@ def _set_refresh_cookie(client: requests.Session, value: str | None) -> None:
 def _login(new_client: Callable[[], requests.Session], url: str, username: str, password: str) -> requests.Session:
     """A client logged in for tokens (access token + refresh cookie)."""
     client = new_client()
-    answer = client.post(url + "/login", json={"username": username, "password": password, "credentials": ["token"]},
-                         timeout=REQUEST_TIMEOUT)
+    answer = client.post(
+        url + "/login",
+        json={"username": username, "password": password, "credentials": ["token"]},
+        timeout=REQUEST_TIMEOUT,
+    )
     if answer.status_code != 200:
         raise RuntimeError(f"login failed with {answer.status_code}")
     client.access_token = answer.json()["access_token"]  # type: ignore[attr-defined]
@@ -104,8 +107,15 @@ def _login(new_client: Callable[[], requests.Session], url: str, username: str, 
 
 
 def race_tabs(
-    url: str, new_client: Callable[[], requests.Session], clock: FrozenClock, tabs: int, *,
-    username: str, password: str, access_ttl: float, single_flight: bool = False,
+    url: str,
+    new_client: Callable[[], requests.Session],
+    clock: FrozenClock,
+    tabs: int,
+    *,
+    username: str,
+    password: str,
+    access_ttl: float,
+    single_flight: bool = False,
 ) -> RaceOutcome:
     """Log in, let the access token expire, and have ``tabs`` tabs refresh at once; report what happened."""
     if tabs < 1:
@@ -132,8 +142,11 @@ def race_tabs(
             with lock:
                 statuses.append(answer.status_code)
             fresh = answer.json()["access_token"] if answer.status_code == 200 else None
-        ok = refused.status_code == 401 and fresh is not None and client.get(
-            url + CHECKED_PATH, headers=bearer(fresh), timeout=REQUEST_TIMEOUT).status_code == 200
+        ok = (
+            refused.status_code == 401
+            and fresh is not None
+            and client.get(url + CHECKED_PATH, headers=bearer(fresh), timeout=REQUEST_TIMEOUT).status_code == 200
+        )
         with lock:
             served.append(ok)
             if fresh is not None:
@@ -144,8 +157,9 @@ def race_tabs(
         statuses = flight.statuses
     # Does the login survive? The cookie a successful refresh handed out must still refresh (a loser's
     # spent copy would prove nothing, and on a strict server would itself be a reuse).
-    survived = bool(refreshed) and refreshed[0].post(
-        url + "/refresh", json={}, timeout=REQUEST_TIMEOUT).status_code == 200
+    survived = (
+        bool(refreshed) and refreshed[0].post(url + "/refresh", json={}, timeout=REQUEST_TIMEOUT).status_code == 200
+    )
     return RaceOutcome(tabs, len(statuses), tuple(sorted(statuses)), sum(served), not survived)
 
 
@@ -192,8 +206,13 @@ class ThiefReplay:
 
 
 def thief_window(
-    url: str, new_client: Callable[[], requests.Session], clock: FrozenClock, delays: Sequence[float], *,
-    username: str, password: str,
+    url: str,
+    new_client: Callable[[], requests.Session],
+    clock: FrozenClock,
+    delays: Sequence[float],
+    *,
+    username: str,
+    password: str,
 ) -> list[ThiefReplay]:
     """For each delay: a fresh login, the user refreshes, the thief replays the spent token ``delay`` s later."""
     replays = []

@@ -138,8 +138,14 @@ def replay_after_logout(
     """Log in, let a thief copy the credential, log out, then replay it every interval on a live server."""
     _check_replay_args(strategy, interval_minutes, duration_minutes)
     denylist = MemoryDenylist(clock) if strategy == "jwt+denylist" else None
-    app = create_app("session" if strategy == "session" else "jwt", clock=clock, users=users,
-                     secret=DEMO_SECRET, access_ttl=access_ttl, denylist=denylist)
+    app = create_app(
+        "session" if strategy == "session" else "jwt",
+        clock=clock,
+        users=users,
+        secret=DEMO_SECRET,
+        access_ttl=access_ttl,
+        denylist=denylist,
+    )
     with serve(app) as srv:
         victim, thief = srv.client(), srv.client()
         login = victim.post(srv.url + "/login", json={"username": username, "password": password})
@@ -177,8 +183,16 @@ def replay_after_logout(
             # Step to logout + n intervals (rounded to µs), so float steps never drift across an exp.
             target = logged_out_at + round((step + 1) * interval_minutes * 60, 6)
             clock.advance(seconds=max(0.0, target - clock.now()))
-    return Replay(strategy, access_ttl, tuple(minutes), tuple(accepted), logout_answer,
-                  tuple(refresh_statuses), uses_before_logout, victim_lookups)
+    return Replay(
+        strategy,
+        access_ttl,
+        tuple(minutes),
+        tuple(accepted),
+        logout_answer,
+        tuple(refresh_statuses),
+        uses_before_logout,
+        victim_lookups,
+    )
 
 
 @dataclass(frozen=True)
@@ -212,8 +226,16 @@ def thief_refreshes_first(
     ``refresh_ttl``), by default the app's in-memory SQLite store.
     """
     _check_replay_args("jwt", every_minutes, duration_minutes)
-    app = create_app("jwt", clock=clock, users=users, secret=DEMO_SECRET, access_ttl=access_ttl,
-                     refresh_store=refresh_store, refresh_ttl=refresh_ttl, explain_errors=True)
+    app = create_app(
+        "jwt",
+        clock=clock,
+        users=users,
+        secret=DEMO_SECRET,
+        access_ttl=access_ttl,
+        refresh_store=refresh_store,
+        refresh_ttl=refresh_ttl,
+        explain_errors=True,
+    )
     store = auth_config(app).refresh_store
     assert store is not None  # a "jwt" app always has one
     family_minutes = store.ttl / 60
@@ -233,8 +255,14 @@ def thief_refreshes_first(
                 victim_reason = "" if answer.ok else answer.json().get("reason", "")
             minutes.append(minute)
             statuses.append(thief.post(srv.url + "/refresh", json={}).status_code)
-    return StolenRefresh(tuple(minutes), tuple(statuses), victim_returns_minutes if victim_status else None,
-                         victim_status, victim_reason, family_minutes)
+    return StolenRefresh(
+        tuple(minutes),
+        tuple(statuses),
+        victim_returns_minutes if victim_status else None,
+        victim_status,
+        victim_reason,
+        family_minutes,
+    )
 
 
 @dataclass(frozen=True)
@@ -245,19 +273,25 @@ class LogoutOutcome:
     after_logout: dict[str, int]  # "session cookie" / "refresh cookie" / "access token" -> HTTP status
 
 
-def logout_ends(users: UserDirectory, username: str, password: str, *, clock: FrozenClock,
-                denylist: bool = False) -> LogoutOutcome:
+def logout_ends(
+    users: UserDirectory, username: str, password: str, *, clock: FrozenClock, denylist: bool = False
+) -> LogoutOutcome:
     """Log in on a live ``"both"`` server, let a thief copy every credential, log out once; replay each copy."""
-    app = create_app("both", clock=clock, users=users, secret=DEMO_SECRET,
-                     denylist=MemoryDenylist(clock) if denylist else None)
+    app = create_app(
+        "both", clock=clock, users=users, secret=DEMO_SECRET, denylist=MemoryDenylist(clock) if denylist else None
+    )
     with serve(app) as srv:
         victim, thief = srv.client(), srv.client()
-        token = victim.post(srv.url + "/login", json={"username": username, "password": password}).json()["access_token"]
+        token = victim.post(srv.url + "/login", json={"username": username, "password": password}).json()[
+            "access_token"
+        ]
         thief.cookies.update(victim.cookies)  # both cookies, each with its own Path
         answer = victim.post(srv.url + "/logout", headers=bearer(token)).json()  # cookie and token: a browser page
-        after = {"session cookie": thief.get(srv.url + "/me").status_code,
-                 "refresh cookie": thief.post(srv.url + "/refresh", json={}).status_code,
-                 "access token": srv.client().get(srv.url + "/api/data", headers=bearer(token)).status_code}
+        after = {
+            "session cookie": thief.get(srv.url + "/me").status_code,
+            "refresh cookie": thief.post(srv.url + "/refresh", json={}).status_code,
+            "access token": srv.client().get(srv.url + "/api/data", headers=bearer(token)).status_code,
+        }
     return LogoutOutcome(answer, after)
 
 
@@ -281,7 +315,9 @@ def denylist_size_over_time(
         client = srv.client()
         for minute in range(duration_minutes + 1):
             for _ in range(list(logout_minutes).count(minute)):
-                token = client.post(srv.url + "/login", json={"username": username, "password": password}).json()["access_token"]
+                token = client.post(srv.url + "/login", json={"username": username, "password": password}).json()[
+                    "access_token"
+                ]
                 answer = client.post(srv.url + "/logout", headers=bearer(token)).json()
                 denied += bool(answer.get("token_revoked"))
             denylist.purge_expired()
@@ -300,8 +336,9 @@ class RotationRace:
     successor_rotates: bool  # True if the token a winner received could be rotated afterwards
 
 
-def race_rotation(rotate: Callable[[Store, str], str], store: Store, token: str, tabs: int,
-                  switch_interval: float = 1e-6) -> RotationRace:
+def race_rotation(
+    rotate: Callable[[Store, str], str], store: Store, token: str, tabs: int, switch_interval: float = 1e-6
+) -> RotationRace:
     """Call ``rotate(store, token)`` from ``tabs`` threads released at once; count the outcomes, then try a winner's token.
 
     The interpreter is told to switch threads every ``switch_interval`` seconds meanwhile, so a check

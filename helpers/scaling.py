@@ -86,8 +86,9 @@ class Setup:
         return "jwt" if self.make_store is None else "session"
 
 
-def standard_setups(clock: Clock, workdir: Path, redis_url: str | None = None,
-                    postgres_url: str | None = None) -> list[Setup]:
+def standard_setups(
+    clock: Clock, workdir: Path, redis_url: str | None = None, postgres_url: str | None = None
+) -> list[Setup]:
     """The chapter's setups: own in-memory stores (as a browser sees them, and re-sending the cookie), sticky,
     shared SQLite file, shared Redis and PostgreSQL (when their URLs are given), and JWT."""
     tag = secrets.token_hex(4)  # keeps runs apart on a shared Redis or PostgreSQL
@@ -105,8 +106,9 @@ def standard_setups(clock: Clock, workdir: Path, redis_url: str | None = None,
     if postgres_url is not None:
         from helpers.postgres_sessions import PostgresStore
 
-        setups.append(Setup("PostgreSQL, shared",
-                            lambda i: PostgresStore(postgres_url, clock=clock, table=f"sessions_{tag}")))
+        setups.append(
+            Setup("PostgreSQL, shared", lambda i: PostgresStore(postgres_url, clock=clock, table=f"sessions_{tag}"))
+        )
     setups.append(Setup("JWT (HS256), no server state", None))
     return setups
 
@@ -142,8 +144,13 @@ def login(client: BalancedClient, username: str, password: str) -> dict[str, str
 
 
 def success_by_servers(
-    setups: Sequence[Setup], server_counts: Sequence[int], users: UserDirectory, credentials: Sequence[tuple[str, str]],
-    requests_per_user: int, clock: Clock, progress: Callable[[str], None] | None = print,
+    setups: Sequence[Setup],
+    server_counts: Sequence[int],
+    users: UserDirectory,
+    credentials: Sequence[tuple[str, str]],
+    requests_per_user: int,
+    clock: Clock,
+    progress: Callable[[str], None] | None = print,
 ) -> list[Row]:
     """For each setup and server count: log every user in, send ``GET /me`` repeatedly, count the 200s.
 
@@ -165,16 +172,18 @@ def success_by_servers(
                         cookies = {SESSION_COOKIE: kept} if kept else None
                         ok += client.get("/me", headers=headers, cookies=cookies).status_code == 200
                         sent += 1
-                rows.append({"setup": setup.name, "servers": servers, "requests": sent, "ok": ok,
-                             "success_rate": ok / sent})
+                rows.append(
+                    {"setup": setup.name, "servers": servers, "requests": sent, "ok": ok, "success_rate": ok / sent}
+                )
         if progress is not None:
-            rates = ", ".join(f"{row['servers']}: {row['success_rate']:.0%}" for row in rows[-len(server_counts):])
+            rates = ", ".join(f"{row['servers']}: {row['success_rate']:.0%}" for row in rows[-len(server_counts) :])
             progress(f"{setup.name:<34} {rates}")
     return rows
 
 
-def request_latencies(send: Callable[[], int], count: int,
-                      timer: Callable[[], float] = time.perf_counter) -> list[float]:
+def request_latencies(
+    send: Callable[[], int], count: int, timer: Callable[[], float] = time.perf_counter
+) -> list[float]:
     """Send ``count`` requests one after another with ``send`` (which returns the status); each one's latency in ms."""
     latencies: list[float] = []
     for _ in range(count):
@@ -187,8 +196,13 @@ def request_latencies(send: Callable[[], int], count: int,
 
 
 def end_to_end(
-    setups: Sequence[Setup], client_counts: Sequence[int], users: UserDirectory, credentials: tuple[str, str],
-    requests_per_point: int, clock: Clock, progress: Callable[[str], None] | None = print,
+    setups: Sequence[Setup],
+    client_counts: Sequence[int],
+    users: UserDirectory,
+    credentials: tuple[str, str],
+    requests_per_point: int,
+    clock: Clock,
+    progress: Callable[[str], None] | None = print,
 ) -> list[Row]:
     """One server per setup; K clients share ``requests_per_point`` authenticated ``GET /me``; latency and throughput."""
     for clients in client_counts:
@@ -206,9 +220,18 @@ def end_to_end(
             for clients in client_counts:
                 result: LoadResult = run_load(make_sender, clients, requests_per_point // clients, progress=None)
                 q1, median, q3 = result.latency_ms()
-                rows.append({"setup": setup.name, "clients": clients, "requests": result.requests,
-                             "success_rate": result.success_rate, "latency_q1_ms": q1, "latency_median_ms": median,
-                             "latency_q3_ms": q3, "throughput_rps": result.throughput})
+                rows.append(
+                    {
+                        "setup": setup.name,
+                        "clients": clients,
+                        "requests": result.requests,
+                        "success_rate": result.success_rate,
+                        "latency_q1_ms": q1,
+                        "latency_median_ms": median,
+                        "latency_q3_ms": q3,
+                        "throughput_rps": result.throughput,
+                    }
+                )
         if progress is not None:
             progress(f"{setup.name:<34} {len(client_counts)} client counts × {requests_per_point} requests each: done")
     return rows
@@ -226,6 +249,7 @@ def counting_calls(store: SessionStore, names: Sequence[str] = STORE_METHODS) ->
             with lock:
                 counts[name] += 1
             return method(*args, **kwargs)
+
         return call
 
     for name in names:
@@ -237,8 +261,14 @@ def counting_calls(store: SessionStore, names: Sequence[str] = STORE_METHODS) ->
             delattr(store, name)  # the class's own method shows through again
 
 
-def store_calls_per_request(store: SessionStore, users: UserDirectory, credentials: tuple[str, str], requests: int,
-                            clock: FrozenClock, seconds_between: float = 1.0) -> Row:
+def store_calls_per_request(
+    store: SessionStore,
+    users: UserDirectory,
+    credentials: tuple[str, str],
+    requests: int,
+    clock: FrozenClock,
+    seconds_between: float = 1.0,
+) -> Row:
     """Log in to a session app on ``store`` over HTTPS, send ``requests`` ``GET /me``: the store calls they made,
     and how many of the requests wrote to the store (by its backend's write counter)."""
     read, unit = _write_counter(store)
@@ -258,9 +288,14 @@ def store_calls_per_request(store: SessionStore, users: UserDirectory, credentia
     return {"requests": requests, "calls": dict(sorted(counts.items())), "requests_that_wrote": writing, "unit": unit}
 
 
-def check_costs(stores: Mapping[str, Callable[[], SessionStore]], sessions: int, clock: FrozenClock,
-                repeat: int = 15, progress: Callable[[str], None] | None = print,
-                warmup: int = 10) -> list[Measurement]:
+def check_costs(
+    stores: Mapping[str, Callable[[], SessionStore]],
+    sessions: int,
+    clock: FrozenClock,
+    repeat: int = 15,
+    progress: Callable[[str], None] | None = print,
+    warmup: int = 10,
+) -> list[Measurement]:
     """Fill each store with ``sessions`` sessions; time ``get`` and ``touch`` on one, the clock 1 ms on per call.
 
     The clock moves so that every ``touch`` slides the deadline to a new value, as a request a moment
@@ -276,9 +311,11 @@ def check_costs(stores: Mapping[str, Callable[[], SessionStore]], sessions: int,
         try:
             probe = store.create_many([f"user{i}" for i in range(sessions)])[sessions // 2]
             for method in (store.get, store.touch):
+
                 def call(method: Callable[[str], Any] = method, probe: str = probe) -> Any:
                     clock.advance(seconds=0.001)
                     return method(probe)
+
                 rows.append(measure(call, name=f"{name} {method.__name__}", repeat=repeat, warmup=warmup))
         finally:
             store.clear()  # a shared store outlives this process: leave it as it was found
@@ -330,8 +367,9 @@ def write_load(store: SessionStore, calls: int, clock: FrozenClock, seconds_betw
                 change = read() - before
                 wrote += change > 0
                 total += change
-            rows.append({"method": method.__name__, "calls": calls, "calls_that_wrote": wrote,
-                         "written": total, "unit": unit})
+            rows.append(
+                {"method": method.__name__, "calls": calls, "calls_that_wrote": wrote, "written": total, "unit": unit}
+            )
     finally:
         store.delete(session_id)
     return rows
@@ -339,9 +377,16 @@ def write_load(store: SessionStore, calls: int, clock: FrozenClock, seconds_betw
 
 def token_claims(permissions: int) -> dict[str, Any]:
     """An access token's usual claims plus ``permissions`` permission strings such as ``orders:read:region-042``."""
-    return {"sub": "alice", "role": "user", "iss": "auth-course", "aud": "auth-course-api", "iat": 1_700_000_000,
-            "exp": 1_700_000_900, "jti": "0" * 32,
-            "permissions": [f"orders:read:region-{n:03d}" for n in range(permissions)]}
+    return {
+        "sub": "alice",
+        "role": "user",
+        "iss": "auth-course",
+        "aud": "auth-course-api",
+        "iat": 1_700_000_000,
+        "exp": 1_700_000_900,
+        "jti": "0" * 32,
+        "permissions": [f"orders:read:region-{n:03d}" for n in range(permissions)],
+    }
 
 
 def token_sizes(claim_counts: Sequence[int], algorithms: Sequence[str], keys: dict[str, Any]) -> list[Row]:
@@ -374,8 +419,9 @@ def _sqlite_bytes(store: SQLiteStore) -> int:
     return conn.execute("PRAGMA page_count").fetchone()[0] * conn.execute("PRAGMA page_size").fetchone()[0]
 
 
-def bytes_per_session(sessions: int, redis_url: str | None = None, postgres_url: str | None = None,
-                      clock: Clock | None = None) -> list[Row]:
+def bytes_per_session(
+    sessions: int, redis_url: str | None = None, postgres_url: str | None = None, clock: Clock | None = None
+) -> list[Row]:
     """Bytes each store grows by per stored session (IDs hashed, one short data field), measured by filling it."""
     clock = clock or FrozenClock()
     user_ids = [f"user{n:07d}" for n in range(sessions)]
@@ -387,13 +433,17 @@ def bytes_per_session(sessions: int, redis_url: str | None = None, postgres_url:
         before = tracemalloc.get_traced_memory()[0]
         memory = MemoryStore(clock=clock)
         memory.create_many(user_ids, data=data)
-        rows.append({"store": "MemoryStore (Python dict)", "bytes": (tracemalloc.get_traced_memory()[0] - before) / sessions})
+        rows.append(
+            {"store": "MemoryStore (Python dict)", "bytes": (tracemalloc.get_traced_memory()[0] - before) / sessions}
+        )
     finally:
         tracemalloc.stop()
     del memory
 
-    with tempfile.TemporaryDirectory(prefix="auth-course-size-") as folder, \
-            SQLiteStore(Path(folder) / "size.db", clock=clock) as sqlite:
+    with (
+        tempfile.TemporaryDirectory(prefix="auth-course-size-") as folder,
+        SQLiteStore(Path(folder) / "size.db", clock=clock) as sqlite,
+    ):
         before = _sqlite_bytes(sqlite)
         sqlite.create_many(user_ids, data=data)
         rows.append({"store": "SQLite file", "bytes": (_sqlite_bytes(sqlite) - before) / sessions})
@@ -449,4 +499,3 @@ def _number(text: str) -> Any:
         except ValueError:
             pass
     return text
-

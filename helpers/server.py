@@ -86,7 +86,11 @@ class ServerLimits:
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise ValueError(f"{field} must be a positive number of seconds, got {value!r}")
-        if isinstance(self.max_connections, bool) or not isinstance(self.max_connections, int) or self.max_connections < 1:
+        if (
+            isinstance(self.max_connections, bool)
+            or not isinstance(self.max_connections, int)
+            or self.max_connections < 1
+        ):
             raise ValueError(f"max_connections must be a whole number of at least 1, got {self.max_connections!r}")
 
 
@@ -242,8 +246,10 @@ class _Server(ThreadedWSGIServer):
                 # A finished thread stays listed until here, so stop() also joins one that is just exiting.
                 self._connection_threads = {thread for thread in self._connection_threads if thread.is_alive()}
                 thread = threading.Thread(
-                    target=self._serve_connection, args=(connection, client_address),
-                    name="auth-course-connection", daemon=True,
+                    target=self._serve_connection,
+                    args=(connection, client_address),
+                    name="auth-course-connection",
+                    daemon=True,
                 )
                 self._connection_threads.add(thread)
                 thread.start()
@@ -287,7 +293,9 @@ class _Server(ThreadedWSGIServer):
             if self._closing:
                 return False
             connection.sock.settimeout(self.limits.handshake_timeout)
-            connection.sock = self.ssl_context.wrap_socket(connection.sock, server_side=True, do_handshake_on_connect=False)
+            connection.sock = self.ssl_context.wrap_socket(
+                connection.sock, server_side=True, do_handshake_on_connect=False
+            )
         try:
             connection.sock.do_handshake()
         except (OSError, ValueError):  # timeouts, resets, TLS alerts, or a socket shut down by stop()
@@ -341,9 +349,7 @@ def _issue_certificates(directory: Path) -> tuple[Path, Path, Path]:
         .not_valid_before(valid_from)
         .not_valid_after(valid_to)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
         .add_extension(ca_ski, critical=False)
         .sign(ca_key, hashes.SHA256())
     )
@@ -358,9 +364,7 @@ def _issue_certificates(directory: Path) -> tuple[Path, Path, Path]:
         .not_valid_after(valid_to)
         .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(HOST))]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True
-        )
+        .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(server_key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
@@ -375,8 +379,6 @@ def _issue_certificates(directory: Path) -> tuple[Path, Path, Path]:
         )
     )
     return ca_path, cert_path, key_path
-
-
 
 
 class _Stoppable(Protocol):
@@ -427,7 +429,7 @@ def _remove_orphaned_workdirs(temp_root: str | None = None) -> int:
         return removed  # os.kill(pid, 0) probes only on POSIX (on Windows it would end the process)
     root = Path(temp_root or tempfile.gettempdir())
     for folder in root.glob(f"{WORKDIR_PREFIX}*-*"):
-        owner = folder.name[len(WORKDIR_PREFIX):].split("-", 1)[0]
+        owner = folder.name[len(WORKDIR_PREFIX) :].split("-", 1)[0]
         if not owner.isdigit() or _process_alive(int(owner)):
             continue
         try:
@@ -455,7 +457,12 @@ class RunningServer:
     """A handle on a server started by ``serve``: its ``url``, ready clients, and ``stop()``."""
 
     def __init__(
-        self, app: Callable[..., Any], https: bool = True, *, limits: ServerLimits | None = None, name: str | None = None
+        self,
+        app: Callable[..., Any],
+        https: bool = True,
+        *,
+        limits: ServerLimits | None = None,
+        name: str | None = None,
     ) -> None:
         self.app = app
         self.https = https
@@ -483,8 +490,10 @@ class RunningServer:
         self.url = f"{'https' if https else 'http'}://{HOST}:{self.port}"
         self._clients: list[requests.Session] = []
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": ACCEPT_POLL_INTERVAL},
-            name="auth-course-server", daemon=True,
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": ACCEPT_POLL_INTERVAL},
+            name="auth-course-server",
+            daemon=True,
         )
         self._thread.start()
 

@@ -129,8 +129,16 @@ def _encode_data(data: dict[str, Any] | None) -> str | None:
 
 def row_of(record: Session, data_json: str | None) -> tuple[Any, ...]:
     """The SQL row inserted for ``record``: (id, user_id, role, expires_at, data, created_at, absolute_expires_at, ttl)."""
-    return (record.id_hash, record.user_id, record.role, record.expires_at, data_json,
-            record.created_at, record.absolute_expires_at, record.ttl)
+    return (
+        record.id_hash,
+        record.user_id,
+        record.role,
+        record.expires_at,
+        data_json,
+        record.created_at,
+        record.absolute_expires_at,
+        record.ttl,
+    )
 
 
 class SessionStore(ClockedStore):
@@ -170,7 +178,10 @@ class SessionStore(ClockedStore):
         return self.create_many((user_id,), data, ttl, role)[0]
 
     def create_many(
-        self, user_ids: Iterable[str], data: dict[str, Any] | None = None, ttl: float | None = None,
+        self,
+        user_ids: Iterable[str],
+        data: dict[str, Any] | None = None,
+        ttl: float | None = None,
         role: str = "user",
     ) -> list[str]:
         """Start one session per user ID in one write (a login, or a batch for benchmarks); the new IDs, in order."""
@@ -341,9 +352,21 @@ class MemoryStore(SessionStore):
             del self._by_user[entry.user_id]
 
     def _insert_many(self, records: list[Session], data_json: str | None) -> None:
-        entries = [(record.id_hash, _Entry(record.user_id, record.role, data_json, record.created_at,
-                                           record.expires_at, record.absolute_expires_at, record.ttl))
-                   for record in records]
+        entries = [
+            (
+                record.id_hash,
+                _Entry(
+                    record.user_id,
+                    record.role,
+                    data_json,
+                    record.created_at,
+                    record.expires_at,
+                    record.absolute_expires_at,
+                    record.ttl,
+                ),
+            )
+            for record in records
+        ]
         with self._lock:
             for id_hash, entry in entries:
                 self._sessions[id_hash] = entry
@@ -491,8 +514,7 @@ class SQLiteStore(SQLiteBacked, SessionStore):
         # Python builds ship.)
         def work() -> list[tuple[Any, ...]]:
             updated = self._conn.execute(
-                "UPDATE sessions SET expires_at = min(? + ttl, absolute_expires_at)"
-                " WHERE id = ? AND expires_at > ?",
+                "UPDATE sessions SET expires_at = min(? + ttl, absolute_expires_at) WHERE id = ? AND expires_at > ?",
                 (now, id_hash, now),
             ).rowcount
             return self._conn.execute(_SELECT_ANY, (id_hash,)).fetchall() if updated else []
@@ -507,9 +529,7 @@ class SQLiteStore(SQLiteBacked, SessionStore):
         return self._write("DELETE FROM sessions WHERE user_id = ? AND expires_at > ?", (user_id, now))
 
     def _set_role(self, user_id: str, role: str, now: float) -> int:
-        return self._write(
-            "UPDATE sessions SET role = ? WHERE user_id = ? AND expires_at > ?", (role, user_id, now)
-        )
+        return self._write("UPDATE sessions SET role = ? WHERE user_id = ? AND expires_at > ?", (role, user_id, now))
 
     def _purge_expired(self, now: float) -> int:
         return self._write("DELETE FROM sessions WHERE expires_at <= ?", (now,))
@@ -521,4 +541,3 @@ class SQLiteStore(SQLiteBacked, SessionStore):
         """Sessions currently stored, *including* expired ones not yet purged."""
         with self._lock:
             return self._conn.execute("SELECT count(*) FROM sessions").fetchone()[0]
-

@@ -124,8 +124,11 @@ class LoginThrottle:
         """Seconds to wait before this login may be tried, or None if it may be tried now."""
         now = self.clock.now()
         with self._lock:
-            waits = [w for w in (self._accounts.wait(_key(username), now), self._clients.wait(_key(client), now))
-                     if w is not None]
+            waits = [
+                w
+                for w in (self._accounts.wait(_key(username), now), self._clients.wait(_key(client), now))
+                if w is not None
+            ]
         return max(waits) if waits else None
 
     def record_failure(self, username: str, client: str) -> None:

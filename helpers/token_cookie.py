@@ -50,8 +50,15 @@ def _token_to_cookie(response: Response) -> Response:
     token = body.pop("access_token")
     body.pop("token_type", None)  # no longer a bearer token the client handles
     response.set_data(current_app.json.dumps(body) + "\n")
-    response.set_cookie(ACCESS_COOKIE, token, max_age=int(body.get("expires_in", 0)), path="/",
-                        secure=True, httponly=True, samesite="Strict")
+    response.set_cookie(
+        ACCESS_COOKIE,
+        token,
+        max_age=int(body.get("expires_in", 0)),
+        path="/",
+        secure=True,
+        httponly=True,
+        samesite="Strict",
+    )
     return response
 
 

@@ -36,11 +36,29 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
 __all__ = [
-    "ALGORITHMS", "MAX_TOKEN_LENGTH", "encode", "decode", "decode_complete", "get_unverified_header",
-    "b64url_encode", "b64url_decode", "PyJWTError", "InvalidTokenError", "DecodeError", "InvalidSignatureError", "ExpiredSignatureError",
-    "ImmatureSignatureError", "InvalidAudienceError", "InvalidIssuerError", "InvalidIssuedAtError",
-    "InvalidSubjectError", "InvalidJTIError", "InvalidAlgorithmError", "InvalidKeyError",
-    "MissingRequiredClaimError", "InvalidTypeError",
+    "ALGORITHMS",
+    "MAX_TOKEN_LENGTH",
+    "encode",
+    "decode",
+    "decode_complete",
+    "get_unverified_header",
+    "b64url_encode",
+    "b64url_decode",
+    "PyJWTError",
+    "InvalidTokenError",
+    "DecodeError",
+    "InvalidSignatureError",
+    "ExpiredSignatureError",
+    "ImmatureSignatureError",
+    "InvalidAudienceError",
+    "InvalidIssuerError",
+    "InvalidIssuedAtError",
+    "InvalidSubjectError",
+    "InvalidJTIError",
+    "InvalidAlgorithmError",
+    "InvalidKeyError",
+    "MissingRequiredClaimError",
+    "InvalidTypeError",
 ]
 
 PrivateKey: TypeAlias = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
@@ -105,6 +123,7 @@ class InvalidAlgorithmError(InvalidTokenError):
 
 class InvalidKeyError(InvalidTokenError):
     """The key is unusable: wrong family for the algorithm, too short, too small, or unparsable."""
+
     # PyJWT derives it from PyJWTError only. Here a token can pick the algorithm a key is tried with, so
     # ``except InvalidTokenError`` around decode() must catch it too; ``except PyJWTError`` still does.
 
@@ -128,15 +147,27 @@ class MissingRequiredClaimError(InvalidTokenError):
 
 # alg -> (key family, hash). The *key* decides the family; the token's header may only pick an
 # algorithm inside it, so an RSA public key can never be used as an HMAC secret (RFC 8725 §2.1, §3.1).
-_ALGS = MappingProxyType({
-    "HS256": ("HMAC", "sha256"), "HS384": ("HMAC", "sha384"), "HS512": ("HMAC", "sha512"),
-    "RS256": ("RSA", "sha256"), "PS256": ("RSA", "sha256"), "ES256": ("EC", "sha256"), "EdDSA": ("OKP", ""),
-})
+_ALGS = MappingProxyType(
+    {
+        "HS256": ("HMAC", "sha256"),
+        "HS384": ("HMAC", "sha384"),
+        "HS512": ("HMAC", "sha512"),
+        "RS256": ("RSA", "sha256"),
+        "PS256": ("RSA", "sha256"),
+        "ES256": ("EC", "sha256"),
+        "EdDSA": ("OKP", ""),
+    }
+)
 # RFC 7518 §3.2: an HMAC key must be at least as long as the hash output.
 _HMAC_MIN_BYTES = MappingProxyType({"sha256": 32, "sha384": 48, "sha512": 64})
-_FAMILY_NAMES = MappingProxyType({
-    "HMAC": "an HMAC secret (str or bytes)", "RSA": "an RSA key", "EC": "an EC P-256 key", "OKP": "an Ed25519 key",
-})
+_FAMILY_NAMES = MappingProxyType(
+    {
+        "HMAC": "an HMAC secret (str or bytes)",
+        "RSA": "an RSA key",
+        "EC": "an EC P-256 key",
+        "OKP": "an Ed25519 key",
+    }
+)
 # The order n of P-256's group (SEC 2 §2.4.2): ECDSA's s is taken mod n.
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 _PRIVATE_TYPES = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)
@@ -152,8 +183,13 @@ _OPENSSH_LINE = re.compile(r"(?<![^\s\"])((?:ssh|ecdsa|sk)-[\w@.+-]+[ \t]+AAAA[A
 _KEY_TEXT_MARKERS = re.compile(r"----[- ]BEGIN |" + _OPENSSH_LINE.pattern)
 _BASE64_TEXT = re.compile(r"[A-Za-z0-9+/_-]{40,}={0,2}")
 # Every Unicode encoding a key file or environment variable can plausibly arrive in, with its byte-order mark.
-_ENCODINGS = (("utf-8", codecs.BOM_UTF8), ("utf-16-le", codecs.BOM_UTF16_LE), ("utf-16-be", codecs.BOM_UTF16_BE),
-              ("utf-32-le", codecs.BOM_UTF32_LE), ("utf-32-be", codecs.BOM_UTF32_BE))
+_ENCODINGS = (
+    ("utf-8", codecs.BOM_UTF8),
+    ("utf-16-le", codecs.BOM_UTF16_LE),
+    ("utf-16-be", codecs.BOM_UTF16_BE),
+    ("utf-32-le", codecs.BOM_UTF32_LE),
+    ("utf-32-be", codecs.BOM_UTF32_BE),
+)
 
 
 def _family_of(key: object) -> tuple[str, PrivateKey | PublicKey]:
@@ -196,7 +232,7 @@ def _readings(data: bytes) -> list[str]:
     texts = []
     for encoding, bom in _ENCODINGS:
         try:
-            text = data[len(bom):] if data.startswith(bom) else data
+            text = data[len(bom) :] if data.startswith(bom) else data
             texts.append(text.decode(encoding).lstrip("\ufeff"))
         except UnicodeDecodeError:
             pass
@@ -213,7 +249,7 @@ def _ssh2_public_key(block: str) -> PublicKeyTypes:
         elif line:
             body.append(line)
     blob = base64.b64decode("".join(body), validate=True)
-    name = blob[4: 4 + int.from_bytes(blob[:4], "big")]
+    name = blob[4 : 4 + int.from_bytes(blob[:4], "big")]
     return serialization.load_ssh_public_key(name + b" " + base64.b64encode(blob))
 
 
@@ -261,7 +297,7 @@ def _refuse_key_material(data: bytes) -> None:
         if _KEY_TEXT_MARKERS.search(text):
             raise InvalidKeyError(_ASYMMETRIC_AS_HMAC)
         text = text.strip()
-        if text[:1] in ('{', '[', '"'):
+        if text[:1] in ("{", "[", '"'):
             try:
                 parsed = json.loads(text)
             except RecursionError:  # too deep to look inside, and no plausible secret
@@ -375,8 +411,9 @@ def _verify_hmac(digest: str, secret: bytes, signing_input: bytes, signature: by
     return hmac.compare_digest(hmac.digest(secret, signing_input, digest), signature)
 
 
-def _verify_rsa(scheme: padding.AsymmetricPadding, key: rsa.RSAPublicKey, signing_input: bytes,
-                signature: bytes) -> bool:
+def _verify_rsa(
+    scheme: padding.AsymmetricPadding, key: rsa.RSAPublicKey, signing_input: bytes, signature: bytes
+) -> bool:
     """True if ``signature`` is valid for ``signing_input`` under ``key`` with ``scheme`` (RS256 or PS256)."""
     try:
         key.verify(signature, signing_input, scheme, _SHA256)
@@ -452,7 +489,12 @@ _STD_TO_URL = bytes.maketrans(b"+/", b"-_")
 _PADDING = (b"", b"", b"==", b"=")
 # A final group of 2 (3) characters carries 4 (2) unused low bits. Canonical encoders set them to
 # zero (RFC 4648 §3.5); accepting others would give one signature many spellings.
-_CANONICAL_LAST: tuple[frozenset[int], ...] = (frozenset(), frozenset(), frozenset(_B64URL_ALPHABET[::16]), frozenset(_B64URL_ALPHABET[::4]))
+_CANONICAL_LAST: tuple[frozenset[int], ...] = (
+    frozenset(),
+    frozenset(),
+    frozenset(_B64URL_ALPHABET[::16]),
+    frozenset(_B64URL_ALPHABET[::4]),
+)
 
 
 def _b64decode(segment: bytes) -> bytes | None:
@@ -695,8 +737,13 @@ def _merge_options(options: Mapping[str, Any]) -> _Options:
         raise TypeError('options["require"] must contain only claim names (strings)')
     verify = options.get("verify_signature", True)
     checks = {name: options.get(name, verify) for name in _CHECKS}
-    return _Options(verify, require=require, strict_aud=options.get("strict_aud", False),
-                    require_low_s=options.get("require_low_s", False), **checks)
+    return _Options(
+        verify,
+        require=require,
+        strict_aud=options.get("strict_aud", False),
+        require_low_s=options.get("require_low_s", False),
+        **checks,
+    )
 
 
 def _leeway_seconds(leeway: object) -> float:
@@ -728,8 +775,11 @@ def _accepted_issuer(issuer: object) -> str | Container[str] | None:
     """The issuer argument, checked: None, one string, or a container of strings."""
     if issuer is None or isinstance(issuer, str):
         return issuer
-    if (isinstance(issuer, (bytes, bytearray)) or not isinstance(issuer, Container)
-            or (isinstance(issuer, Iterable) and not all(isinstance(iss, str) for iss in issuer))):
+    if (
+        isinstance(issuer, (bytes, bytearray))
+        or not isinstance(issuer, Container)
+        or (isinstance(issuer, Iterable) and not all(isinstance(iss, str) for iss in issuer))
+    ):
         raise TypeError('Issuer param must be "str" or "Container[str]"')
     return issuer
 
@@ -806,9 +856,15 @@ def _validate_sub(payload: dict[str, Any], subject: str | None) -> None:
         raise InvalidSubjectError("Invalid subject")
 
 
-def _validate_claims(payload: dict[str, Any], opts: _Options, now: float, leeway: float,
-                     audience: str | tuple[str, ...] | None, issuer: str | Container[str] | None,
-                     subject: str | None) -> None:
+def _validate_claims(
+    payload: dict[str, Any],
+    opts: _Options,
+    now: float,
+    leeway: float,
+    audience: str | tuple[str, ...] | None,
+    issuer: str | Container[str] | None,
+    subject: str | None,
+) -> None:
     """Check registered claims (RFC 7519 §4.1) in PyJWT's order and with PyJWT's messages."""
     for claim in opts.require:
         if payload.get(claim) is None:
@@ -847,8 +903,12 @@ def _validate_claims(payload: dict[str, Any], opts: _Options, now: float, leeway
 # --- The public API -----------------------------------------------------------------------------
 
 
-def encode(payload: dict[str, Any], key: str | bytes | PrivateKey, algorithm: str = "HS256",
-           headers: dict[str, Any] | None = None) -> str:
+def encode(
+    payload: dict[str, Any],
+    key: str | bytes | PrivateKey,
+    algorithm: str = "HS256",
+    headers: dict[str, Any] | None = None,
+) -> str:
     """Sign ``payload`` and return a compact JWS; for HS* byte-identical to ``jwt.encode``."""
     if not isinstance(payload, dict):
         raise TypeError("Expecting a dict object, as JWT only supports JSON objects as payloads.")
@@ -885,9 +945,18 @@ def encode(payload: dict[str, Any], key: str | bytes | PrivateKey, algorithm: st
     return (segments + b"." + _b64encode(_sign(alg, digest, material, segments))).decode("ascii")
 
 
-def _decode(token: object, key: object, algorithms: Collection[str] | None, options: Mapping[str, Any] | None,
-            audience: object, issuer: object, subject: object, leeway: object, typ: object,
-            clock: Clock | None) -> tuple[bytes, dict[str, Any], bytes]:
+def _decode(
+    token: object,
+    key: object,
+    algorithms: Collection[str] | None,
+    options: Mapping[str, Any] | None,
+    audience: object,
+    issuer: object,
+    subject: object,
+    leeway: object,
+    typ: object,
+    clock: Clock | None,
+) -> tuple[bytes, dict[str, Any], bytes]:
     """Check the arguments, then the token; return ``(header JSON, payload, signature)``."""
     # Argument errors are programming errors: raised first and always, whatever the token holds.
     opts = _DEFAULT_OPTIONS if options is None else _merge_options(options)
@@ -940,23 +1009,40 @@ def _decode(token: object, key: object, algorithms: Collection[str] | None, opti
     return header_json, payload, signature
 
 
-def decode_complete(token: str | bytes, key: str | bytes | PrivateKey | PublicKey | None = None,
-                    algorithms: Collection[str] | None = None, options: Mapping[str, Any] | None = None, *,
-                    audience: str | Iterable[str] | None = None, issuer: str | Container[str] | None = None,
-                    subject: str | None = None, leeway: float | timedelta = 0, typ: str | None = None,
-                    clock: Clock | None = None) -> dict[str, Any]:
+def decode_complete(
+    token: str | bytes,
+    key: str | bytes | PrivateKey | PublicKey | None = None,
+    algorithms: Collection[str] | None = None,
+    options: Mapping[str, Any] | None = None,
+    *,
+    audience: str | Iterable[str] | None = None,
+    issuer: str | Container[str] | None = None,
+    subject: str | None = None,
+    leeway: float | timedelta = 0,
+    typ: str | None = None,
+    clock: Clock | None = None,
+) -> dict[str, Any]:
     """Like ``decode``, but return ``{"header", "payload", "signature"}`` (the signature as bytes)."""
-    header_json, payload, signature = _decode(token, key, algorithms, options, audience, issuer, subject, leeway, typ,
-                                              clock)
+    header_json, payload, signature = _decode(
+        token, key, algorithms, options, audience, issuer, subject, leeway, typ, clock
+    )
     # The header parsed during the checks is shared with later tokens that carry it; the caller gets its own.
     return {"header": _json_object(header_json, "header"), "payload": payload, "signature": signature}
 
 
-def decode(token: str | bytes, key: str | bytes | PrivateKey | PublicKey | None = None,
-           algorithms: Collection[str] | None = None, options: Mapping[str, Any] | None = None, *,
-           audience: str | Iterable[str] | None = None, issuer: str | Container[str] | None = None,
-           subject: str | None = None, leeway: float | timedelta = 0, typ: str | None = None,
-           clock: Clock | None = None) -> dict[str, Any]:
+def decode(
+    token: str | bytes,
+    key: str | bytes | PrivateKey | PublicKey | None = None,
+    algorithms: Collection[str] | None = None,
+    options: Mapping[str, Any] | None = None,
+    *,
+    audience: str | Iterable[str] | None = None,
+    issuer: str | Container[str] | None = None,
+    subject: str | None = None,
+    leeway: float | timedelta = 0,
+    typ: str | None = None,
+    clock: Clock | None = None,
+) -> dict[str, Any]:
     """Verify ``token`` with ``key`` under an explicit ``algorithms`` allow-list, check claims, return them.
 
     ``typ="at+jwt"`` also requires that header type (RFC 9068), so no other kind of token passes for it.

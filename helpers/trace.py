@@ -78,7 +78,9 @@ def summarize_answer(response: requests.Response) -> str:
 class Trace:
     """Send requests to ``base_url`` through ``send`` and keep one ``TraceRow`` per exchange."""
 
-    def __init__(self, base_url: str, state: Callable[[], str] | None = None, cookie_names: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, base_url: str, state: Callable[[], str] | None = None, cookie_names: tuple[str, ...] = ()
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.state = state or (lambda: "")
         self.cookie_names = cookie_names
@@ -104,12 +106,26 @@ class Trace:
         """The recorded exchanges as a table; ``who`` names each request's sender; ``answers=False`` drops the answers."""
         if who is not None and len(who) != len(self.rows):
             raise ValueError(f"who names {len(who)} senders for {len(self.rows)} recorded requests")
-        columns = ["#", *(["who"] if who is not None else []), "request", "credential sent", "status",
-                   *(["answer"] if answers else []), "server state after"]
+        columns = [
+            "#",
+            *(["who"] if who is not None else []),
+            "request",
+            "credential sent",
+            "status",
+            *(["answer"] if answers else []),
+            "server state after",
+        ]
         result = Table(columns)
         for index, row in enumerate(self.rows):
-            result.add(row.step, *([who[index]] if who is not None else []), f"{row.method} {row.path}",
-                       row.credential, row.status, *([row.answer] if answers else []), row.state)
+            result.add(
+                row.step,
+                *([who[index]] if who is not None else []),
+                f"{row.method} {row.path}",
+                row.credential,
+                row.status,
+                *([row.answer] if answers else []),
+                row.state,
+            )
         return result
 
     def answer_table(self) -> Table:

@@ -20,8 +20,14 @@ from collections.abc import Callable
 class NoisyTimer:
     """Monotonic seconds whose rate against ``real`` jumps at random to ``low`` or ``high``."""
 
-    def __init__(self, seed: int, real: Callable[[], float] = time.perf_counter,
-                 low: float = 0.2, high: float = 5.0, max_phase_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        seed: int,
+        real: Callable[[], float] = time.perf_counter,
+        low: float = 0.2,
+        high: float = 5.0,
+        max_phase_s: float = 0.5,
+    ) -> None:
         if not 0 < low <= 1 <= high:
             raise ValueError(f"need 0 < low <= 1 <= high, got low={low}, high={high}")
         self._rng = random.Random(seed)

@@ -99,8 +99,12 @@ def dump_redis(store: Any, tmp_path: Path) -> bytes:
     client, parts = store.client, []
     for key in sorted(client.scan_iter(match=store.prefix + "*")):
         kind = client.type(key)
-        value = {"hash": client.hgetall, "set": client.smembers, "string": client.get,
-                 "zset": lambda k: client.zrange(k, 0, -1, withscores=True)}[kind](key)
+        value = {
+            "hash": client.hgetall,
+            "set": client.smembers,
+            "string": client.get,
+            "zset": lambda k: client.zrange(k, 0, -1, withscores=True),
+        }[kind](key)
         parts.append(f"{key}={value!r}")
     return "\n".join(parts).encode()
 

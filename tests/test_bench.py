@@ -61,7 +61,11 @@ def test_ratio_and_table():
 def test_lookup_benchmarks_time_every_store_they_are_given():
     stores = {"dict": MemoryStore, **shared_stores(redis_url(), postgres_url())}
     rows = session_lookup_benchmarks((20,), repeat=3, progress=False, stores=stores)
-    assert [row.name for row in rows] == ["dict get, 20 sessions", "RedisStore get, 20 sessions", "PostgresStore get, 20 sessions"]
+    assert [row.name for row in rows] == [
+        "dict get, 20 sessions",
+        "RedisStore get, 20 sessions",
+        "PostgresStore get, 20 sessions",
+    ]
     assert all(row.median_us > 0 for row in rows)
     for make_store in shared_stores(redis_url(), postgres_url()).values():  # the shared stores were left empty
         with make_store() as store:
@@ -70,8 +74,13 @@ def test_lookup_benchmarks_time_every_store_they_are_given():
 
 def test_compare_times_each_function_round_robin_in_alternating_order():
     order = []
-    timed = compare({"a": lambda: order.append("a"), "b": lambda: order.append("b")},
-                    rounds=4, warmup=0, sample_seconds=0.0, timer=fake_timer(0.001))
+    timed = compare(
+        {"a": lambda: order.append("a"), "b": lambda: order.append("b")},
+        rounds=4,
+        warmup=0,
+        sample_seconds=0.0,
+        timer=fake_timer(0.001),
+    )
     assert order == list("ab") + list("abbaabba")  # one calibration call each, then a b, b a, a b, b a
     assert [m.samples for m in timed.values()] == [4, 4]
     assert timed["a"].median_us == pytest.approx(1000.0)
@@ -104,8 +113,14 @@ def test_strategy_targets_read_each_layer_against_its_own_no_auth_row():
         base = {"app": 50.0, "http": 1000.0}[layer]
         return StrategyCost(layer, strategy, median, median, median, median / base, median - base)
 
-    rows = [row("app", "no auth", 50.0), row("app", "jwt", 100.0), row("app", "session", 80.0),
-            row("http", "no auth", 1000.0), row("http", "jwt", 1050.0), row("http", "session", 1200.0)]
+    rows = [
+        row("app", "no auth", 50.0),
+        row("app", "jwt", 100.0),
+        row("app", "session", 80.0),
+        row("http", "no auth", 1000.0),
+        row("http", "jwt", 1050.0),
+        row("http", "session", 1200.0),
+    ]
     results = {t.name: t for t in strategy_targets(rows)}
     assert results["app alone: session overhead ÷ JWT overhead"].measured == pytest.approx(30 / 50)
     assert results["http whole request: session ÷ no auth"].measured == pytest.approx(1.2)

@@ -43,26 +43,44 @@ def answer(grade_id: str, source: str, cell_type: str = "code") -> nbformat.Note
 
 def check(grade_id: str, source: str, points: float = 2) -> nbformat.NotebookNode:
     """An nbgrader grade cell as the chapters write them."""
-    meta = {"schema_version": 3, "solution": False, "grade": True, "locked": True, "points": points, "grade_id": grade_id}
+    meta = {
+        "schema_version": 3,
+        "solution": False,
+        "grade": True,
+        "locked": True,
+        "points": points,
+        "grade_id": grade_id,
+    }
     return new_code_cell(source, metadata={"nbgrader": meta})
 
 
 def tiny_chapter() -> nbformat.NotebookNode:
     """A two-exercise notebook with an indented solution, a whole-cell answer, a prose answer and hidden tests."""
-    return new_notebook(cells=[
-        new_markdown_cell("# 99 · Tiny"),
-        answer("ex1", "def double(x):\n    \"\"\"Twice x.\"\"\"\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"),
-        check("ex1_check", "assert double(2) == 4, 'double(2)'\n### BEGIN HIDDEN TESTS\nassert double(-3) == -6\n### END HIDDEN TESTS"),
-        answer("ex2", "answers = {1: 'B'}"),
-        check("ex2_check", "assert answers == {1: 'B'}", points=1),
-        answer("ex3", "### BEGIN SOLUTION\nBecause the server keeps nothing.\n### END SOLUTION", cell_type="markdown"),
-    ])
+    return new_notebook(
+        cells=[
+            new_markdown_cell("# 99 · Tiny"),
+            answer(
+                "ex1",
+                'def double(x):\n    """Twice x."""\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION',
+            ),
+            check(
+                "ex1_check",
+                "assert double(2) == 4, 'double(2)'\n### BEGIN HIDDEN TESTS\nassert double(-3) == -6\n### END HIDDEN TESTS",
+            ),
+            answer("ex2", "answers = {1: 'B'}"),
+            check("ex2_check", "assert answers == {1: 'B'}", points=1),
+            answer(
+                "ex3", "### BEGIN SOLUTION\nBecause the server keeps nothing.\n### END SOLUTION", cell_type="markdown"
+            ),
+        ]
+    )
 
 
 def test_student_version_stubs_solutions_like_nbgrader() -> None:
     student = classroom.student_version(tiny_chapter())
-    assert student.cells[1].source == ('def double(x):\n    """Twice x."""\n'
-                                       "    # YOUR CODE HERE\n    raise NotImplementedError()")
+    assert student.cells[1].source == (
+        'def double(x):\n    """Twice x."""\n    # YOUR CODE HERE\n    raise NotImplementedError()'
+    )
     assert student.cells[3].source == "# YOUR CODE HERE\nraise NotImplementedError()"
     assert student.cells[5].source == "YOUR ANSWER HERE"
     assert student.cells[2].source == "assert double(2) == 4, 'double(2)'"
@@ -113,7 +131,9 @@ def test_cell_score_follows_nbgrader() -> None:
     assert classroom.cell_score(ran(new_output("error", ename="AssertionError", evalue="", traceback=[]))) == 0
     assert classroom.cell_score(ran(new_output("stream", name="stderr", text="warning\n"))) == 0
     assert classroom.cell_score(ran(new_output("execute_result", data={"text/plain": "1.5"}, execution_count=1))) == 1.5
-    assert classroom.cell_score(ran(new_output("execute_result", data={"text/plain": "'done'"}, execution_count=1))) == 3
+    assert (
+        classroom.cell_score(ran(new_output("execute_result", data={"text/plain": "'done'"}, execution_count=1))) == 3
+    )
 
 
 @pytest.mark.parametrize(("value", "earned"), [("0", 0), ("2", 2), ("3", 3), ("-1", 3), ("'two'", 3), (["1", "2"], 3)])
@@ -151,28 +171,35 @@ def run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
     return stopped.value.code, capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv", [
-    ["--grade", str(CHAPTERS[0]), "--out", "handout"],
-    [str(CHAPTERS[0]), "--grade", str(CHAPTERS[1])],
-    ["--workers", "0"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--grade", str(CHAPTERS[0]), "--out", "handout"],
+        [str(CHAPTERS[0]), "--grade", str(CHAPTERS[1])],
+        ["--workers", "0"],
+    ],
+)
 def test_options_that_do_not_go_together_are_a_usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     code, err = run_main(argv, capsys)
     assert code == 2 and err.startswith("usage: classroom.py") and "error:" in err, err
 
 
-@pytest.mark.parametrize("argv", [["--grade", "submissions/ada/03_no_such_chapter.ipynb"], ["no/such/chapter.ipynb"],
-                                  ["--grade", "README.md"]])
-def test_a_wrong_file_name_is_one_line_and_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str],
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "argv",
+    [["--grade", "submissions/ada/03_no_such_chapter.ipynb"], ["no/such/chapter.ipynb"], ["--grade", "README.md"]],
+)
+def test_a_wrong_file_name_is_one_line_and_exit_2(
+    argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(Path(__file__).resolve().parent.parent)
     code, err = run_main(argv, capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and err.startswith("classroom.py: error: "), err
     assert "Traceback" not in err
 
 
-def test_grading_exit_code_is_1_when_a_submission_cannot_be_graded(tmp_path: Path,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_grading_exit_code_is_1_when_a_submission_cannot_be_graded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = next(path for path in CHAPTERS if path.name.startswith("03"))
     good, _ = classroom.make_student(source, tmp_path / "ada")
     broken = tmp_path / "bob" / source.name
@@ -187,16 +214,28 @@ def test_grading_exit_code_is_1_when_a_submission_cannot_be_graded(tmp_path: Pat
 
 def test_every_quiz_is_worth_a_point_per_question() -> None:
     for path in CHAPTERS:
-        questions = json.loads((path.parent.parent / "data" / "quizzes" / f"{path.name[:2]}.json").read_text())["questions"]
-        (points,) = [classroom.grader(cell)["points"] for cell in classroom.read(path).cells
-                     if classroom.grader(cell).get("grade_id", "").endswith("_quiz_check")]
+        questions = json.loads((path.parent.parent / "data" / "quizzes" / f"{path.name[:2]}.json").read_text())[
+            "questions"
+        ]
+        (points,) = [
+            classroom.grader(cell)["points"]
+            for cell in classroom.read(path).cells
+            if classroom.grader(cell).get("grade_id", "").endswith("_quiz_check")
+        ]
         assert points == len(questions), f"{path.name}: the quiz check is worth {points}, the quiz has {len(questions)}"
 
 
 def test_half_the_quiz_right_earns_half_the_quiz_points(tmp_path: Path) -> None:
     # The first chapter whose quiz has an even number of questions: half is a whole number of answers.
-    keys = {path: [q["answer"] for q in json.loads((path.parent.parent / "data" / "quizzes" /
-                                                    f"{path.name[:2]}.json").read_text())["questions"]] for path in CHAPTERS}
+    keys = {
+        path: [
+            q["answer"]
+            for q in json.loads((path.parent.parent / "data" / "quizzes" / f"{path.name[:2]}.json").read_text())[
+                "questions"
+            ]
+        ]
+        for path in CHAPTERS
+    }
     path, key = next((path, key) for path, key in keys.items() if len(key) % 2 == 0)
     half = len(key) // 2
     wrong = {letter: "A" if letter != "A" else "B" for letter in "ABCD"}
@@ -230,13 +269,17 @@ def test_student_version_contains_no_solution(path: Path, reports: dict[str, cla
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS"):
         assert marker not in raw, f"{path.name}: the student version still contains {marker!r}"
     student = json.loads(raw)
-    assert not any(cell.get("outputs") for cell in student["cells"]), f"{path.name}: outputs left in the student version"
+    assert not any(cell.get("outputs") for cell in student["cells"]), (
+        f"{path.name}: outputs left in the student version"
+    )
     for source_cell, student_cell in zip(source.cells, student["cells"], strict=True):
         if not classroom.is_solution(source_cell):
             continue
         secret = classroom.inside_lines(source_cell.source, "BEGIN SOLUTION", "END SOLUTION")
         shown = secret & {line.strip() for line in "".join(student_cell["source"]).split("\n")}
-        assert secret and not shown, f"{path.name} {source_cell.metadata.nbgrader.grade_id}: solution lines left: {shown}"
+        assert secret and not shown, (
+            f"{path.name} {source_cell.metadata.nbgrader.grade_id}: solution lines left: {shown}"
+        )
         assert "raise NotImplementedError()" in "".join(student_cell["source"])
     assert classroom.leftovers(nbformat.reads(raw, as_version=4), source) == []
     assert classroom.markup_problems(source) == []
@@ -260,13 +303,18 @@ def test_untouched_student_version_scores_zero(path: Path, reports: dict[str, cl
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.stem[:2])
-def test_student_version_first_fails_at_its_first_exercise(path: Path, reports: dict[str, classroom.ChapterReport]) -> None:
+def test_student_version_first_fails_at_its_first_exercise(
+    path: Path, reports: dict[str, classroom.ChapterReport]
+) -> None:
     source = classroom.read(path)
     first_answer = next(index for index, cell in enumerate(source.cells) if classroom.is_solution(cell))
-    its_check = next(index for index in range(first_answer + 1, len(source.cells)) if classroom.is_grade(source.cells[index]))
+    its_check = next(
+        index for index in range(first_answer + 1, len(source.cells)) if classroom.is_grade(source.cells[index])
+    )
     failure = reports[path.stem].student.first_error
-    assert failure is not None and failure.index in (first_answer, its_check), \
+    assert failure is not None and failure.index in (first_answer, its_check), (
         f"{path.name}: expected the first error at cell {first_answer} or {its_check}, got {failure}"
+    )
     assert "NotImplementedError" in failure.ename + failure.evalue, f"{path.name}: {failure} is not the unsolved stub"
     assert reports[path.stem].problems == []
 
@@ -277,8 +325,11 @@ def test_readme_points_table_matches_the_notebooks() -> None:
     listed = [line for line in teachers.splitlines() if re.match(r"\| \d\d \|", line)]
     expected = []
     for path in CHAPTERS:
-        points = {classroom.grader(cell)["grade_id"]: classroom.grader(cell)["points"]
-                  for cell in classroom.read(path).cells if classroom.is_grade(cell)}
+        points = {
+            classroom.grader(cell)["grade_id"]: classroom.grader(cell)["points"]
+            for cell in classroom.read(path).cells
+            if classroom.is_grade(cell)
+        }
         checks = [f"{value:g}" for grade_id, value in points.items() if not grade_id.endswith("_quiz_check")]
         quiz = sum(value for grade_id, value in points.items() if grade_id.endswith("_quiz_check"))
         expected.append(f"| {path.name[:2]} | {' + '.join(checks)} | {quiz:g} | {sum(points.values()):g} |")

@@ -1,4 +1,3 @@
-
 import pytest
 from support import run_together
 

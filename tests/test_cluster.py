@@ -27,7 +27,9 @@ def test_round_robin_visits_every_server_in_turn_from_a_per_client_start(clock, 
 
 
 def test_own_stores_recognise_a_session_only_on_the_server_that_made_it(clock, users):
-    with start_cluster(2, lambda i: create_app("session", store=MemoryStore(clock=clock), clock=clock, users=users)) as cluster:
+    with start_cluster(
+        2, lambda i: create_app("session", store=MemoryStore(clock=clock), clock=clock, users=users)
+    ) as cluster:
         client = cluster.client()
         assert client.post("/login", json=LOGIN).status_code == 200  # answered by server 0
         assert [client.get("/me").status_code for _ in range(4)] == [401, 401, 401, 401]
@@ -35,7 +37,9 @@ def test_own_stores_recognise_a_session_only_on_the_server_that_made_it(clock, u
 
 
 def test_sticky_clients_stay_on_their_first_server(clock, users):
-    with start_cluster(3, lambda i: create_app("session", store=MemoryStore(clock=clock), clock=clock, users=users)) as cluster:
+    with start_cluster(
+        3, lambda i: create_app("session", store=MemoryStore(clock=clock), clock=clock, users=users)
+    ) as cluster:
         client = cluster.client(sticky=True, start=2)
         client.post("/login", json=LOGIN)
         assert [client.get("/me").status_code for _ in range(5)] == [200] * 5

@@ -50,35 +50,69 @@ def no_install(kind: str, retry: str) -> Path:
 
 def notebook(path: Path, *sources: str) -> Path:
     """A small notebook of code cells, unexecuted."""
-    cells = [{"cell_type": "code", "execution_count": None, "id": f"cell{i}", "metadata": {}, "outputs": [],
-              "source": source} for i, source in enumerate(sources)]
-    nb = {"cells": cells, "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
-                                                      "name": "python3"}}, "nbformat": 4, "nbformat_minor": 5}
+    cells = [
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": f"cell{i}",
+            "metadata": {},
+            "outputs": [],
+            "source": source,
+        }
+        for i, source in enumerate(sources)
+    ]
+    nb = {
+        "cells": cells,
+        "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     path.write_text(json.dumps(nb, indent=1), encoding="utf-8")
     return path
 
 
-@pytest.mark.parametrize("jupyter_args", [
-    ["--no-browser", "--port", "8888", "--ip", "127.0.0.1", "--allow-root"],
-    ["--port=8889", "--ServerApp.token=a-token-of-my-choosing", "--no-browser"],
-    [],
-])
+@pytest.mark.parametrize(
+    "jupyter_args",
+    [
+        ["--no-browser", "--port", "8888", "--ip", "127.0.0.1", "--allow-root"],
+        ["--port=8889", "--ServerApp.token=a-token-of-my-choosing", "--no-browser"],
+        [],
+    ],
+)
 def test_lab_passes_every_argument_after_lab_to_jupyterlab(launched: list[list[str]], jupyter_args: list[str]) -> None:
     assert course.main(["lab", *jupyter_args]) == 0
-    assert launched == [["workbook", str(course.WORKBOOK)],
-                        [str(FAKE_PYTHON), "-m", "jupyter", "lab", f"--notebook-dir={course.WORKBOOK}",
-                         "--KernelManager.transport_encryption=auto", *jupyter_args]]
+    assert launched == [
+        ["workbook", str(course.WORKBOOK)],
+        [
+            str(FAKE_PYTHON),
+            "-m",
+            "jupyter",
+            "lab",
+            f"--notebook-dir={course.WORKBOOK}",
+            "--KernelManager.transport_encryption=auto",
+            *jupyter_args,
+        ],
+    ]
 
 
 def test_lab_solutions_opens_the_full_versions_and_makes_no_workbook(launched: list[list[str]]) -> None:
     assert course.main(["lab", "--solutions", "--no-browser"]) == 0
-    assert launched == [[str(FAKE_PYTHON), "-m", "jupyter", "lab", f"--notebook-dir={course.NOTEBOOKS}",
-                         "--KernelManager.transport_encryption=auto", "--no-browser"]]
+    assert launched == [
+        [
+            str(FAKE_PYTHON),
+            "-m",
+            "jupyter",
+            "lab",
+            f"--notebook-dir={course.NOTEBOOKS}",
+            "--KernelManager.transport_encryption=auto",
+            "--no-browser",
+        ]
+    ]
 
 
-def test_lab_opens_nothing_when_the_workbook_cannot_be_made(monkeypatch: pytest.MonkeyPatch,
-                                                            launched: list[list[str]],
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_lab_opens_nothing_when_the_workbook_cannot_be_made(
+    monkeypatch: pytest.MonkeyPatch, launched: list[list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(course, "make_workbook", lambda python, folder: 1)
     assert course.main(["lab"]) == 1
     assert launched == [] and "could not make your copies in workbook/" in capsys.readouterr().err
@@ -91,28 +125,43 @@ def test_the_workbook_is_git_ignored() -> None:
 
 def test_lab_leaves_kernel_encryption_to_a_caller_who_sets_it(launched: list[list[str]]) -> None:
     assert course.main(["lab", "--KernelManager.transport_encryption=required"]) == 0
-    assert [arg for arg in launched[-1] if "transport_encryption" in arg] == ["--KernelManager.transport_encryption=required"]
+    assert [arg for arg in launched[-1] if "transport_encryption" in arg] == [
+        "--KernelManager.transport_encryption=required"
+    ]
 
 
 def test_lab_leaves_kernel_encryption_off_where_pyzmq_cannot_do_it() -> None:
-    assert "--KernelManager.transport_encryption=auto" not in course.lab_command(FAKE_PYTHON, course.WORKBOOK, [],
-                                                                                 encrypted_kernels=False)
+    assert "--KernelManager.transport_encryption=auto" not in course.lab_command(
+        FAKE_PYTHON, course.WORKBOOK, [], encrypted_kernels=False
+    )
 
 
 def test_this_environment_encrypts_kernel_channels() -> None:
     assert course.has_curve(Path(sys.executable)), "pyzmq without CurveZMQ: kernels would talk in plain text"
 
 
-@pytest.mark.parametrize("argv", [
-    ["lab", "--headless", "--port=8888"], ["lab", "--out", "somewhere"], ["lab", "--headless", "no/such/notebook.ipynb"],
-    ["lab", "--solutions", "--headless"], ["lecture"], [], ["execute", "--fast"], ["execute", "no/such/notebook.ipynb"],
-    ["grade", "--all"], ["student", "--grade", "tests/test_course_cli.py", "--out", "handout"],
-    ["student", "notebooks/03_jwt_from_scratch.ipynb", "--grade", "tests/test_course_cli.py"],
-    ["student", "--workers", "0"], ["student", "--bogus"], ["student", "--grade", "no/such/03_jwt_from_scratch.ipynb"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["lab", "--headless", "--port=8888"],
+        ["lab", "--out", "somewhere"],
+        ["lab", "--headless", "no/such/notebook.ipynb"],
+        ["lab", "--solutions", "--headless"],
+        ["lecture"],
+        [],
+        ["execute", "--fast"],
+        ["execute", "no/such/notebook.ipynb"],
+        ["grade", "--all"],
+        ["student", "--grade", "tests/test_course_cli.py", "--out", "handout"],
+        ["student", "notebooks/03_jwt_from_scratch.ipynb", "--grade", "tests/test_course_cli.py"],
+        ["student", "--workers", "0"],
+        ["student", "--bogus"],
+        ["student", "--grade", "no/such/03_jwt_from_scratch.ipynb"],
+    ],
+)
 def test_arguments_that_mean_nothing_there_are_a_usage_error_before_any_install(
-        launched: list[list[str]], monkeypatch: pytest.MonkeyPatch, argv: list[str],
-        capsys: pytest.CaptureFixture[str]) -> None:
+    launched: list[list[str]], monkeypatch: pytest.MonkeyPatch, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(course, "ensure_environment", no_install)
     with pytest.raises(SystemExit) as stopped:
         course.main(argv)
@@ -126,8 +175,13 @@ def test_help_installs_nothing_even_on_a_fresh_clone(tmp_path: Path, command: st
     clone = tmp_path / "clone"  # course.py alone: no .venv, no requirements, nothing to install from
     clone.mkdir()
     (clone / "course.py").write_bytes(COURSE_PY.read_bytes())
-    result = subprocess.run([sys.executable, "course.py", *filter(None, [command]), "--help"], cwd=clone,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "course.py", *filter(None, [command]), "--help"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert result.stdout.startswith(f"usage: course.py {command}".rstrip()), result.stdout[:200]
     assert sorted(path.name for path in clone.iterdir()) == ["course.py"], "--help created files"
@@ -147,7 +201,9 @@ def fresh_clone_with_a_broken_pip(tmp_path: Path) -> Path:
 
 
 @pytest.mark.skipif(os.name == "nt", reason="a POSIX shell script stands in for the venv's python")
-@pytest.mark.parametrize(("argv", "retry"), [(["lab"], "python3 course.py lab"), (["test", "-k", "x"], "python3 course.py test")])
+@pytest.mark.parametrize(
+    ("argv", "retry"), [(["lab"], "python3 course.py lab"), (["test", "-k", "x"], "python3 course.py test")]
+)
 def test_a_failed_install_says_what_failed_and_how_to_retry(tmp_path: Path, argv: list[str], retry: str) -> None:
     clone = fresh_clone_with_a_broken_pip(tmp_path)
     result = subprocess.run([sys.executable, "course.py", *argv], cwd=clone, capture_output=True, text=True, timeout=60)
@@ -155,13 +211,16 @@ def test_a_failed_install_says_what_failed_and_how_to_retry(tmp_path: Path, argv
     assert "Traceback" not in result.stderr, result.stderr
     kind = "requirements.txt" if argv[0] == "lab" else "requirements-test.txt"
     message = result.stderr.strip().splitlines()[-1]
-    assert message.startswith(f"course.py: error: installing {kind} into .venv/ failed (pip exited with code 1"), message
+    assert message.startswith(f"course.py: error: installing {kind} into .venv/ failed (pip exited with code 1"), (
+        message
+    )
     assert f"run `{retry}` again" in message
     assert not list((clone / ".venv").glob(".installed-*")), "a failed install must be retried next time"
 
 
-def test_a_venv_that_cannot_be_made_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_venv_that_cannot_be_made_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def no_ensurepip(self: object, folder: object) -> None:
         raise subprocess.CalledProcessError(1, ["python3", "-m", "ensurepip"])
 
@@ -172,8 +231,9 @@ def test_a_venv_that_cannot_be_made_says_what_to_install(tmp_path: Path, monkeyp
     assert "could not create .venv/" in err and "python3-venv" in err and "Traceback" not in err, err
 
 
-def test_student_passes_on_the_grading_exit_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                 capfd: pytest.CaptureFixture[str]) -> None:
+def test_student_passes_on_the_grading_exit_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
     broken = tmp_path / "03_jwt_from_scratch.ipynb"  # a chapter's name, but not a notebook
     broken.write_text("{ this is not JSON", encoding="utf-8")
     monkeypatch.setattr(course, "ensure_environment", lambda kind, retry: Path(sys.executable))
@@ -193,7 +253,8 @@ def test_course_py_names_only_files_that_exist() -> None:
 
 
 def test_headless_runs_every_notebook_after_a_failure_and_ends_with_a_summary(
-        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     first = notebook(tmp_path / "01_fine.ipynb", "print('one')")
     broken = notebook(tmp_path / "02_broken.ipynb", "raise RuntimeError('this chapter fails')")
     last = notebook(tmp_path / "03_after.ipynb", "from pathlib import Path\nprint(Path.cwd().name)")
@@ -202,21 +263,31 @@ def test_headless_runs_every_notebook_after_a_failure_and_ends_with_a_summary(
     printed = capfd.readouterr().out
     assert code == 1, "a failed chapter makes the run fail"
     rows = re.findall(r"^(0\d_\w+)\s+(ok|FAILED)\s+(\d+\.\d)$", printed, flags=re.MULTILINE)
-    assert [(name, result) for name, result, _ in rows] == [("01_fine", "ok"), ("02_broken", "FAILED"), ("03_after", "ok")]
+    assert [(name, result) for name, result, _ in rows] == [
+        ("01_fine", "ok"),
+        ("02_broken", "FAILED"),
+        ("03_after", "ok"),
+    ]
     assert "2 of 3 ok, 1 FAILED" in printed
     executed = json.loads((out / "03_after.ipynb").read_text(encoding="utf-8"))
-    assert "".join(executed["cells"][0]["outputs"][0]["text"]) == f"{tmp_path.name}\n", "the kernel runs in the notebook's folder"
+    assert "".join(executed["cells"][0]["outputs"][0]["text"]) == f"{tmp_path.name}\n", (
+        "the kernel runs in the notebook's folder"
+    )
 
 
-@pytest.mark.parametrize(("version", "env", "needed"), [
-    ((3, 13), {}, "REDIS_URL and DATABASE_URL"),
-    ((3, 14), {"REDIS_URL": "redis://127.0.0.1:6379/0"}, "DATABASE_URL"),
-    ((3, 13), {"REDIS_URL": "redis://h/0", "DATABASE_URL": "postgresql://h/db"}, None),
-    ((3, 12), {}, None),
-    ((3, 10), {}, None),
-])
+@pytest.mark.parametrize(
+    ("version", "env", "needed"),
+    [
+        ((3, 13), {}, "REDIS_URL and DATABASE_URL"),
+        ((3, 14), {"REDIS_URL": "redis://127.0.0.1:6379/0"}, "DATABASE_URL"),
+        ((3, 13), {"REDIS_URL": "redis://h/0", "DATABASE_URL": "postgresql://h/db"}, None),
+        ((3, 12), {}, None),
+        ((3, 10), {}, None),
+    ],
+)
 def test_on_a_python_without_embedded_servers_the_hint_names_what_to_set(
-        version: tuple[int, int], env: dict[str, str], needed: str | None) -> None:
+    version: tuple[int, int], env: dict[str, str], needed: str | None
+) -> None:
     hint = course.shared_store_hint(version, env)
     if needed is None:
         assert hint is None
@@ -261,8 +332,13 @@ PARENT = textwrap.dedent(f"""
 
 def start_parent() -> subprocess.Popen[str]:
     """course.run_until_interrupted in a process group of its own, as a terminal's foreground job is."""
-    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, start_new_session=True)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     assert parent.stdout is not None
     assert parent.stdout.readline() == "child: ready\n"
     return parent
@@ -304,8 +380,14 @@ def test_readme_papermill_example_runs_as_written_from_a_fresh_clone(tmp_path: P
     assert "-p FULL_RUN True" in example
     for name in ("notebooks", ".venv"):
         (tmp_path / name).symlink_to(ROOT / name)
-    result = subprocess.run(["bash", "-euc", example.replace("-p FULL_RUN True", "-p FULL_RUN False")], cwd=tmp_path,
-                            env=course.course_environment(), capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        ["bash", "-euc", example.replace("-p FULL_RUN True", "-p FULL_RUN False")],
+        cwd=tmp_path,
+        env=course.course_environment(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     executed = json.loads((tmp_path / "build" / "07_scaling_full.ipynb").read_text(encoding="utf-8"))
     assert executed["metadata"]["papermill"]["parameters"] == {"FULL_RUN": False}
@@ -316,13 +398,21 @@ def test_execute_writes_the_metadata_jupyterlab_writes_over_encrypted_kernel_cha
     nb = json.loads(path.read_text(encoding="utf-8"))
     nb["metadata"]["kernelspec"]["display_name"] = "Python 3"  # as an older tool wrote it
     path.write_text(json.dumps(nb), encoding="utf-8")
-    result = subprocess.run([sys.executable, str(ROOT / "tools" / "execute_notebooks.py"), str(path)],
-                            env=course.course_environment(), capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "execute_notebooks.py"), str(path)],
+        env=course.course_environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "without encryption" not in result.stderr, result.stderr
     executed = json.loads(path.read_text(encoding="utf-8"))
-    assert executed["metadata"]["kernelspec"] == {"display_name": "Python 3 (ipykernel)", "language": "python",
-                                                  "name": "python3"}
+    assert executed["metadata"]["kernelspec"] == {
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+        "name": "python3",
+    }
     info = executed["metadata"]["language_info"]
     assert (info["name"], info["version"]) == ("python", sys.version.split()[0])
     assert (executed["nbformat"], executed["nbformat_minor"]) == (4, 5)

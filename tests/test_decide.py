@@ -124,12 +124,15 @@ def test_every_combination_gets_one_of_the_three_strategies_with_reasons():
 # --- the tutorials' four scenarios ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("needs, expected", [
-    (Needs(api_clients=True, independent_services=True), "JWTs"),  # multi-device, scale without server state
-    (Needs(server_rendered=True, instant_revocation=True), "sessions"),  # highly sensitive, immediate logout
-    (Needs(api_clients=True, cross_domain=True), "JWTs"),  # public API for mobile clients
-    (Needs(server_rendered=True), "sessions"),  # server-rendered web app
-])
+@pytest.mark.parametrize(
+    "needs, expected",
+    [
+        (Needs(api_clients=True, independent_services=True), "JWTs"),  # multi-device, scale without server state
+        (Needs(server_rendered=True, instant_revocation=True), "sessions"),  # highly sensitive, immediate logout
+        (Needs(api_clients=True, cross_domain=True), "JWTs"),  # public API for mobile clients
+        (Needs(server_rendered=True), "sessions"),  # server-rendered web app
+    ],
+)
 def test_the_four_scenarios(needs, expected):
     assert recommend(needs).strategy == expected
 

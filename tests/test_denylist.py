@@ -25,7 +25,9 @@ DENYLIST_FACTORIES: dict[str, Callable[[FrozenClock, Path], JtiDenylist]] = {
 
 
 @pytest.fixture(params=sorted(DENYLIST_FACTORIES))
-def make_denylist(request: pytest.FixtureRequest, clock: FrozenClock, tmp_path: Path, closing) -> Callable[[], JtiDenylist]:
+def make_denylist(
+    request: pytest.FixtureRequest, clock: FrozenClock, tmp_path: Path, closing
+) -> Callable[[], JtiDenylist]:
     """Build denylists of the current backend, closed after the test."""
     return lambda: closing(DENYLIST_FACTORIES[request.param](clock, tmp_path))
 
@@ -145,8 +147,12 @@ def test_a_token_time_that_is_not_a_number_counts_as_before_any_cut_off(denylist
 
 @pytest.mark.parametrize(
     ("kwargs", "error"),
-    [({"user_id": ""}, ValueError), ({"user_id": 7}, TypeError), ({"issued_before": "now"}, TypeError),
-     ({"expires_at": math.nan}, ValueError)],
+    [
+        ({"user_id": ""}, ValueError),
+        ({"user_id": 7}, TypeError),
+        ({"issued_before": "now"}, TypeError),
+        ({"expires_at": math.nan}, ValueError),
+    ],
 )
 def test_cut_off_rejects_programming_errors(denylist, kwargs, error):
     arguments = {"user_id": "alice", "issued_before": START, "expires_at": START + 60, **kwargs}
@@ -244,9 +250,15 @@ def test_sqlite_file_is_shared_and_survives_a_restart(tmp_path, clock):
 def test_sqlite_stores_the_jti_and_its_deadline(clock):
     with SQLiteDenylist(clock=clock) as denylist:
         denylist.deny("abc", START + 900)
-        assert denylist.connection.execute("SELECT jti, expires_at FROM jti_denylist").fetchall() == [("abc", START + 900)]
-        plan = " ".join(row[-1] for row in denylist.connection.execute(
-            "EXPLAIN QUERY PLAN DELETE FROM jti_denylist WHERE expires_at <= ?", (0,)))
+        assert denylist.connection.execute("SELECT jti, expires_at FROM jti_denylist").fetchall() == [
+            ("abc", START + 900)
+        ]
+        plan = " ".join(
+            row[-1]
+            for row in denylist.connection.execute(
+                "EXPLAIN QUERY PLAN DELETE FROM jti_denylist WHERE expires_at <= ?", (0,)
+            )
+        )
         assert "jti_denylist_expires_at" in plan
 
 

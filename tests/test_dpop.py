@@ -44,11 +44,14 @@ def test_pyjwt_reads_our_proof_with_the_key_in_its_header(clock, client_key):
     assert claims["htm"] == "POST" and len(claims["jti"]) >= 16
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"method": "POST"}, "method"),
-    ({"url": "https://evil.example/api"}, "URL"),
-    ({"access_token": "other"}, "access token"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"method": "POST"}, "method"),
+        ({"url": "https://evil.example/api"}, "URL"),
+        ({"access_token": "other"}, "access token"),
+    ],
+)
 def test_a_proof_for_another_request_or_token_is_refused(clock, client_key, change, message):
     verifier = dpop.ProofVerifier(clock=clock)
     proof = dpop.make_proof(client_key, "GET", URL, access_token="tok", clock=clock)
@@ -96,6 +99,7 @@ def test_malformed_proofs_are_refused(clock, client_key, forge):
         proof = tokens.encode(claims, "s" * 32, "HS256", header)
     elif forge == "private_jwk":
         import json
+
         private = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(client_key))
         proof = tokens.encode(claims, client_key, "ES256", {**header, "jwk": private})
     elif forge == "no_jwk":
@@ -145,15 +149,20 @@ def test_resource_over_https_accepts_the_holder_and_refuses_thief_replay_and_bea
     assert call(token, proof).json() == {"sub": "alice"}
     answers = {
         "replayed proof": call(token, proof),
-        "thief's own key": call(token, dpop.make_proof(keys.generate_private_key("ES256"), "GET", url,
-                                                       access_token=token, clock=clock)),
+        "thief's own key": call(
+            token, dpop.make_proof(keys.generate_private_key("ES256"), "GET", url, access_token=token, clock=clock)
+        ),
         "bound token as bearer": call(token, None, "Bearer"),
         "no proof": call(token, None),
         "proof for POST": call(token, dpop.make_proof(client_key, "POST", url, access_token=token, clock=clock)),
         "garbage proof": call(token, "a.b.c"),
         "non-ascii proof": session.get(url, headers={"Authorization": f"DPoP {token}", "DPoP": "é".encode()}),
-        "two proofs": call(token, dpop.make_proof(client_key, "GET", url, access_token=token, clock=clock) + ", "
-                           + dpop.make_proof(client_key, "GET", url, access_token=token, clock=clock)),
+        "two proofs": call(
+            token,
+            dpop.make_proof(client_key, "GET", url, access_token=token, clock=clock)
+            + ", "
+            + dpop.make_proof(client_key, "GET", url, access_token=token, clock=clock),
+        ),
     }
     for name, answer in answers.items():
         assert answer.status_code == 401, name
@@ -165,8 +174,9 @@ def test_resource_over_https_accepts_the_holder_and_refuses_thief_replay_and_bea
 
 def test_bearer_baseline_takes_unbound_tokens_only(clock, client_key):
     issuer_key = keys.demo_private_key("ES256")
-    app = dpop.create_resource_app(issuer_key.public_key(), "ES256", dpop.ProofVerifier(clock=clock),
-                                   require_dpop=False, clock=clock)
+    app = dpop.create_resource_app(
+        issuer_key.public_key(), "ES256", dpop.ProofVerifier(clock=clock), require_dpop=False, clock=clock
+    )
     with serve(app) as srv:
         plain = tokens.encode({"sub": "bob", "exp": START + 300}, issuer_key, "ES256")
         session = srv.client()
@@ -175,17 +185,27 @@ def test_bearer_baseline_takes_unbound_tokens_only(clock, client_key):
         assert session.get(srv.url + "/api", headers={"Authorization": f"Bearer {bound}"}).status_code == 401
 
 
-@pytest.mark.parametrize("named, spoken", [
-    ("https://API.Example:443/api", "https://api.example/api?x=1#top"),
-    ("https://api.example/api", "HTTPS://api.example:443/api"),
-])
+@pytest.mark.parametrize(
+    "named, spoken",
+    [
+        ("https://API.Example:443/api", "https://api.example/api?x=1#top"),
+        ("https://api.example/api", "HTTPS://api.example:443/api"),
+    ],
+)
 def test_htu_is_compared_normalized_without_query_or_fragment(clock, client_key, named, spoken):
     proof = dpop.make_proof(client_key, "GET", named, clock=clock)
     assert dpop.ProofVerifier(clock=clock).verify(proof, "GET", spoken).claims["htu"] == "https://api.example/api"
 
 
-@pytest.mark.parametrize("other", ["https://api.example:8443/api", "http://api.example/api",
-                                   "https://api.example/api/", "https://api.example.evil/api"])
+@pytest.mark.parametrize(
+    "other",
+    [
+        "https://api.example:8443/api",
+        "http://api.example/api",
+        "https://api.example/api/",
+        "https://api.example.evil/api",
+    ],
+)
 def test_htu_for_another_port_scheme_path_or_host_is_refused(clock, client_key, other):
     proof = dpop.make_proof(client_key, "GET", other, clock=clock)
     with pytest.raises(dpop.DPoPError, match="another URL"):
@@ -233,8 +253,9 @@ def test_a_lowercase_or_media_type_typ_is_accepted_and_at_jwt_is_not(clock, clie
     claims = {"htm": "GET", "htu": URL, "iat": int(START)}
     verifier = dpop.ProofVerifier(clock=clock)
     for typ, accepted in (("DPoP+JWT", True), ("at+jwt", False), ("jwt", False)):
-        proof = tokens.encode({**claims, "jti": f"{typ:>20}"}, client_key, "ES256",
-                              {"typ": typ, "jwk": jwks.to_jwk(client_key)})
+        proof = tokens.encode(
+            {**claims, "jti": f"{typ:>20}"}, client_key, "ES256", {"typ": typ, "jwk": jwks.to_jwk(client_key)}
+        )
         if accepted:
             verifier.verify(proof, "GET", URL)
         else:
@@ -250,8 +271,9 @@ def test_authorization_headers_carry_the_scheme_and_the_proof_only_when_given():
 @pytest.mark.parametrize("explain", [False, True])
 def test_a_refusal_says_why_only_when_asked(clock, client_key, explain):
     issuer_key = keys.demo_private_key("ES256")
-    app = dpop.create_resource_app(issuer_key.public_key(), "ES256", dpop.ProofVerifier(clock=clock), clock=clock,
-                                   explain_errors=explain)
+    app = dpop.create_resource_app(
+        issuer_key.public_key(), "ES256", dpop.ProofVerifier(clock=clock), clock=clock, explain_errors=explain
+    )
     with serve(app) as srv:
         token = _bound_token(issuer_key, client_key)
         answer = srv.client().get(srv.url + "/api", headers={"Authorization": f"Bearer {token}"})

@@ -24,6 +24,6 @@ def test_the_package_docstring_maps_every_module_once():
 
 def test_the_readme_table_names_every_module():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    table = readme[readme.index("| `helpers/`, by role |"):].split("\n\n", 1)[0]
+    table = readme[readme.index("| `helpers/`, by role |") :].split("\n\n", 1)[0]
     named = set(re.findall(r"`([a-z_]+)`", table))
     assert {module.rpartition(".")[2] for module in MODULES} <= named

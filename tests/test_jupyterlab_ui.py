@@ -68,8 +68,13 @@ def free_port() -> int:
 def image_outputs(notebook: Path) -> int:
     """How many image outputs (charts) the committed notebook shows."""
     cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    return sum(1 for cell in cells if cell["cell_type"] == "code" for output in cell.get("outputs", [])
-               if {"image/png", "image/svg+xml"} & set(output.get("data", {})))
+    return sum(
+        1
+        for cell in cells
+        if cell["cell_type"] == "code"
+        for output in cell.get("outputs", [])
+        if {"image/png", "image/svg+xml"} & set(output.get("data", {}))
+    )
 
 
 def own_processes(marker: str) -> list[int]:
@@ -106,19 +111,30 @@ class Lab:
         self.token = secrets.token_urlsafe(24)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        extra = ["--no-browser", "--ip=127.0.0.1", f"--port={self.port}",
-                 f"--IdentityProvider.token={self.token}", f"--LabApp.user_settings_dir={folder / 'settings'}",
-                 f"--LabApp.workspaces_dir={folder / 'workspaces'}", "--ServerApp.port_retries=0"]
+        extra = [
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={self.port}",
+            f"--IdentityProvider.token={self.token}",
+            f"--LabApp.user_settings_dir={folder / 'settings'}",
+            f"--LabApp.workspaces_dir={folder / 'workspaces'}",
+            "--ServerApp.port_retries=0",
+        ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             extra.append("--allow-root")
         # course.py's own command line (`lab --solutions`, or `lab`), pointed at the copies: the full versions
         # run through; a learner's copies stop at the first exercise by design.
         command = course.lab_command(python, self.notebooks, extra, course.has_curve(python))
-        env = {**course.course_environment(), "JUPYTER_RUNTIME_DIR": str(folder / "runtime"),
-               "JUPYTER_CONFIG_DIR": str(folder / "config"), "IPYTHONDIR": str(folder / "ipython")}
+        env = {
+            **course.course_environment(),
+            "JUPYTER_RUNTIME_DIR": str(folder / "runtime"),
+            "JUPYTER_CONFIG_DIR": str(folder / "config"),
+            "IPYTHONDIR": str(folder / "ipython"),
+        }
         self.log = (folder / "jupyterlab.log").open("wb")
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.api = requests.Session()
         self.api.trust_env = False
         self.api.headers["Authorization"] = f"token {self.token}"
@@ -200,7 +216,9 @@ def wait_for_idle_kernel(page: Any, timeout: float) -> None:
     """Wait until the notebook's kernel reports Idle in the toolbar's status indicator."""
     page.wait_for_function(
         f"() => {{ const s = document.querySelector('{PANEL} .jp-Notebook-ExecutionIndicator');"
-        " return s && s.getAttribute('data-status') === 'idle'; }", timeout=timeout * 1000)
+        " return s && s.getAttribute('data-status') === 'idle'; }",
+        timeout=timeout * 1000,
+    )
 
 
 def menu(page: Any, top: str, item: str) -> None:
@@ -232,7 +250,8 @@ def run_all(page: Any) -> int:
         f"() => {{ const texts = {prompts}; const s = document.querySelector('{PANEL} .jp-Notebook-ExecutionIndicator');"
         " return texts.length > 0 && /\\d/.test(texts[0]) && !texts.some(text => text.includes('*'))"
         " && s && s.getAttribute('data-status') === 'idle'; }",
-        timeout=CHAPTER_TIMEOUT * 1000)
+        timeout=CHAPTER_TIMEOUT * 1000,
+    )
     return int(page.evaluate(f"() => {prompts}.filter(text => !/\\d/.test(text)).length"))
 
 
@@ -243,8 +262,10 @@ def error_outputs(page: Any) -> list[str]:
 
 def charts(page: Any) -> tuple[int, int]:
     """(images shown, images the browser decoded)."""
-    shown, decoded = page.evaluate(f"() => {{ const images = [...document.querySelectorAll('{PANEL} .jp-RenderedImage img')];"
-                         " return [images.length, images.filter(i => i.complete && i.naturalWidth > 0).length]; }")
+    shown, decoded = page.evaluate(
+        f"() => {{ const images = [...document.querySelectorAll('{PANEL} .jp-RenderedImage img')];"
+        " return [images.length, images.filter(i => i.complete && i.naturalWidth > 0).length]; }"
+    )
     return shown, decoded
 
 
@@ -282,14 +303,31 @@ def test_the_checks_catch_a_broken_notebook(lab: Lab, page: Any) -> None:
     broken = json.loads(CHAPTERS[0].read_text(encoding="utf-8"))
     broken["metadata"]["language_info"]["version"] = "2.7.18"  # the kernel's own version replaces it on opening
     broken["cells"] = [
-        {"cell_type": "code", "execution_count": None, "id": "stderr", "metadata": {}, "outputs": [],
-         "source": "import sys; print('careful', file=sys.stderr)"},
-        {"cell_type": "code", "execution_count": None, "id": "chart", "metadata": {}, "outputs": [],
-         "source": "from IPython.display import display; display({'image/png': 'AAAA'}, raw=True)  # not a PNG"},
-        {"cell_type": "code", "execution_count": None, "id": "error", "metadata": {}, "outputs": [],
-         "source": "1 / 0"},
-        {"cell_type": "code", "execution_count": None, "id": "after", "metadata": {}, "outputs": [],
-         "source": "print('Run All stopped before this cell')"},
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "stderr",
+            "metadata": {},
+            "outputs": [],
+            "source": "import sys; print('careful', file=sys.stderr)",
+        },
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "chart",
+            "metadata": {},
+            "outputs": [],
+            "source": "from IPython.display import display; display({'image/png': 'AAAA'}, raw=True)  # not a PNG",
+        },
+        {"cell_type": "code", "execution_count": None, "id": "error", "metadata": {}, "outputs": [], "source": "1 / 0"},
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "after",
+            "metadata": {},
+            "outputs": [],
+            "source": "print('Run All stopped before this cell')",
+        },
     ]
     (lab.notebooks / "zz_broken.ipynb").write_text(json.dumps(broken), encoding="utf-8")
     assert open_notebook(page, lab, "zz_broken.ipynb")

@@ -21,9 +21,11 @@ ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
 RFC7638_KEY = {
     "kty": "RSA",
     "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMs"
-         "tn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91"
-         "CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
-    "e": "AQAB", "alg": "RS256", "kid": "2011-04-29",
+    "tn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91"
+    "CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+    "e": "AQAB",
+    "alg": "RS256",
+    "kid": "2011-04-29",
 }
 START = 1_700_000_000.0
 
@@ -71,23 +73,35 @@ def test_pyjwkclient_reads_our_published_set_over_https():
         assert sorted(ours) == ["ec-1", "ed-1", "rsa-1"] and ours["rsa-1"][0] == "RS256"
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"kty": "oct", "k": "c2VjcmV0"}, "private"),
-    ({**json.loads(jwt.algorithms.ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP256R1()))), "kid": "x"}, "private"),
-    ({"kty": "EC", "crv": "P-384", "x": "AA", "y": "AA"}, "curve"),
-    (jwks.to_jwk(rsa.generate_private_key(65537, 1024)), "2048"),
-    ({"kty": "EC", "crv": "P-256", "x": "AAAA", "y": "AAAA"}, "32 bytes"),
-    ({"kty": "EC", "crv": "P-256", "x": "A" * 43, "y": "A" * 43}, "invalid"),
-    ({"kty": "RSA", "n": 5, "e": "AQAB"}, "base64url"),
-    ({"kty": "XYZ"}, "unsupported"),
-    ({"kty": "RSA", "use": "enc", "n": "AQAB", "e": "AQAB"}, "signatures"),
-    ({"kty": "EC", "alg": "HS256", "crv": "P-256"}, "alg"),
-    ({"kty": "RSA", "key_ops": ["encrypt"], "n": "AQAB", "e": "AQAB"}, "verifying"),
-    ([], "object"),
-    ({**jwks.to_jwk(keys.demo_private_key("RS256")),  # n zero-padded: a second spelling, a second thumbprint
-      "n": tokens.b64url_encode(b"\0" + tokens.b64url_decode(jwks.to_jwk(keys.demo_private_key("RS256"))["n"]))},
-     "minimum number of octets"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"kty": "oct", "k": "c2VjcmV0"}, "private"),
+        (
+            {**json.loads(jwt.algorithms.ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP256R1()))), "kid": "x"},
+            "private",
+        ),
+        ({"kty": "EC", "crv": "P-384", "x": "AA", "y": "AA"}, "curve"),
+        (jwks.to_jwk(rsa.generate_private_key(65537, 1024)), "2048"),
+        ({"kty": "EC", "crv": "P-256", "x": "AAAA", "y": "AAAA"}, "32 bytes"),
+        ({"kty": "EC", "crv": "P-256", "x": "A" * 43, "y": "A" * 43}, "invalid"),
+        ({"kty": "RSA", "n": 5, "e": "AQAB"}, "base64url"),
+        ({"kty": "XYZ"}, "unsupported"),
+        ({"kty": "RSA", "use": "enc", "n": "AQAB", "e": "AQAB"}, "signatures"),
+        ({"kty": "EC", "alg": "HS256", "crv": "P-256"}, "alg"),
+        ({"kty": "RSA", "key_ops": ["encrypt"], "n": "AQAB", "e": "AQAB"}, "verifying"),
+        ([], "object"),
+        (
+            {
+                **jwks.to_jwk(keys.demo_private_key("RS256")),  # n zero-padded: a second spelling, a second thumbprint
+                "n": tokens.b64url_encode(
+                    b"\0" + tokens.b64url_decode(jwks.to_jwk(keys.demo_private_key("RS256"))["n"])
+                ),
+            },
+            "minimum number of octets",
+        ),
+    ],
+)
 def test_bad_or_private_jwks_are_refused(bad, message):
     with pytest.raises(jwks.JWKError, match=message):
         jwks.from_jwk(bad)
@@ -95,8 +109,13 @@ def test_bad_or_private_jwks_are_refused(bad, message):
 
 def test_a_key_set_needs_kid_and_alg_on_every_key_and_unique_kids():
     jwk = jwks.to_jwk(keys.demo_private_key("ES256"), kid="a", alg="ES256")
-    for document, message in (({"keys": [{**jwk, "kid": ""}]}, "kid"), ({"keys": [{k: v for k, v in jwk.items() if k != "alg"}]}, "alg"),
-                              ({"keys": [jwk, jwk]}, "share"), ({"key": []}, "keys"), ("[", "JSON")):
+    for document, message in (
+        ({"keys": [{**jwk, "kid": ""}]}, "kid"),
+        ({"keys": [{k: v for k, v in jwk.items() if k != "alg"}]}, "alg"),
+        ({"keys": [jwk, jwk]}, "share"),
+        ({"key": []}, "keys"),
+        ("[", "JSON"),
+    ):
         with pytest.raises(jwks.JWKError, match=message):
             jwks.read_key_set(document)
 
@@ -156,7 +175,9 @@ def test_refetch_on_unknown_kid_accepts_the_new_key_at_once_but_is_rate_limited(
     clock.advance(seconds=60)
     issuer.rotate()
     assert cache.verify(issuer.ring.mint({"sub": "a"}))["sub"] == "a" and issuer.fetches == 2
-    forged = tokens.encode({"sub": "a"}, keys.generate_private_key("ES256"), algorithm="ES256", headers={"kid": "random"})
+    forged = tokens.encode(
+        {"sub": "a"}, keys.generate_private_key("ES256"), algorithm="ES256", headers={"kid": "random"}
+    )
     for _ in range(100):  # a flood of unknown kids within one interval: no further fetch
         with pytest.raises(jwks.UnknownKeyError):
             cache.verify(forged)
@@ -186,8 +207,11 @@ def test_the_key_decides_the_algorithm_not_the_token():
     cache = jwks.KeySetCache(issuer.fetch, clock=clock)
     public_pem = keys.public_pem(issuer.ring.private_key("k1")[1])
     for alg, key in (("HS256", public_pem), ("EdDSA", keys.demo_private_key("EdDSA"))):
-        forged = jwt.encode({"sub": "admin"}, key, algorithm=alg, headers={"kid": "k1"}) if alg != "HS256" else (
-            tokens.b64url_encode(json.dumps({"alg": "HS256", "kid": "k1"}).encode()) + ".e30.AAAA")
+        forged = (
+            jwt.encode({"sub": "admin"}, key, algorithm=alg, headers={"kid": "k1"})
+            if alg != "HS256"
+            else (tokens.b64url_encode(json.dumps({"alg": "HS256", "kid": "k1"}).encode()) + ".e30.AAAA")
+        )
         with pytest.raises(tokens.InvalidTokenError):
             cache.verify(forged)
     with pytest.raises(tokens.InvalidAlgorithmError):
@@ -209,10 +233,16 @@ def test_verifier_app_over_https_answers_200_401_and_503_never_500():
             client = verifier.client()
             good = issuer.ring.mint({"sub": "alice", "exp": START + 300})
             assert client.get(verifier.url + "/api", headers=bearer(good)).json() == {"sub": "alice"}
-            for header in ({}, {"Authorization": "Bearer"}, {"Authorization": "Basic abc"},
-                           bearer("a.b.c"), bearer(good + "x"), bearer("é" * 10),
-                           bearer(tokens.encode({"sub": "x"}, keys.generate_private_key("ES256"), "ES256", {"kid": "k1"})),
-                           bearer(tokens.encode({"sub": "x"}, keys.generate_private_key("ES256"), "ES256", {"kid": "zz"}))):
+            for header in (
+                {},
+                {"Authorization": "Bearer"},
+                {"Authorization": "Basic abc"},
+                bearer("a.b.c"),
+                bearer(good + "x"),
+                bearer("é" * 10),
+                bearer(tokens.encode({"sub": "x"}, keys.generate_private_key("ES256"), "ES256", {"kid": "k1"})),
+                bearer(tokens.encode({"sub": "x"}, keys.generate_private_key("ES256"), "ES256", {"kid": "zz"})),
+            ):
                 answer = client.get(verifier.url + "/api", headers=header)
                 assert answer.status_code == 401 and answer.json() == {"error": "Unauthorized"}, header
                 assert answer.headers["WWW-Authenticate"].startswith("Bearer")
@@ -254,13 +284,16 @@ def test_bad_cache_arguments_are_refused():
         jwks.to_jwk(rsa.generate_private_key(65537, 2048), alg="ES256")
 
 
-@pytest.mark.parametrize("jwk, expected", [
-    ({"kty": "EC"}, ("ES256",)),
-    ({"kty": "RSA"}, ("RS256", "PS256")),
-    ({"kty": "RSA", "alg": "PS256"}, ("PS256",)),
-    ({"kty": "RSA", "alg": "ES256"}, ()),
-    ({"kty": "oct"}, ()),
-])
+@pytest.mark.parametrize(
+    "jwk, expected",
+    [
+        ({"kty": "EC"}, ("ES256",)),
+        ({"kty": "RSA"}, ("RS256", "PS256")),
+        ({"kty": "RSA", "alg": "PS256"}, ("PS256",)),
+        ({"kty": "RSA", "alg": "ES256"}, ()),
+        ({"kty": "oct"}, ()),
+    ],
+)
 def test_algorithms_for_follows_the_key_type_and_its_alg(jwk, expected):
     assert jwks.algorithms_for(jwk) == expected
 
@@ -276,9 +309,17 @@ def test_rotation_steps_follow_each_policy():
 
 def test_a_fixed_ttl_fleet_refuses_the_new_key_until_its_copy_expires_and_the_others_do_not():
     fleet = jwks.Fleet(verifiers=2, cache_ttl=240, token_ttl=120, requests_per_minute=1)
-    results = {policy: jwks.run_drill(policy, 10, jwks.rotation_steps(policy, 2, fleet), fleet,
-                                      keys.demo_private_key("ES256"), keys.generate_private_key("ES256"))
-               for policy in jwks.POLICIES}
+    results = {
+        policy: jwks.run_drill(
+            policy,
+            10,
+            jwks.rotation_steps(policy, 2, fleet),
+            fleet,
+            keys.demo_private_key("ES256"),
+            keys.generate_private_key("ES256"),
+        )
+        for policy in jwks.POLICIES
+    }
     fixed = jwks.refused_shares(results["fixed TTL"].verdicts, 10, 2)
     assert all(share == 0.0 for series in fixed.values() for share in series[:2])  # before the switch
     assert 0 < sum(sum(series) for series in fixed.values()) <= 2 * 4  # at most one cache TTL (4 min) each
@@ -289,8 +330,15 @@ def test_a_fixed_ttl_fleet_refuses_the_new_key_until_its_copy_expires_and_the_ot
 
 def test_a_leaked_key_is_trusted_until_the_copy_is_refreshed_under_a_fixed_ttl():
     fleet = jwks.Fleet(verifiers=1, cache_ttl=180, requests_per_minute=1)
-    result = jwks.run_drill("fixed TTL", 6, jwks.emergency_steps("fixed TTL", 1), fleet,
-                            keys.demo_private_key("ES256"), keys.generate_private_key("ES256"), leaked_from=1)
+    result = jwks.run_drill(
+        "fixed TTL",
+        6,
+        jwks.emergency_steps("fixed TTL", 1),
+        fleet,
+        keys.demo_private_key("ES256"),
+        keys.generate_private_key("ES256"),
+        leaked_from=1,
+    )
     forged = [verdict.accepted for verdict in result.verdicts if verdict.kind == "forged"]
     assert len(forged) == 5 and forged[0] and not forged[-1]
 
@@ -299,6 +347,12 @@ def test_the_refetch_limit_caps_what_a_flood_of_made_up_kids_costs_the_issuer():
     ring = jwks.KeyRing()
     ring.add("key-1", "ES256", keys.demo_private_key("ES256"))
     for limit, most in ((60, 2), (0, 31)):
-        fetches, refused = jwks.flood(ring.document, 30, min_refetch_interval=limit, ttl=600, rng=random.Random(1),
-                                      forger_key=keys.demo_private_key("EdDSA"))
+        fetches, refused = jwks.flood(
+            ring.document,
+            30,
+            min_refetch_interval=limit,
+            ttl=600,
+            rng=random.Random(1),
+            forger_key=keys.demo_private_key("EdDSA"),
+        )
         assert refused == 30 and 1 <= fetches <= most

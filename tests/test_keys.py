@@ -5,8 +5,15 @@ from helpers import tokens
 from helpers.keys import demo_private_key, demo_public_key, generate_private_key, public_pem
 
 
-@pytest.mark.parametrize("algorithm, kind", [("RS256", rsa.RSAPrivateKey), ("PS256", rsa.RSAPrivateKey),
-                                             ("ES256", ec.EllipticCurvePrivateKey), ("EdDSA", ed25519.Ed25519PrivateKey)])
+@pytest.mark.parametrize(
+    "algorithm, kind",
+    [
+        ("RS256", rsa.RSAPrivateKey),
+        ("PS256", rsa.RSAPrivateKey),
+        ("ES256", ec.EllipticCurvePrivateKey),
+        ("EdDSA", ed25519.Ed25519PrivateKey),
+    ],
+)
 def test_demo_keys_load_and_sign(algorithm, kind):
     key = demo_private_key(algorithm)
     assert isinstance(key, kind)

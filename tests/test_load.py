@@ -50,6 +50,7 @@ def test_set_up_runs_before_any_request_and_threads_start_together():
             events.append("request")
             barrier.wait()  # raises BrokenBarrierError unless all three clients are sending at the same time
             return 200, 0
+
         return send
 
     result = run_load(make_sender, clients=3, requests_per_client=2, progress=None)
@@ -58,7 +59,9 @@ def test_set_up_runs_before_any_request_and_threads_start_together():
 
 
 def test_latency_quartiles_and_throughput_come_from_the_records():
-    result = LoadResult(tuple(RequestRecord(0, 200, ms / 1000, 0) for ms in (1, 2, 3, 4, 5)), wall_seconds=0.5, clients=1)
+    result = LoadResult(
+        tuple(RequestRecord(0, 200, ms / 1000, 0) for ms in (1, 2, 3, 4, 5)), wall_seconds=0.5, clients=1
+    )
     assert result.latency_ms() == pytest.approx((2.0, 3.0, 4.0))
     assert result.throughput == 10.0
 
@@ -67,6 +70,7 @@ def test_a_sender_that_raises_fails_the_run_with_its_error():
     def make_sender(k):
         def send():
             raise ConnectionError(f"client {k} could not connect")
+
         return send
 
     with pytest.raises(ConnectionError, match="could not connect"):

@@ -49,8 +49,15 @@ def test_foreign_and_mistyped_tokens_are_refused(make) -> None:
     clock = FrozenClock()
     verifier = make(KEY, clock)
     now = int(clock.now())
-    claims = {"iss": "auth-course", "aud": "auth-course-api", "sub": "alice", "iat": now, "exp": now + 60,
-              "jti": "x" * 22, "ver": 0}
+    claims = {
+        "iss": "auth-course",
+        "aud": "auth-course-api",
+        "sub": "alice",
+        "iat": now,
+        "exp": now + 60,
+        "jti": "x" * 22,
+        "ver": 0,
+    }
     assert not verifier.verify(tokens.encode(claims, KEY))  # typ JWT, not at+jwt
     assert not verifier.verify(tokens.encode(claims, b"another key, also 32 bytes or more", headers={"typ": "at+jwt"}))
     assert not verifier.verify("garbage")
@@ -76,8 +83,15 @@ def test_version_claim_must_be_an_exact_int() -> None:
     verifier = TokenVersions(KEY, clock)
     now = int(clock.now())
     for ver in (True, 0.0, "0", None):
-        claims = {"iss": "auth-course", "aud": "auth-course-api", "sub": "alice", "iat": now, "exp": now + 60,
-                  "jti": "x" * 22, "ver": ver}
+        claims = {
+            "iss": "auth-course",
+            "aud": "auth-course-api",
+            "sub": "alice",
+            "iat": now,
+            "exp": now + 60,
+            "jti": "x" * 22,
+            "ver": ver,
+        }
         assert not verifier.verify(tokens.encode(claims, KEY, headers={"typ": "at+jwt"})), ver
 
 

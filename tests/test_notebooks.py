@@ -44,7 +44,8 @@ def ipython_dir_with_noise(folder: Path, seed: int) -> Path:
     startup.mkdir(parents=True)
     source = Path(sys.modules[NoisyTimer.__module__].__file__).read_text(encoding="utf-8") + f"\ninstall({seed})\n"
     (startup / "00-noisy-timer.py").write_text(
-        f"exec(compile({source!r}, 'noisy_timer.py', 'exec'), {{'__name__': 'noisy_timer'}})\n", encoding="utf-8")
+        f"exec(compile({source!r}, 'noisy_timer.py', 'exec'), {{'__name__': 'noisy_timer'}})\n", encoding="utf-8"
+    )
     return folder
 
 
@@ -59,11 +60,20 @@ def run_nbval(notebook: Path, ipython_dir: Path) -> subprocess.CompletedProcess[
 
 def one_cell_notebook(path: Path, source: str, output: str, tags: list[str]) -> Path:
     """A committed-looking notebook with one executed code cell printing ``output``."""
-    cell = {"cell_type": "code", "execution_count": 1, "id": "timing", "metadata": {"tags": tags},
-            "outputs": [{"name": "stdout", "output_type": "stream", "text": output}], "source": source}
-    nb = {"cells": [cell], "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
-                                                       "name": "python3"}},
-          "nbformat": 4, "nbformat_minor": 5}
+    cell = {
+        "cell_type": "code",
+        "execution_count": 1,
+        "id": "timing",
+        "metadata": {"tags": tags},
+        "outputs": [{"name": "stdout", "output_type": "stream", "text": output}],
+        "source": source,
+    }
+    nb = {
+        "cells": [cell],
+        "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     path.write_text(json.dumps(nb, indent=1), encoding="utf-8")
     return path
 
@@ -106,4 +116,5 @@ def test_chapter_outputs_do_not_depend_on_timing(notebook: Path, tmp_path: Path)
         f"{notebook.name}, run with a noisy timer (seed {SEED}), differs from its committed outputs. Where plain "
         f"nbval passes, those cells depend on timing: tag them nbval-ignore-output (the claim still computed and "
         f"shown) or give the claim a margin wider than 25x; where it fails too, the chapter needs re-executing."
-        f"\n{result.stdout[-6000:]}")
+        f"\n{result.stdout[-6000:]}"
+    )

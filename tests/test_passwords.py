@@ -177,8 +177,15 @@ def test_needs_rehash_compares_against_the_default():
 
 @pytest.mark.parametrize(
     ("n", "r", "p", "error"),
-    [(15, 8, 1, ValueError), (1, 8, 1, ValueError), (16, 0, 1, ValueError), (16, 1, 0, ValueError),
-     (2**30, 8, 1, ValueError), (16.0, 1, 1, TypeError), (True, 1, 1, TypeError)],
+    [
+        (15, 8, 1, ValueError),
+        (1, 8, 1, ValueError),
+        (16, 0, 1, ValueError),
+        (16, 1, 0, ValueError),
+        (2**30, 8, 1, ValueError),
+        (16.0, 1, 1, TypeError),
+        (True, 1, 1, TypeError),
+    ],
 )
 def test_scrypt_params_are_validated(n, r, p, error):
     with pytest.raises(error):

@@ -72,12 +72,27 @@ def test_each_experiment_chart_is_drawn_whole_by_one_call_and_closed():
     from helpers import plots
 
     use_course_style()
-    success = [{"setup": name, "servers": n, "success_rate": rate} for name, rate in (("own", 0.0), ("JWT", 1.0))
-               for n in (1, 2)]
-    costs = [{"what": what, "median_us": m, "q1_us": m * 0.9, "q3_us": m * 1.1}
-             for what, m in (("HS256 decode", 20.0), ("dict get", 2.0), ("dict touch", 3.0))]
-    load = [{"setup": name, "clients": k, "latency_median_ms": 2.0 * k, "latency_q1_ms": 1.5 * k,
-             "latency_q3_ms": 2.5 * k, "throughput_rps": 400.0} for name in ("SQLite", "JWT") for k in (1, 2, 8)]
+    success = [
+        {"setup": name, "servers": n, "success_rate": rate}
+        for name, rate in (("own", 0.0), ("JWT", 1.0))
+        for n in (1, 2)
+    ]
+    costs = [
+        {"what": what, "median_us": m, "q1_us": m * 0.9, "q3_us": m * 1.1}
+        for what, m in (("HS256 decode", 20.0), ("dict get", 2.0), ("dict touch", 3.0))
+    ]
+    load = [
+        {
+            "setup": name,
+            "clients": k,
+            "latency_median_ms": 2.0 * k,
+            "latency_q1_ms": 1.5 * k,
+            "latency_q3_ms": 2.5 * k,
+            "throughput_rps": 400.0,
+        }
+        for name in ("SQLite", "JWT")
+        for k in (1, 2, 8)
+    ]
     sizes = [{"claims": n, "algorithm": alg, "bytes": 300 + 35 * n} for alg in ("HS256", "RS256") for n in (0, 50)]
     state = [{"store": "SQLite file", "bytes": 324.0}, {"store": "JWT (nothing stored)", "bytes": 0.0}]
     growth = SimpleNamespace(minutes=(0, 1, 2), stored=(2, 3, 1), denied_total=(2, 3, 3))
@@ -113,8 +128,9 @@ def test_the_rotation_chart_has_a_labelled_panel_per_policy():
 def test_a_line_chart_and_a_bar_chart_each_take_one_call():
     from helpers import plots
 
-    lines = plots.line_chart("t", "tabs (count)", "share (0-1)", [1, 2], {"strict": [0, 1], "grace": [0, 0]},
-                             ylim=(-0.05, 1.1))
+    lines = plots.line_chart(
+        "t", "tabs (count)", "share (0-1)", [1, 2], {"strict": [0, 1], "grace": [0, 0]}, ylim=(-0.05, 1.1)
+    )
     assert [text.get_text() for text in lines.axes[0].get_legend().get_texts()] == ["strict", "grace"]
     assert lines.axes[0].get_ylim() == (-0.05, 1.1)
     bars = plots.bar_chart("t", "policy", "delay (s)", {"strict": 0, "grace": 9}, fmt="{:g} s")

@@ -15,7 +15,8 @@ def test_rows_hold_the_hash_and_timestamptz_deadlines(clock, closing):
     store = closing(PostgresStore(postgres_url(), clock=clock, table=unique_name("s_")))
     session_id = store.create("alice", role="admin", ttl=60)
     row = store.connection.execute(
-        f"SELECT id, user_id, role, extract(epoch FROM expires_at) FROM {store.table}").fetchone()
+        f"SELECT id, user_id, role, extract(epoch FROM expires_at) FROM {store.table}"
+    ).fetchone()
     assert row[:3] == (hash_session_id(session_id), "alice", "admin")
     assert float(row[3]) == clock.now() + 60
 

@@ -2,10 +2,12 @@ import pytest
 
 from helpers.quiz import Question, Quiz
 
-QUIZ = Quiz([
-    Question("Where does a session live?", ["in the cookie", "on the server"], "B", "The cookie holds only an ID."),
-    Question("What does a JWT signature prove?", ["secrecy", "integrity"], "B", "Anyone can read the payload."),
-])
+QUIZ = Quiz(
+    [
+        Question("Where does a session live?", ["in the cookie", "on the server"], "B", "The cookie holds only an ID."),
+        Question("What does a JWT signature prove?", ["secrecy", "integrity"], "B", "Anyone can read the payload."),
+    ]
+)
 
 
 def test_check_marks_right_wrong_and_unanswered(capsys):

@@ -47,7 +47,8 @@ STORE_FACTORIES: dict[str, Backend] = {
         lambda clock, tmp_path, **kw: SQLiteRefreshStore(":memory:", clock=clock, **kw), dump_sqlite("refresh.db")
     ),
     "sqlite-file": Backend(
-        lambda clock, tmp_path, **kw: SQLiteRefreshStore(tmp_path / "refresh.db", clock=clock, **kw), dump_sqlite("refresh.db")
+        lambda clock, tmp_path, **kw: SQLiteRefreshStore(tmp_path / "refresh.db", clock=clock, **kw),
+        dump_sqlite("refresh.db"),
     ),
 }
 
@@ -390,7 +391,21 @@ def test_rotation_purges_expired_families_but_judges_the_presented_token_first(s
 
 # --- garbage in, a clean refusal out --------------------------------------------------------------
 
-GARBAGE = [None, 12345, 1.5, b"bytes-token", ["list"], {"dict": 1}, "", " ", "x" * 257, "é" * 20, "\x00", "🍪", "\ud800"]
+GARBAGE = [
+    None,
+    12345,
+    1.5,
+    b"bytes-token",
+    ["list"],
+    {"dict": 1},
+    "",
+    " ",
+    "x" * 257,
+    "é" * 20,
+    "\x00",
+    "🍪",
+    "\ud800",
+]
 
 
 @pytest.mark.parametrize("garbage", GARBAGE, ids=repr)
@@ -431,8 +446,12 @@ def test_error_classes_form_one_family():
 
 @pytest.mark.parametrize(
     ("kwargs", "error"),
-    [({"user_id": ""}, ValueError), ({"user_id": None}, TypeError), ({"user_id": "alice", "role": ""}, ValueError),
-     ({"user_id": "alice", "role": 3}, TypeError)],
+    [
+        ({"user_id": ""}, ValueError),
+        ({"user_id": None}, TypeError),
+        ({"user_id": "alice", "role": ""}, ValueError),
+        ({"user_id": "alice", "role": 3}, TypeError),
+    ],
 )
 def test_issue_rejects_programming_errors(store, kwargs, error):
     with pytest.raises(error):
@@ -519,8 +538,11 @@ def test_two_stores_on_one_file_cannot_both_spend_a_token(tmp_path, clock):
 
 def test_one_file_can_hold_sessions_refresh_tokens_and_the_denylist(tmp_path, clock):
     path = tmp_path / "auth.db"
-    with SQLiteStore(path, clock=clock) as sessions, SQLiteRefreshStore(path, clock=clock) as refresh, \
-            SQLiteDenylist(path, clock=clock) as denylist:
+    with (
+        SQLiteStore(path, clock=clock) as sessions,
+        SQLiteRefreshStore(path, clock=clock) as refresh,
+        SQLiteDenylist(path, clock=clock) as denylist,
+    ):
         session_id = sessions.create("alice")
         token = refresh.issue("alice")
         denylist.deny("jti-1", START + 60)

@@ -42,8 +42,16 @@ def graced() -> Iterator[tuple[RunningServer, FrozenClock]]:
 
 def race(setup: tuple[RunningServer, FrozenClock], tabs: int, single_flight: bool = False) -> RaceOutcome:
     srv, clock = setup
-    return race_tabs(srv.url, srv.client, clock, tabs, username="alice", password="wonderland",
-                     access_ttl=ACCESS_TTL, single_flight=single_flight)
+    return race_tabs(
+        srv.url,
+        srv.client,
+        clock,
+        tabs,
+        username="alice",
+        password="wonderland",
+        access_ttl=ACCESS_TTL,
+        single_flight=single_flight,
+    )
 
 
 def test_one_tab_refreshes_and_stays_logged_in(strict) -> None:

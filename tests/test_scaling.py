@@ -40,7 +40,11 @@ def test_end_to_end_records_every_request_for_every_client_count(setups, users, 
     rows = scaling.end_to_end(chosen, [1, 3], users, CREDENTIALS[0], 6, clock, progress=None)
     # Every client count sends the same number of requests, split over its clients.
     assert [(row["setup"][:3], row["clients"], row["requests"]) for row in rows] == [
-        ("SQL", 1, 6), ("SQL", 3, 6), ("JWT", 1, 6), ("JWT", 3, 6)]
+        ("SQL", 1, 6),
+        ("SQL", 3, 6),
+        ("JWT", 1, 6),
+        ("JWT", 3, 6),
+    ]
     for row in rows:
         assert row["success_rate"] == 1.0
         assert 0 < row["latency_q1_ms"] <= row["latency_median_ms"] <= row["latency_q3_ms"]
@@ -114,7 +118,13 @@ def test_a_get_writes_nothing_and_a_touch_writes_every_time(clock, tmp_path):
             get, touch = scaling.write_load(store, 6, clock)
         finally:
             store.close()
-        assert (get["method"], get["calls"], get["calls_that_wrote"], get["written"], get["unit"]) == ("get", 6, 0, 0, unit)
+        assert (get["method"], get["calls"], get["calls_that_wrote"], get["written"], get["unit"]) == (
+            "get",
+            6,
+            0,
+            0,
+            unit,
+        )
         assert (touch["method"], touch["calls_that_wrote"]) == ("touch", 6), (unit, touch)
         if per_touch is not None:
             assert touch["written"] == 6 * per_touch, (unit, touch)
@@ -170,7 +180,10 @@ def test_running_gives_a_cluster_whose_own_stores_forget_the_user_on_another_ser
 
 
 def test_rows_round_trip_through_csv(tmp_path):
-    rows = [{"setup": "JWT", "servers": 2, "success_rate": 0.5}, {"setup": "Redis, shared", "servers": 4, "success_rate": 1.0}]
+    rows = [
+        {"setup": "JWT", "servers": 2, "success_rate": 0.5},
+        {"setup": "Redis, shared", "servers": 4, "success_rate": 1.0},
+    ]
     path = scaling.save_rows(rows, tmp_path / "results", "success")
     assert path.name == "success.csv"
     assert scaling.load_rows(tmp_path / "results", "success") == rows

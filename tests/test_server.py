@@ -184,7 +184,7 @@ def test_trickling_clients_are_cut_off_at_the_request_deadline_not_per_read(no_t
             if index in open_at:
                 continue
             try:
-                sock.sendall(request[offset:offset + 1])
+                sock.sendall(request[offset : offset + 1])
                 readable, _, _ = select.select([sock], [], [], 0)
                 if readable and not sock.recv(1024):
                     open_at[index] = time.monotonic() - start
@@ -218,11 +218,14 @@ def test_a_body_trickled_past_the_deadline_is_a_400_not_a_500_or_a_hang():
         sock.close()
 
 
-@pytest.mark.parametrize("body", [
-    b"5\r\nhello\r\n",  # a first chunk, then nothing: cut off at the deadline
-    b"zz\r\nhello\r\n0\r\n\r\n",  # a chunk size that is not hexadecimal
-    b"5\r\nhelloXX0\r\n\r\n",  # a chunk without its terminating newline
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"5\r\nhello\r\n",  # a first chunk, then nothing: cut off at the deadline
+        b"zz\r\nhello\r\n0\r\n\r\n",  # a chunk size that is not hexadecimal
+        b"5\r\nhelloXX0\r\n\r\n",  # a chunk without its terminating newline
+    ],
+)
 def test_a_malformed_or_cut_off_chunked_body_is_a_400_not_a_500(body, capfd):
     app = make_app()
 
@@ -315,14 +318,23 @@ def test_responses_advertise_no_server_software():
         assert too_long.status_code == 431 and "Server" not in too_long.headers
 
 
-@pytest.mark.parametrize("field, value", [("request_deadline", 0), ("idle_timeout", -1.0), ("linger_timeout", True),
-                                          ("max_connections", 0), ("max_connections", 2.5)])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("request_deadline", 0),
+        ("idle_timeout", -1.0),
+        ("linger_timeout", True),
+        ("max_connections", 0),
+        ("max_connections", 2.5),
+    ],
+)
 def test_limits_are_checked(field, value):
     with pytest.raises(ValueError, match=field):
         ServerLimits(**{field: value})
 
 
 # --- Re-running a cell: a named server replaces its predecessor --------------------------------------------
+
 
 def test_serving_again_under_a_name_stops_the_previous_server(no_thread_left):
     first = serve(make_app(), name="chapter")
@@ -396,8 +408,10 @@ def test_a_process_that_exits_without_stop_leaves_no_certificate_folder(tmp_path
 def test_a_killed_process_s_certificate_folder_is_removed_by_the_next_server(tmp_path):
     # SIGKILL (a kernel killed on a timeout) runs no exit handler; the next serve() in any process sweeps up.
     env = {**os.environ, "TMPDIR": str(tmp_path)}
-    script = ("import os; from flask import Flask; from helpers.server import serve; "
-              "print(serve(Flask('x')).ca_file.parent, flush=True); os.kill(os.getpid(), 9)")
+    script = (
+        "import os; from flask import Flask; from helpers.server import serve; "
+        "print(serve(Flask('x')).ca_file.parent, flush=True); os.kill(os.getpid(), 9)"
+    )
     killed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
     orphan = Path(killed.stdout.strip())
     assert killed.returncode != 0 and orphan.exists() and orphan.parent == tmp_path

@@ -54,9 +54,12 @@ DAY = 86_400.0
 
 STORE_FACTORIES: dict[str, Backend] = {
     "memory": Backend(lambda clock, tmp_path, **kw: MemoryStore(clock=clock, **kw), dump_python),
-    "sqlite-memory": Backend(lambda clock, tmp_path, **kw: SQLiteStore(":memory:", clock=clock, **kw), dump_sqlite("sessions.db")),
+    "sqlite-memory": Backend(
+        lambda clock, tmp_path, **kw: SQLiteStore(":memory:", clock=clock, **kw), dump_sqlite("sessions.db")
+    ),
     "sqlite-file": Backend(
-        lambda clock, tmp_path, **kw: SQLiteStore(tmp_path / "sessions.db", clock=clock, **kw), dump_sqlite("sessions.db")
+        lambda clock, tmp_path, **kw: SQLiteStore(tmp_path / "sessions.db", clock=clock, **kw),
+        dump_sqlite("sessions.db"),
     ),
     "redis": Backend(
         lambda clock, tmp_path, **kw: RedisStore(redis_url(), clock=clock, prefix=unique_name("t:"), **kw), dump_redis
@@ -97,8 +100,14 @@ def test_session_records_are_frozen_value_objects(store):
 
 
 def test_role_and_data_round_trip(store):
-    data = {"cart": [1, 2, 3], "theme": "dark", "nothing": None, "ratio": 1.5,
-            "nested": {"ok": True, "tags": ["a", "b"]}, "text": "é ✓ 日本"}
+    data = {
+        "cart": [1, 2, 3],
+        "theme": "dark",
+        "nothing": None,
+        "ratio": 1.5,
+        "nested": {"ok": True, "tags": ["a", "b"]},
+        "text": "é ✓ 日本",
+    }
     session_id = store.create("bob", data=data, role="admin")
     session = store.get(session_id)
     assert session.role == "admin"
@@ -277,8 +286,10 @@ def test_default_update_age_is_a_small_fraction_of_the_ttl(make_store):
     assert make_store().update_age == DEFAULT_TTL / 30
 
 
-@pytest.mark.parametrize("update_age, error", [(3000, ValueError), (5000, ValueError), (-1, ValueError),
-                                                (True, TypeError), ("60", TypeError)])
+@pytest.mark.parametrize(
+    "update_age, error",
+    [(3000, ValueError), (5000, ValueError), (-1, ValueError), (True, TypeError), ("60", TypeError)],
+)
 def test_update_age_must_be_shorter_than_the_ttl(update_age, error):
     with pytest.raises(error, match="update_age"):
         MemoryStore(ttl=3000, update_age=update_age)
@@ -566,8 +577,10 @@ def test_sqlite_row_holds_the_hash_not_the_id(sqlite_file):
 def test_sqlite_file_uses_wal_and_indexes(sqlite_file):
     conn = sqlite_file.connection
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    indexed = {conn.execute(f"PRAGMA index_info({name!r})").fetchone()[2]
-               for _, name, *_ in conn.execute("PRAGMA index_list(sessions)")}
+    indexed = {
+        conn.execute(f"PRAGMA index_info({name!r})").fetchone()[2]
+        for _, name, *_ in conn.execute("PRAGMA index_list(sessions)")
+    }
     assert {"user_id", "expires_at"} <= indexed
 
     def plan(sql: str, *params: object) -> str:
@@ -587,7 +600,10 @@ def test_sqlite_file_survives_a_restart(tmp_path, clock):
 
 def test_two_stores_on_one_file_see_each_others_writes(tmp_path, clock):
     # Like two server processes sharing the database: a revocation in one is seen by the other.
-    with SQLiteStore(tmp_path / "sessions.db", clock=clock) as a, SQLiteStore(tmp_path / "sessions.db", clock=clock) as b:
+    with (
+        SQLiteStore(tmp_path / "sessions.db", clock=clock) as a,
+        SQLiteStore(tmp_path / "sessions.db", clock=clock) as b,
+    ):
         session_id = a.create("alice")
         assert b.get(session_id) is not None
         assert a.get(session_id) is not None  # a has just read: a stale snapshot would hide what follows

@@ -17,7 +17,9 @@ from helpers.signing import MAX_SIGNED_LENGTH, TAG_LENGTH, create_flask_session_
 KEY = b"demo-only test signing key, 32+ bytes long"
 OTHER_KEY = b"another demo-only key, also 32+ bytes long"
 ALICE = {"username": "alice", "password": "wonderland"}
-COOKIE_TEXT = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters='",;\\'), max_size=200)
+COOKIE_TEXT = st.text(
+    alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters='",;\\'), max_size=200
+)
 
 
 def test_sign_is_value_dot_hmac_sha256_in_unpadded_urlsafe_base64():
@@ -57,7 +59,9 @@ def test_spare_bits_in_the_last_base64_character_do_not_give_a_second_valid_tag(
     # 43 characters carry 258 bits for 256: the last character's two low bits are ignored by decoders.
     index = alphabet.index(last)
     sibling = alphabet[index ^ 1]
-    assert base64.urlsafe_b64decode(signed[-TAG_LENGTH:-1] + sibling + "=") == base64.urlsafe_b64decode(signed[-TAG_LENGTH:] + "=")
+    assert base64.urlsafe_b64decode(signed[-TAG_LENGTH:-1] + sibling + "=") == base64.urlsafe_b64decode(
+        signed[-TAG_LENGTH:] + "="
+    )
     assert unsign(signed[:-1] + sibling, KEY) is None
 
 
@@ -65,7 +69,9 @@ def test_wrong_key_is_rejected():
     assert unsign(sign("alice", OTHER_KEY), KEY) is None
 
 
-@pytest.mark.parametrize("junk", ["", "alice", ".", "alice.", "alice.é", "é.abc", "a" * (MAX_SIGNED_LENGTH + 1), None, 42, b"alice.x"])
+@pytest.mark.parametrize(
+    "junk", ["", "alice", ".", "alice.", "alice.é", "é.abc", "a" * (MAX_SIGNED_LENGTH + 1), None, 42, b"alice.x"]
+)
 def test_malformed_input_gives_none_never_an_exception(junk):
     assert unsign(junk, KEY) is None
 
@@ -85,7 +91,9 @@ def test_overlong_values_are_refused():
         sign("a" * MAX_SIGNED_LENGTH, KEY)
 
 
-@pytest.mark.parametrize("key, error", [(b"short", ValueError), ("a str key that is long enough to pass 32", TypeError)])
+@pytest.mark.parametrize(
+    "key, error", [(b"short", ValueError), ("a str key that is long enough to pass 32", TypeError)]
+)
 def test_weak_or_mistyped_keys_are_refused(key, error):
     with pytest.raises(error):
         sign("alice", key)

@@ -80,8 +80,12 @@ def test_ended_windows_are_dropped_with_the_clock(throttle, clock):
 
 @pytest.mark.parametrize(
     "options, error",
-    [({"account_failures": 0}, ValueError), ({"client_failures": True}, TypeError),
-     ({"window": -1}, ValueError), ({"max_tracked": 1.5}, TypeError)],
+    [
+        ({"account_failures": 0}, ValueError),
+        ({"client_failures": True}, TypeError),
+        ({"window": -1}, ValueError),
+        ({"max_tracked": 1.5}, TypeError),
+    ],
 )
 def test_bad_settings_are_refused(clock, options, error):
     with pytest.raises(error):

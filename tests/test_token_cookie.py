@@ -41,8 +41,9 @@ def test_login_puts_the_token_in_a_hardened_cookie_not_the_body(cookie_app):
     assert answer.json() == {"user": "alice", "role": "user", "expires_in": 900}
     cookie = stored(browser, ACCESS_COOKIE)
     assert (cookie.secure, cookie.httponly, cookie.samesite, cookie.path) == (True, True, "Strict", "/")
-    claims = tokens.decode(cookie.value, SECRET, algorithms=["HS256"], audience="auth-course-api",
-                           clock=auth_config(cookie_app.app).clock)
+    claims = tokens.decode(
+        cookie.value, SECRET, algorithms=["HS256"], audience="auth-course-api", clock=auth_config(cookie_app.app).clock
+    )
     assert claims["sub"] == "alice" and claims["role"] == "user"
     assert "Max-Age=900" in ";".join(answer.raw.headers.getlist("Set-Cookie"))
 
@@ -95,8 +96,9 @@ def test_logout_clears_the_cookie_but_a_copy_lives_until_exp(cookie_app, clock):
 
 
 def test_logout_with_a_denylist_revokes_the_cookie_token(clock, users):
-    app = create_token_cookie_app(clock=clock, users=users, secret=SECRET, denylist=MemoryDenylist(clock),
-                                  explain_errors=True)
+    app = create_token_cookie_app(
+        clock=clock, users=users, secret=SECRET, denylist=MemoryDenylist(clock), explain_errors=True
+    )
     with serve(app) as srv:
         browser, _ = login(srv)
         copy = stored(browser, ACCESS_COOKIE).value
@@ -139,8 +141,9 @@ def test_logout_with_only_the_cookie_ends_the_refresh_family_too(cookie_app):
     refresh_copy = stored(browser, REFRESH_COOKIE).value
     answer = browser.request("POST", cookie_app.url + "/logout")  # the browser sends no Path=/refresh cookie here
     assert answer.json()["refresh_revoked"] is True
-    replay = cookie_app.client().post(cookie_app.url + "/refresh", json={},
-                                       headers={"Cookie": f"{REFRESH_COOKIE}={refresh_copy}"})
+    replay = cookie_app.client().post(
+        cookie_app.url + "/refresh", json={}, headers={"Cookie": f"{REFRESH_COOKIE}={refresh_copy}"}
+    )
     assert replay.status_code == 401
 
 

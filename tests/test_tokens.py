@@ -26,8 +26,12 @@ KEYS_DIR = Path(__file__).resolve().parent.parent / "data" / "demo_keys"
 SECRET = hashlib.sha512(b"demo only: the course's published HMAC secret").hexdigest()[:64].encode()  # 64 ASCII bytes
 START = 1_700_000_000
 HS = ("HS256", "HS384", "HS512")
-ASYMMETRIC = {"RS256": "rsa_private.pem", "PS256": "rsa_private.pem", "ES256": "ec_p256_private.pem",
-              "EdDSA": "ed25519_private.pem"}
+ASYMMETRIC = {
+    "RS256": "rsa_private.pem",
+    "PS256": "rsa_private.pem",
+    "ES256": "ec_p256_private.pem",
+    "EdDSA": "ed25519_private.pem",
+}
 FUZZ = settings(max_examples=100, deadline=None, database=None)
 
 
@@ -73,8 +77,16 @@ def clock() -> FrozenClock:
 
 def live_claims() -> dict[str, Any]:
     now = int(time.time())
-    return {"sub": "alice", "role": "user", "iss": "auth-course", "aud": "auth-course-api", "iat": now,
-            "nbf": now, "exp": now + 600, "jti": "j-1"}
+    return {
+        "sub": "alice",
+        "role": "user",
+        "iss": "auth-course",
+        "aud": "auth-course-api",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        "jti": "j-1",
+    }
 
 
 CHECKS = {"audience": "auth-course-api", "issuer": "auth-course"}
@@ -102,10 +114,19 @@ def test_round_trip_and_interop_with_pyjwt(keys, alg, form):
 
 BYTE_IDENTICAL_CASES = [
     ({"sub": "alice"}, None),
-    ({"sub": "alice", "exp": datetime(2030, 1, 1, tzinfo=timezone.utc), "iat": datetime(2029, 12, 31, 23, 0),
-      "nbf": datetime(2029, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=2)))}, {"kid": "key-2024"}),
-    ({"name": "Zoë ☃ 🔑", "n": [1, 2.5, None, True, -0.0, 10**30], "nested": {"a": {"b": []}}},
-     {"kid": "k", "cty": "example", "typ": "at+jwt", "x5t": "abc"}),
+    (
+        {
+            "sub": "alice",
+            "exp": datetime(2030, 1, 1, tzinfo=timezone.utc),
+            "iat": datetime(2029, 12, 31, 23, 0),
+            "nbf": datetime(2029, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=2))),
+        },
+        {"kid": "key-2024"},
+    ),
+    (
+        {"name": "Zoë ☃ 🔑", "n": [1, 2.5, None, True, -0.0, 10**30], "nested": {"a": {"b": []}}},
+        {"kid": "k", "cty": "example", "typ": "at+jwt", "x5t": "abc"},
+    ),
     ({"z": 1, "a": 2, "m": {"y": 1, "b": 2}}, {"typ": None}),
     ({"sub": "bob"}, {"alg": "HS512", "b64": True, "zzz": [1, {"q": "r"}], "aaa": 0}),
     ({}, {}),
@@ -221,17 +242,30 @@ def test_required_claims(clock):
 @pytest.mark.parametrize(
     "raw_payload, error",
     [
-        (b'{"exp":"1700000600"}', tokens.DecodeError), (b'{"exp":true}', tokens.DecodeError),
-        (b'{"exp":NaN}', tokens.DecodeError), (b'{"exp":Infinity}', tokens.DecodeError),
-        (b'{"exp":1e999}', tokens.DecodeError), (b'{"exp":-1e999}', tokens.DecodeError),
-        (b'{"exp":' + b"9" * 5000 + b"}", tokens.DecodeError), (b'{"exp":[1]}', tokens.DecodeError),
-        (b'{"nbf":{}}', tokens.DecodeError), (b'{"iat":"x"}', tokens.InvalidIssuedAtError),
-        (b'{"sub":1}', tokens.InvalidSubjectError), (b'{"jti":1}', tokens.InvalidJTIError),
-        (b'{"aud":1}', tokens.InvalidAudienceError), (b'{"aud":["api",1]}', tokens.InvalidAudienceError),
-        (b'{"iss":1}', tokens.InvalidIssuerError), (b'{"a":' + b"[" * 3000 + b"]" * 3000 + b"}", tokens.DecodeError),
-        (b'{"a":1,"a":2}', tokens.DecodeError), (b"[1]", tokens.DecodeError), (b'"x"', tokens.DecodeError),
-        (b"\xff\xfe{}", tokens.DecodeError), (b'\xef\xbb\xbf{"a":1}', tokens.DecodeError),
-        (b'{"exp":1e300}', None), (b'{"exp":' + b"9" * 100 + b"}", None), (b'{"exp":1700000600.5}', None),
+        (b'{"exp":"1700000600"}', tokens.DecodeError),
+        (b'{"exp":true}', tokens.DecodeError),
+        (b'{"exp":NaN}', tokens.DecodeError),
+        (b'{"exp":Infinity}', tokens.DecodeError),
+        (b'{"exp":1e999}', tokens.DecodeError),
+        (b'{"exp":-1e999}', tokens.DecodeError),
+        (b'{"exp":' + b"9" * 5000 + b"}", tokens.DecodeError),
+        (b'{"exp":[1]}', tokens.DecodeError),
+        (b'{"nbf":{}}', tokens.DecodeError),
+        (b'{"iat":"x"}', tokens.InvalidIssuedAtError),
+        (b'{"sub":1}', tokens.InvalidSubjectError),
+        (b'{"jti":1}', tokens.InvalidJTIError),
+        (b'{"aud":1}', tokens.InvalidAudienceError),
+        (b'{"aud":["api",1]}', tokens.InvalidAudienceError),
+        (b'{"iss":1}', tokens.InvalidIssuerError),
+        (b'{"a":' + b"[" * 3000 + b"]" * 3000 + b"}", tokens.DecodeError),
+        (b'{"a":1,"a":2}', tokens.DecodeError),
+        (b"[1]", tokens.DecodeError),
+        (b'"x"', tokens.DecodeError),
+        (b"\xff\xfe{}", tokens.DecodeError),
+        (b'\xef\xbb\xbf{"a":1}', tokens.DecodeError),
+        (b'{"exp":1e300}', None),
+        (b'{"exp":' + b"9" * 100 + b"}", None),
+        (b'{"exp":1700000600.5}', None),
     ],
 )
 def test_claim_types_are_checked_inside_validly_signed_tokens(raw_payload, error, clock):
@@ -293,8 +327,12 @@ def test_algorithm_allow_list_is_required_and_enforced(clock):
             tokens.decode(token, SECRET, algorithms=algorithms, clock=clock)
     with pytest.raises(tokens.InvalidAlgorithmError, match="not allowed"):
         tokens.decode(token, SECRET, algorithms=["HS256"], clock=clock)
-    for header, message in [({"alg": "RS384"}, "not supported"), ({"typ": "JWT"}, "not specified"),
-                            ({"alg": ["HS256"]}, "not allowed"), ({"alg": ""}, "not allowed")]:
+    for header, message in [
+        ({"alg": "RS384"}, "not supported"),
+        ({"typ": "JWT"}, "not specified"),
+        ({"alg": ["HS256"]}, "not allowed"),
+        ({"alg": ""}, "not allowed"),
+    ]:
         with pytest.raises(tokens.InvalidAlgorithmError, match=message):
             tokens.decode(signed({"sub": "a"}, header), SECRET, algorithms=["HS256", "RS384"], clock=clock)
 
@@ -368,9 +406,15 @@ def test_es256_signature_must_be_raw_r_s_not_der(keys, clock):
 
 @pytest.mark.parametrize(
     "header",
-    [{"alg": "HS256", "crit": ["exp"], "exp": 1}, {"alg": "HS256", "crit": []}, {"alg": "HS256", "crit": "exp"},
-     {"alg": "HS256", "crit": [1]}, {"alg": "HS256", "b64": False, "crit": ["b64"]}, {"alg": "HS256", "b64": False},
-     {"alg": "HS256", "kid": 7}],
+    [
+        {"alg": "HS256", "crit": ["exp"], "exp": 1},
+        {"alg": "HS256", "crit": []},
+        {"alg": "HS256", "crit": "exp"},
+        {"alg": "HS256", "crit": [1]},
+        {"alg": "HS256", "b64": False, "crit": ["b64"]},
+        {"alg": "HS256", "b64": False},
+        {"alg": "HS256", "kid": 7},
+    ],
 )
 def test_headers_we_cannot_honour_are_refused(header, clock):
     token = signed({"sub": "a"}, header)
@@ -402,10 +446,33 @@ def test_encode_input_rules():
 
 @pytest.mark.parametrize(
     "token",
-    [None, 12, 1.5, ["a.b.c"], bytearray(b"a.b.c"), "", "a", "a.b", "a.b.c.d", "a.b.c.d.e", "....", "é.é.é",
-     "eyJ.eyJ.sig", "e30=.e30.AAAA", "e30.e30.AA==", "e30.e30.A", "e31.e30.AAAA", "e30.e30.!!!!", b"\xff.\xfe.\xfd",
-     "e30\n.e30.AAAA", " e30.e30.AAAA", b64(b"[1]") + ".e30.AAAA", b64(b"\xff") + ".e30.AAAA",
-     b64(b'{"alg":NaN}') + ".e30.AAAA", b64(b'{"alg":"HS256","alg":"none"}') + ".e30.AAAA"],
+    [
+        None,
+        12,
+        1.5,
+        ["a.b.c"],
+        bytearray(b"a.b.c"),
+        "",
+        "a",
+        "a.b",
+        "a.b.c.d",
+        "a.b.c.d.e",
+        "....",
+        "é.é.é",
+        "eyJ.eyJ.sig",
+        "e30=.e30.AAAA",
+        "e30.e30.AA==",
+        "e30.e30.A",
+        "e31.e30.AAAA",
+        "e30.e30.!!!!",
+        b"\xff.\xfe.\xfd",
+        "e30\n.e30.AAAA",
+        " e30.e30.AAAA",
+        b64(b"[1]") + ".e30.AAAA",
+        b64(b"\xff") + ".e30.AAAA",
+        b64(b'{"alg":NaN}') + ".e30.AAAA",
+        b64(b'{"alg":"HS256","alg":"none"}') + ".e30.AAAA",
+    ],
 )
 def test_malformed_tokens_raise_decode_error(token, clock):
     with pytest.raises(tokens.DecodeError):
@@ -430,16 +497,24 @@ def test_oversized_tokens_are_refused_before_parsing(clock):
 
 
 # PyJWT's exceptions for JWK objects and JWKS clients, which this module does not have.
-NOT_MIRRORED = {"PyJWKError", "MissingCryptographyError", "PyJWKSetError", "PyJWKClientError",
-                "PyJWKClientConnectionError"}
+NOT_MIRRORED = {
+    "PyJWKError",
+    "MissingCryptographyError",
+    "PyJWKSetError",
+    "PyJWKClientError",
+    "PyJWKClientConnectionError",
+}
 # One deliberate extra edge: a token can pick the algorithm a key is tried with, so InvalidKeyError is
 # also an InvalidTokenError here (README: "Where helpers.tokens differs from PyJWT").
 EXTRA_EDGES = {("InvalidKeyError", "InvalidTokenError")}
 
 
 def pyjwt_exception_classes() -> dict[str, type]:
-    return {name: cls for name, cls in vars(jwt.exceptions).items()
-            if isinstance(cls, type) and issubclass(cls, Exception) and cls.__module__ == "jwt.exceptions"}
+    return {
+        name: cls
+        for name, cls in vars(jwt.exceptions).items()
+        if isinstance(cls, type) and issubclass(cls, Exception) and cls.__module__ == "jwt.exceptions"
+    }
 
 
 def test_exception_tree_is_pyjwts():
@@ -455,9 +530,19 @@ def test_exception_tree_is_pyjwts():
             assert issubclass(ours, getattr(tokens, other_name)) == edge, (name, other_name)
     # The same shape: each MRO, read by name, is PyJWT's (plus the one extra edge).
     shape = [c.__name__ for c in tokens.InvalidSignatureError.__mro__]
-    assert shape == [c.__name__ for c in jwt.InvalidSignatureError.__mro__] == [
-        "InvalidSignatureError", "DecodeError", "InvalidTokenError", "PyJWTError", "Exception", "BaseException",
-        "object"]
+    assert (
+        shape
+        == [c.__name__ for c in jwt.InvalidSignatureError.__mro__]
+        == [
+            "InvalidSignatureError",
+            "DecodeError",
+            "InvalidTokenError",
+            "PyJWTError",
+            "Exception",
+            "BaseException",
+            "object",
+        ]
+    )
     assert issubclass(tokens.InvalidTypeError, tokens.InvalidTokenError)
     assert tokens.MAX_TOKEN_LENGTH == 16384
     assert tokens.ALGORITHMS == ("HS256", "HS384", "HS512", "RS256", "PS256", "ES256", "EdDSA")
@@ -527,11 +612,16 @@ claim_names = st.sampled_from(["exp", "nbf", "iat", "iss", "aud", "sub", "jti", 
 
 
 @FUZZ
-@given(st.one_of(
-    st.text(max_size=200), st.binary(max_size=200), st.text(alphabet=B64URL_CHARS + ".=", max_size=200),
-    st.tuples(json_values, json_values, st.binary(max_size=70)).map(
-        lambda t: ".".join([b64(json.dumps(t[0]).encode()), b64(json.dumps(t[1]).encode()), b64(t[2])])),
-))
+@given(
+    st.one_of(
+        st.text(max_size=200),
+        st.binary(max_size=200),
+        st.text(alphabet=B64URL_CHARS + ".=", max_size=200),
+        st.tuples(json_values, json_values, st.binary(max_size=70)).map(
+            lambda t: ".".join([b64(json.dumps(t[0]).encode()), b64(json.dumps(t[1]).encode()), b64(t[2])])
+        ),
+    )
+)
 def test_decode_of_arbitrary_input_raises_only_invalid_token_errors(token):
     with pytest.raises(tokens.InvalidTokenError):
         tokens.decode(token, SECRET, ["HS256"])
@@ -543,13 +633,25 @@ def test_decode_of_arbitrary_input_raises_only_invalid_token_errors(token):
 
 
 @FUZZ
-@given(st.dictionaries(claim_names, json_values, max_size=6), st.sampled_from([None, "api", ["api", "web"]]),
-       st.sampled_from([None, "i", ["i"]]), st.sampled_from([[], ["x"]]))
+@given(
+    st.dictionaries(claim_names, json_values, max_size=6),
+    st.sampled_from([None, "api", ["api", "web"]]),
+    st.sampled_from([None, "i", ["i"]]),
+    st.sampled_from([[], ["x"]]),
+)
 def test_signed_tokens_with_arbitrary_claims_never_crash(claims, audience, issuer, require):
     token = signed(claims)
     try:
-        result = tokens.decode(token, SECRET, ["HS256"], audience=audience, issuer=issuer, leeway=1,
-                               options={"require": require}, clock=FrozenClock(START))
+        result = tokens.decode(
+            token,
+            SECRET,
+            ["HS256"],
+            audience=audience,
+            issuer=issuer,
+            leeway=1,
+            options={"require": require},
+            clock=FrozenClock(START),
+        )
     except tokens.InvalidTokenError:
         return
     assert result == claims
@@ -566,11 +668,11 @@ def mutate(token: bytes, data: st.DataObject) -> bytes:
         return token[: data.draw(st.integers(0, len(token) - 1))]
     at = data.draw(st.integers(0, len(token) - 1))
     if kind == "flip":
-        return token[:at] + bytes([token[at] ^ (1 << data.draw(st.integers(0, 7)))]) + token[at + 1:]
+        return token[:at] + bytes([token[at] ^ (1 << data.draw(st.integers(0, 7)))]) + token[at + 1 :]
     if kind == "delete":
-        return token[:at] + token[at + 1:]
+        return token[:at] + token[at + 1 :]
     char = data.draw(st.sampled_from(B64URL_CHARS + ".=")).encode()
-    return token[:at] + char + token[at + (kind == "replace"):]
+    return token[:at] + char + token[at + (kind == "replace") :]
 
 
 def lenient_segments(token: bytes) -> list[bytes]:
@@ -633,8 +735,11 @@ def test_subject_is_checked_like_pyjwt_and_required_when_asked_for(clock):
 
 def test_except_pyjwterror_written_for_pyjwt_catches_every_refusal(keys, clock):
     refused = [
-        "a.b", tokens.encode({"exp": START - 1}, SECRET), tokens.encode({}, SECRET[::-1]),
-        tokens.encode({}, SECRET, "HS512"), tokens.encode({"aud": "x"}, SECRET),
+        "a.b",
+        tokens.encode({"exp": START - 1}, SECRET),
+        tokens.encode({}, SECRET[::-1]),
+        tokens.encode({}, SECRET, "HS512"),
+        tokens.encode({"aud": "x"}, SECRET),
         hs256(b'{"alg":"HS256"}', b"{}", key=keys["RS256"].public_pem),
     ]
     for token in refused:
@@ -665,12 +770,22 @@ def test_typ_matches_case_insensitively_with_optional_application_prefix(header_
     assert tokens.decode(token, SECRET, ["HS256"], typ=wanted, clock=clock) == {"sub": "a"}
 
 
-@pytest.mark.parametrize("header", [
-    {"alg": "HS256"}, {"alg": "HS256", "typ": "JWT"}, {"alg": "HS256", "typ": "refresh+jwt"},
-    {"alg": "HS256", "typ": "application/jwt"}, {"alg": "HS256", "typ": "at+jwt "}, {"alg": "HS256", "typ": "xat+jwt"},
-    {"alg": "HS256", "typ": "application/application/at+jwt"}, {"alg": "HS256", "typ": ["at+jwt"]},
-    {"alg": "HS256", "typ": None}, {"alg": "HS256", "typ": 1}, {"alg": "HS256", "typ": "<img src=x>"},
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"alg": "HS256"},
+        {"alg": "HS256", "typ": "JWT"},
+        {"alg": "HS256", "typ": "refresh+jwt"},
+        {"alg": "HS256", "typ": "application/jwt"},
+        {"alg": "HS256", "typ": "at+jwt "},
+        {"alg": "HS256", "typ": "xat+jwt"},
+        {"alg": "HS256", "typ": "application/application/at+jwt"},
+        {"alg": "HS256", "typ": ["at+jwt"]},
+        {"alg": "HS256", "typ": None},
+        {"alg": "HS256", "typ": 1},
+        {"alg": "HS256", "typ": "<img src=x>"},
+    ],
+)
 def test_a_token_of_another_type_is_refused_when_a_type_is_required(header, clock):
     token = signed({"sub": "a"}, header)
     assert tokens.decode(token, SECRET, ["HS256"], clock=clock) == {"sub": "a"}  # no typ asked for: not checked
@@ -691,16 +806,30 @@ def test_the_signature_is_checked_before_the_type(clock):
 # --- Arguments are checked first (programming errors, whatever the token holds) ------------------
 
 BAD_ARGUMENTS = [
-    ("audience", 1, TypeError), ("audience", b"api", TypeError), ("audience", ["api", 1], TypeError),
-    ("audience", object(), TypeError), ("issuer", 5, TypeError), ("issuer", b"auth-course", TypeError),
-    ("subject", 1, TypeError), ("leeway", "5", TypeError), ("leeway", True, TypeError), ("leeway", None, TypeError),
-    ("leeway", float("nan"), ValueError), ("leeway", float("inf"), ValueError),
-    ("typ", 1, TypeError), ("typ", "", TypeError),
-    ("options", ["verify_exp"], TypeError), ("options", {"require": "exp"}, TypeError),
-    ("options", {"require": [1]}, TypeError), ("options", {"require": 3}, TypeError),
-    ("options", {"verify_exp": "false"}, TypeError), ("options", {"verify_expiry": False}, TypeError),
-    ("options", {"verify_signature": False, "verify_aud": None}, TypeError), ("algorithms", [None], TypeError),
-    ("algorithms", ["HS256", b"HS256"], TypeError), ("algorithms", "HS256", tokens.InvalidAlgorithmError),
+    ("audience", 1, TypeError),
+    ("audience", b"api", TypeError),
+    ("audience", ["api", 1], TypeError),
+    ("audience", object(), TypeError),
+    ("issuer", 5, TypeError),
+    ("issuer", b"auth-course", TypeError),
+    ("subject", 1, TypeError),
+    ("leeway", "5", TypeError),
+    ("leeway", True, TypeError),
+    ("leeway", None, TypeError),
+    ("leeway", float("nan"), ValueError),
+    ("leeway", float("inf"), ValueError),
+    ("typ", 1, TypeError),
+    ("typ", "", TypeError),
+    ("options", ["verify_exp"], TypeError),
+    ("options", {"require": "exp"}, TypeError),
+    ("options", {"require": [1]}, TypeError),
+    ("options", {"require": 3}, TypeError),
+    ("options", {"verify_exp": "false"}, TypeError),
+    ("options", {"verify_expiry": False}, TypeError),
+    ("options", {"verify_signature": False, "verify_aud": None}, TypeError),
+    ("algorithms", [None], TypeError),
+    ("algorithms", ["HS256", b"HS256"], TypeError),
+    ("algorithms", "HS256", tokens.InvalidAlgorithmError),
 ]
 
 
@@ -739,11 +868,22 @@ def test_an_iterator_audience_is_read_once(clock):
 # --- NumericDates as numbers; leeway for iat as for nbf ------------------------------------------
 
 
-@pytest.mark.parametrize("claim, offset, accepted", [
-    ("exp", 0.5, True), ("exp", 0.0, False), ("exp", -0.25, False), ("exp", 1e-6, True),
-    ("nbf", 0.5, False), ("nbf", 0.0, True), ("nbf", -0.5, True), ("nbf", 1e-6, False),
-    ("iat", 0.5, False), ("iat", 0.0, True), ("iat", -0.5, True),
-])
+@pytest.mark.parametrize(
+    "claim, offset, accepted",
+    [
+        ("exp", 0.5, True),
+        ("exp", 0.0, False),
+        ("exp", -0.25, False),
+        ("exp", 1e-6, True),
+        ("nbf", 0.5, False),
+        ("nbf", 0.0, True),
+        ("nbf", -0.5, True),
+        ("nbf", 1e-6, False),
+        ("iat", 0.5, False),
+        ("iat", 0.0, True),
+        ("iat", -0.5, True),
+    ],
+)
 def test_numeric_dates_are_compared_as_numbers_not_truncated(claim, offset, accepted):
     clock = FrozenClock(START + 0.25)
     token = tokens.encode({claim: START + 0.25 + offset}, SECRET)
@@ -772,10 +912,15 @@ ENCODINGS = ["str", "utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "u
 
 def ssh2_block(public: Any) -> str:
     """RFC 4716 text of a public key, with a folded header line."""
-    blob = base64.b64encode(base64.b64decode(
-        public.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).split()[1])).decode()
-    body = "\n".join(blob[i:i + 70] for i in range(0, len(blob), 70))
-    return f'---- BEGIN SSH2 PUBLIC KEY ----\nComment: "demo key, \\\npublished"\n{body}\n---- END SSH2 PUBLIC KEY ----\n'
+    blob = base64.b64encode(
+        base64.b64decode(
+            public.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).split()[1]
+        )
+    ).decode()
+    body = "\n".join(blob[i : i + 70] for i in range(0, len(blob), 70))
+    return (
+        f'---- BEGIN SSH2 PUBLIC KEY ----\nComment: "demo key, \\\npublished"\n{body}\n---- END SSH2 PUBLIC KEY ----\n'
+    )
 
 
 @pytest.fixture(scope="module")
@@ -786,23 +931,36 @@ def key_material(keys) -> dict[str, Any]:
 
     material: dict[str, Any] = {}
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "demo only")])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(keys["RS256"].public)
-            .serial_number(1).not_valid_before(datetime(2024, 1, 1)).not_valid_after(datetime(2034, 1, 1))
-            .sign(keys["RS256"].private, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(keys["RS256"].public)
+        .serial_number(1)
+        .not_valid_before(datetime(2024, 1, 1))
+        .not_valid_after(datetime(2034, 1, 1))
+        .sign(keys["RS256"].private, hashes.SHA256())
+    )
     material["cert PEM"] = cert.public_bytes(serialization.Encoding.PEM).decode()
     material["cert DER"] = cert.public_bytes(serialization.Encoding.DER)
-    for alg, algorithm in (("RS256", jwt.algorithms.RSAAlgorithm), ("ES256", jwt.algorithms.ECAlgorithm),
-                           ("EdDSA", jwt.algorithms.OKPAlgorithm)):
+    for alg, algorithm in (
+        ("RS256", jwt.algorithms.RSAAlgorithm),
+        ("ES256", jwt.algorithms.ECAlgorithm),
+        ("EdDSA", jwt.algorithms.OKPAlgorithm),
+    ):
         public = keys[alg].public
         spki = (serialization.PublicFormat.SubjectPublicKeyInfo,)
         material[f"{alg} PEM"] = public.public_bytes(serialization.Encoding.PEM, *spki).decode()
         material[f"{alg} DER"] = public.public_bytes(serialization.Encoding.DER, *spki)
-        material[f"{alg} OpenSSH"] = public.public_bytes(
-            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode() + " demo@course"
+        material[f"{alg} OpenSSH"] = (
+            public.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+            + " demo@course"
+        )
         material[f"{alg} RFC 4716"] = ssh2_block(public)
         material[f"{alg} JWK"] = json.loads(algorithm.to_jwk(public))
-    material["RS256 PKCS1 PEM"] = keys["RS256"].public.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.PKCS1).decode()
+    material["RS256 PKCS1 PEM"] = (
+        keys["RS256"].public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1).decode()
+    )
     material["oct JWK"] = {"kty": "oct", "k": b64(SECRET)}
     return material
 
@@ -820,8 +978,12 @@ def dress(value: Any, wrappers: list[str], escapes: list[bool], pad: str) -> str
     if isinstance(value, bytes):
         value = base64.b64encode(value).decode() if wrappers else value
     for wrapper in wrappers:
-        value = {"array": lambda v: [v], "keys": lambda v: {"keys": [v]}, "object": lambda v: {"x": 1, "k": v},
-                 "string": json.dumps}[wrapper](value)
+        value = {
+            "array": lambda v: [v],
+            "keys": lambda v: {"keys": [v]},
+            "object": lambda v: {"x": 1, "k": v},
+            "string": json.dumps,
+        }[wrapper](value)
     if isinstance(value, bytes):
         return value
     text = value if isinstance(value, str) and not wrappers else json.dumps(value)
@@ -857,18 +1019,27 @@ def test_key_material_in_any_form_is_never_an_hmac_secret(key_material, data):
     assert_never_an_hmac_secret(material, FrozenClock(START))
 
 
-ISSUE_FORMS = ["JWK in an array", "JWK in nested arrays", "JWKS with a UTF-8 BOM", "escaped key names",
-               "UTF-16 JWK", "UTF-32 JWK", "RFC 4716 block"]
+ISSUE_FORMS = [
+    "JWK in an array",
+    "JWK in nested arrays",
+    "JWKS with a UTF-8 BOM",
+    "escaped key names",
+    "UTF-16 JWK",
+    "UTF-32 JWK",
+    "RFC 4716 block",
+]
 
 
 @pytest.mark.parametrize("form", ISSUE_FORMS)
 def test_the_forms_pyjwt_refuses_are_refused_too(key_material, form, clock):
     jwk, jwks = key_material["RS256 JWK"], {"keys": [key_material["RS256 JWK"]]}
     material = {
-        "JWK in an array": json.dumps([jwk]), "JWK in nested arrays": json.dumps([[[jwk]], []]),
+        "JWK in an array": json.dumps([jwk]),
+        "JWK in nested arrays": json.dumps([[[jwk]], []]),
         "JWKS with a UTF-8 BOM": json.dumps(jwks).encode("utf-8-sig"),
         "escaped key names": escape_names(json.dumps(jwks), [True]),
-        "UTF-16 JWK": json.dumps(jwk).encode("utf-16"), "UTF-32 JWK": json.dumps(jwk).encode("utf-32-be"),
+        "UTF-16 JWK": json.dumps(jwk).encode("utf-16"),
+        "UTF-32 JWK": json.dumps(jwk).encode("utf-32-be"),
         "RFC 4716 block": key_material["RS256 RFC 4716"],
     }[form]
     with pytest.raises(jwt.InvalidKeyError):  # the oracle
@@ -885,11 +1056,15 @@ def test_ssh_public_keys_verify_their_own_algorithm(keys, key_material, form, cl
 
 
 @FUZZ
-@given(st.one_of(
-    st.binary(min_size=64, max_size=128), st.text(min_size=64, max_size=100),
-    st.binary(min_size=32, max_size=96).map(lambda b: base64.b64encode(b).decode()),
-    st.binary(min_size=32, max_size=96).map(b64), st.binary(min_size=32, max_size=64).map(bytes.hex),
-))
+@given(
+    st.one_of(
+        st.binary(min_size=64, max_size=128),
+        st.text(min_size=64, max_size=100),
+        st.binary(min_size=32, max_size=96).map(lambda b: base64.b64encode(b).decode()),
+        st.binary(min_size=32, max_size=96).map(b64),
+        st.binary(min_size=32, max_size=64).map(bytes.hex),
+    )
+)
 def test_ordinary_secrets_stay_hmac_secrets(secret):
     raw = secret.encode() if isinstance(secret, str) else secret
     if len(raw) < 64:
@@ -908,8 +1083,9 @@ def test_each_stray_character_is_named_in_its_own_segment(segment, intruder, clo
     parts = tokens.encode({"sub": "a"}, SECRET).encode().split(b".")
     stray = intruder if isinstance(intruder, bytes) else intruder.encode()
     parts[segment] = parts[segment][:4] + stray + parts[segment][4:]
-    message = ("Too many segments" if intruder == "." else
-               "Invalid " + ("header", "payload", "crypto")[segment] + " padding")
+    message = (
+        "Too many segments" if intruder == "." else "Invalid " + ("header", "payload", "crypto")[segment] + " padding"
+    )
     with pytest.raises(tokens.DecodeError, match=f"^{message}$"):
         tokens.decode(b".".join(parts), SECRET, ["HS256"], clock=clock)
 

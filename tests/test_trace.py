@@ -34,14 +34,29 @@ def test_trace_records_what_was_really_sent():
         trace.send(client, "GET", "/me")
         trace.send(srv.client(), "GET", "/me", headers={"Authorization": "Bearer abc"})
     rows = trace.rows
-    assert [(r.method, r.path, r.status) for r in rows] == [("GET", "/me", 401), ("POST", "/login", 200), ("GET", "/me", 200), ("GET", "/me", 200)]
+    assert [(r.method, r.path, r.status) for r in rows] == [
+        ("GET", "/me", 401),
+        ("POST", "/login", 200),
+        ("GET", "/me", 200),
+        ("GET", "/me", 200),
+    ]
     assert rows[0].credential == "nothing" and rows[0].answer == "Not authenticated: no session cookie"
     assert rows[1].credential == "password of alice" and rows[1].answer == "user=alice (+access_token)"
     assert rows[2].credential == "cookie sid (43 chars)" and rows[2].state == "1 session(s)"
     assert rows[3].credential == "Bearer token (3 chars)"
     text = str(trace.table())
     assert "t" * 40 not in text and "s" * 43 not in text
-    assert text.splitlines()[0].split() == ["#", "request", "credential", "sent", "status", "answer", "server", "state", "after"]
+    assert text.splitlines()[0].split() == [
+        "#",
+        "request",
+        "credential",
+        "sent",
+        "status",
+        "answer",
+        "server",
+        "state",
+        "after",
+    ]
 
 
 def recorded_trace() -> Trace:
@@ -60,7 +75,9 @@ def test_table_names_who_sent_each_request_and_can_leave_answers_out():
     narrow = str(trace.table(answers=False))
     assert "answer" not in narrow and "no session cookie" not in narrow and "server state after" in narrow
     assert [line.split(None, 1) for line in str(trace.answer_table()).splitlines()[2:]] == [
-        ["1", "Not authenticated: no session cookie"], ["2", "user=alice (+access_token)"]]
+        ["1", "Not authenticated: no session cookie"],
+        ["2", "user=alice (+access_token)"],
+    ]
 
 
 def test_table_refuses_a_who_list_of_the_wrong_length():

@@ -71,8 +71,9 @@ def test_the_dummy_hash_is_made_up_front_and_once(monkeypatch, verify):
         return hash_password(password, params=params)
 
     monkeypatch.setattr("helpers.users.hash_password", counting_hash)
-    users = UserDirectory({"alice": User("alice", "user", hash_password("wonderland", params=CHEAP))},
-                          params=CHEAP, verify=verify)
+    users = UserDirectory(
+        {"alice": User("alice", "user", hash_password("wonderland", params=CHEAP))}, params=CHEAP, verify=verify
+    )
     assert len(made) == 1  # made with the directory, so the first unknown name is not slower
     users.authenticate("alice", "wonderland")
     for name in ("mallory", "trudy", "eve"):
@@ -174,8 +175,14 @@ def test_json_round_trip(directory, tmp_path):
 
 @pytest.mark.parametrize(
     "content",
-    ["not json", "[]", '{"users": []}', '{"users": {"x": {"role": "user"}}}',
-     '{"users": {"x": {"role": "", "password_hash": "h"}}}', '{"users": {"x": "nope"}}'],
+    [
+        "not json",
+        "[]",
+        '{"users": []}',
+        '{"users": {"x": {"role": "user"}}}',
+        '{"users": {"x": {"role": "", "password_hash": "h"}}}',
+        '{"users": {"x": "nope"}}',
+    ],
 )
 def test_from_json_reports_bad_files(tmp_path, content):
     path = tmp_path / "users.json"

@@ -48,7 +48,10 @@ def test_unknown_ids_are_not_adopted(users):
         assert victim.post(srv.url + "/login", json=ALICE).status_code == 200
         assert victim.cookies[COOKIE_NAME] != "made-up-by-the-attacker"
         stranger = srv.client()
-        assert stranger.get(srv.url + "/me", headers={"Cookie": f"{COOKIE_NAME}=made-up-by-the-attacker"}).status_code == 401
+        assert (
+            stranger.get(srv.url + "/me", headers={"Cookie": f"{COOKIE_NAME}=made-up-by-the-attacker"}).status_code
+            == 401
+        )
         assert victim.get(srv.url + "/me").status_code == 200
 
 

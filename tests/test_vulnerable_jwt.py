@@ -104,8 +104,13 @@ def test_jku_header_injection_over_a_real_attacker_server(clock, users, attacker
     evil.get("/jwks.json")(lambda: jsonify(attacks.jwks_document(attacker_key.public_key())))
     with serve(evil) as attacker:
         fetcher = attacker.client()
-        app = create_naive_token_app(users, demo_private_key("RS256"), algorithm="RS256", clock=clock,
-                                     fetch=lambda url: fetcher.get(url, timeout=5).json())
+        app = create_naive_token_app(
+            users,
+            demo_private_key("RS256"),
+            algorithm="RS256",
+            clock=clock,
+            fetch=lambda url: fetcher.get(url, timeout=5).json(),
+        )
         forged = attacks.jku_injection_token(ADMIN, attacker_key, attacker.url + "/jwks.json")
         assert app.test_client().get("/admin", headers=bearer(forged)).status_code == 200
     with pytest.raises(tokens.InvalidSignatureError):

@@ -47,8 +47,9 @@ def test_logout_where_the_cookie_arrives_does_revoke(naive):
 
 def test_the_id_token_works_as_an_access_token_for_hours(naive, clock):
     body = naive.client().post(naive.url + "/login", json=ALICE).json()
-    id_claims = tokens.decode(body["id_token"], SECRET, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER,
-                              clock=clock)
+    id_claims = tokens.decode(
+        body["id_token"], SECRET, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER, clock=clock
+    )
     assert id_claims["exp"] - id_claims["iat"] == 10 * 3600 and attacks.segments(body["id_token"])[0]["typ"] == "JWT"
     clock.advance(hours=9)
     assert naive.client().get(naive.url + "/me", headers=bearer(body["access_token"])).status_code == 401

@@ -158,8 +158,9 @@ def test_a_copy_the_manifest_does_not_know_is_kept_as_the_learners_own(tmp_path:
     assert workbook.sync([source], folder) == [] and copy.read_text(encoding="utf-8") == "{ half a notebook"
 
 
-def test_grade_scores_the_learners_own_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                            capfd: pytest.CaptureFixture[str]) -> None:
+def test_grade_scores_the_learners_own_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
     source = chapter("03")
     folder = tmp_path / "workbook"
     workbook.sync([source], folder)
@@ -172,14 +173,17 @@ def test_grade_scores_the_learners_own_copy(tmp_path: Path, monkeypatch: pytest.
     assert course.main(["grade", "03"]) == 0
     printed = capfd.readouterr().out
     full = classroom.read(source)
-    exercise = next(c for c in full.cells if classroom.is_grade(c) and classroom.grader(c)["grade_id"].endswith("ex1_check"))
+    exercise = next(
+        c for c in full.cells if classroom.is_grade(c) and classroom.grader(c)["grade_id"].endswith("ex1_check")
+    )
     possible = sum(classroom.grader(cell)["points"] for cell in full.cells if classroom.is_grade(cell))
     earned = classroom.grader(exercise)["points"] + 2
     assert f"{source.stem}: {earned:g}/{possible:g}" in printed, printed
 
 
-def test_grade_without_a_workbook_says_how_to_make_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_grade_without_a_workbook_says_how_to_make_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(course, "WORKBOOK", tmp_path / "workbook")
     monkeypatch.setattr(course, "ensure_environment", lambda kind, retry: pytest.fail("nothing to grade: no install"))
     with pytest.raises(SystemExit) as stopped:

@@ -156,7 +156,14 @@ def clear_outputs(cell: NotebookNode) -> None:
 def checksum(cell: NotebookNode) -> str:
     """nbgrader's checksum of an nbgrader cell: MD5 over its source, type, flags, grade_id and points."""
     digest = hashlib.md5()
-    parts = [cell.source, cell.cell_type, str(is_grade(cell)), str(is_solution(cell)), str(is_locked(cell)), grader(cell)["grade_id"]]
+    parts = [
+        cell.source,
+        cell.cell_type,
+        str(is_grade(cell)),
+        str(is_solution(cell)),
+        str(is_locked(cell)),
+        grader(cell)["grade_id"],
+    ]
     if is_grade(cell):
         parts.append(str(float(grader(cell)["points"])))
     for part in parts:
@@ -231,9 +238,15 @@ def execute(nb: NotebookNode, cwd: Path, timeout: int = CELL_TIMEOUT) -> Noteboo
     # and nbgrader scores a grade cell that wrote to stderr as zero.
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     run = nbformat.from_dict(nb)
-    NotebookClient(run, timeout=timeout, kernel_name="python3", allow_errors=True, record_timing=False,
-                   extra_arguments=["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"],
-                   resources={"metadata": {"path": str(cwd)}}).execute(stderr=subprocess.DEVNULL)
+    NotebookClient(
+        run,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=True,
+        record_timing=False,
+        extra_arguments=["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"],
+        resources={"metadata": {"path": str(cwd)}},
+    ).execute(stderr=subprocess.DEVNULL)
     # The kernel process's own stderr carries only its logs (a cell's stderr reaches the notebook over
     # iopub), such as its complaint when it is stopped after a cell ran out of time.
     return run
@@ -332,8 +345,11 @@ def first_failure(nb: NotebookNode) -> Failure | None:
 
 def grade_executed(name: str, executed: NotebookNode) -> Grade:
     """The Grade of a notebook that has already run."""
-    points = {grader(cell)["grade_id"]: (cell_score(cell), float(grader(cell)["points"]))
-              for cell in executed.cells if is_grade(cell) and cell.cell_type == "code"}
+    points = {
+        grader(cell)["grade_id"]: (cell_score(cell), float(grader(cell)["points"]))
+        for cell in executed.cells
+        if is_grade(cell) and cell.cell_type == "code"
+    }
     return Grade(name, points, first_failure(executed))
 
 
@@ -388,7 +404,9 @@ def verdict_problems(source: NotebookNode, solution: Grade, student: Grade) -> l
     problems = []
     if solution.score != solution.max_score or solution.max_score == 0:
         lost = [grade_id for grade_id, (earned, possible) in solution.points.items() if earned < possible]
-        problems.append(f"the full-solution version scores {solution.score:g}/{solution.max_score:g} (lost: {', '.join(lost)})")
+        problems.append(
+            f"the full-solution version scores {solution.score:g}/{solution.max_score:g} (lost: {', '.join(lost)})"
+        )
     if solution.first_error:
         problems.append(f"the full-solution version raised at {solution.first_error}")
     if student.score != 0:
@@ -467,20 +485,37 @@ def run_checks(paths: Sequence[Path], out_dir: Path, workers: int) -> int:
     for report in check_chapters(paths, out_dir, workers):
         reports.append(report)
         if report.ok and report.student is not None:
-            print(f"{report.name}: ok ({report.seconds:.0f} s of runs); the student version first fails at "
-                  f"{report.student.first_error}", flush=True)
+            print(
+                f"{report.name}: ok ({report.seconds:.0f} s of runs); the student version first fails at "
+                f"{report.student.first_error}",
+                flush=True,
+            )
         else:
             print(f"{report.name}: FAILED ({report.seconds:.0f} s of runs)", flush=True)
             for problem in report.problems:
                 print(f"  - {problem}", flush=True)
     print()
-    print(table(["notebook", "points", "solution", "student", "check"],
-                ([r.name, _points(r.solution, "max_score"), _points(r.solution, "score"), _points(r.student, "score"),
-                  "ok" if r.ok else "FAILED"] for r in reports)))
+    print(
+        table(
+            ["notebook", "points", "solution", "student", "check"],
+            (
+                [
+                    r.name,
+                    _points(r.solution, "max_score"),
+                    _points(r.solution, "score"),
+                    _points(r.student, "score"),
+                    "ok" if r.ok else "FAILED",
+                ]
+                for r in reports
+            ),
+        )
+    )
     failed = sum(not report.ok for report in reports)
     where = out_dir.relative_to(ROOT) if out_dir.is_relative_to(ROOT) else out_dir
-    print(f"\n{len(reports) - failed}/{len(reports)} student versions ok in {where}/ "
-          f"({time.perf_counter() - started:.1f} s)")
+    print(
+        f"\n{len(reports) - failed}/{len(reports)} student versions ok in {where}/ "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
     return 1 if failed or not reports else 0
 
 
@@ -511,39 +546,65 @@ def run_grading(paths: Sequence[Path], workers: int, source_dir: Path = NOTEBOOK
         if isinstance(result, Ungradable):
             print(f"{result.notebook}: could not be graded ({result.reason})\n", flush=True)
             continue
-        print(table(["grade cell", "earned", "of", ""],
-                    ([grade_id, f"{earned:g}", f"{possible:g}", ""] for grade_id, (earned, possible) in result.points.items())))
-        print(f"{result.notebook}: {result.score:g}/{result.max_score:g}; first error: {result.first_error or 'none'}\n")
+        print(
+            table(
+                ["grade cell", "earned", "of", ""],
+                (
+                    [grade_id, f"{earned:g}", f"{possible:g}", ""]
+                    for grade_id, (earned, possible) in result.points.items()
+                ),
+            )
+        )
+        print(
+            f"{result.notebook}: {result.score:g}/{result.max_score:g}; first error: {result.first_error or 'none'}\n"
+        )
     failed = [result.notebook for result in results if isinstance(result, Ungradable)]
     if failed:
-        print(f"{len(failed)} of {len(results)} submission(s) could not be graded: {', '.join(failed)}", file=sys.stderr)
+        print(
+            f"{len(failed)} of {len(results)} submission(s) could not be graded: {', '.join(failed)}", file=sys.stderr
+        )
     return 1 if failed else 0
 
 
-def argument_errors(notebooks: Sequence[Path], out: Path | None, grade: Sequence[Path] | None,
-                    source_dir: Path = NOTEBOOKS) -> tuple[str | None, str | None]:
+def argument_errors(
+    notebooks: Sequence[Path], out: Path | None, grade: Sequence[Path] | None, source_dir: Path = NOTEBOOKS
+) -> tuple[str | None, str | None]:
     """(a usage error, a one-line file error) for the command line, each None when there is none."""
     if grade and (notebooks or out is not None):
         extra = "chapter paths" if notebooks else "--out"
-        return f"--grade FILE ... scores submitted copies; it does not take {extra} (make student versions without --grade)", None
+        return (
+            f"--grade FILE ... scores submitted copies; it does not take {extra} (make student versions without --grade)",
+            None,
+        )
     for path in (*(grade or ()), *notebooks):
         if not path.is_file():
             return None, f"no such notebook: {path}"
     for path in grade or ():
         if not (source_dir / path.name).is_file():
-            return None, f"{path}: no chapter of that name in {source_dir.name}/ (a submission keeps its chapter's file name)"
+            return (
+                None,
+                f"{path}: no chapter of that name in {source_dir.name}/ (a submission keeps its chapter's file name)",
+            )
     return None, None
 
 
 def parser() -> argparse.ArgumentParser:
     """The command line: make and check student versions, or --grade submitted copies."""
-    made = argparse.ArgumentParser(prog="classroom.py", description="Make, check and autograde the student versions of the chapters.",
-                                   usage="%(prog)s [-h] [--workers N] ([NB ...] [--out DIR] | --grade FILE [FILE ...])")
+    made = argparse.ArgumentParser(
+        prog="classroom.py",
+        description="Make, check and autograde the student versions of the chapters.",
+        usage="%(prog)s [-h] [--workers N] ([NB ...] [--out DIR] | --grade FILE [FILE ...])",
+    )
     made.add_argument("notebooks", nargs="*", type=Path, help="chapters to use (default: every notebooks/NN_*.ipynb)")
     made.add_argument("--out", type=Path, metavar="DIR", help="where the student versions go (default: build/student)")
     made.add_argument("--grade", nargs="+", type=Path, metavar="FILE", help="autograde these submitted copies instead")
-    made.add_argument("--workers", type=int, metavar="N", default=default_workers(),
-                      help="notebooks run at once (default: one per core)")
+    made.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        default=default_workers(),
+        help="notebooks run at once (default: one per core)",
+    )
     return made
 
 

@@ -57,8 +57,14 @@ def execute(path: Path) -> float:
     nb = nbformat.read(path, as_version=4)
     started = time.perf_counter()
     # nbclient records language_info from the kernel's reply, as JupyterLab does.
-    NotebookClient(nb, timeout=600, kernel_name=KERNEL_NAME, record_timing=False, config=kernel_config(),
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        nb,
+        timeout=600,
+        kernel_name=KERNEL_NAME,
+        record_timing=False,
+        config=kernel_config(),
+        resources={"metadata": {"path": str(path.parent)}},
+    ).execute()
     elapsed = time.perf_counter() - started
     clean(nb)
     nb.metadata["kernelspec"] = kernelspec_metadata()
@@ -76,8 +82,14 @@ def execute_into(path: Path, out_dir: Path) -> bool:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        papermill.execute_notebook(str(path), str(out_dir / path.name), cwd=str(path.parent), progress_bar=False,
-                                   kernel_name=KERNEL_NAME, config=kernel_config())
+        papermill.execute_notebook(
+            str(path),
+            str(out_dir / path.name),
+            cwd=str(path.parent),
+            progress_bar=False,
+            kernel_name=KERNEL_NAME,
+            config=kernel_config(),
+        )
     except PapermillExecutionError as error:
         print(f"{path.name} failed:{error}", file=sys.stderr, flush=True)
         return False
@@ -87,8 +99,12 @@ def execute_into(path: Path, out_dir: Path) -> bool:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
-    parser.add_argument("--into", metavar="DIR", type=Path,
-                        help="run with papermill and write the executed copies here, leaving the notebooks as they are")
+    parser.add_argument(
+        "--into",
+        metavar="DIR",
+        type=Path,
+        help="run with papermill and write the executed copies here, leaving the notebooks as they are",
+    )
     args = parser.parse_args(argv)
     if args.into is not None:
         return 0 if all([execute_into(path, args.into) for path in args.notebooks]) else 1

@@ -126,14 +126,20 @@ def sync(sources: Sequence[Path], folder: Path) -> list[str]:
     finally:
         write_manifest(folder, manifest)
     if new:
-        messages.insert(0, f"Made your own copies of {len(new)} chapter(s) in {folder.name}/, from the student versions.")
+        messages.insert(
+            0, f"Made your own copies of {len(new)} chapter(s) in {folder.name}/, from the student versions."
+        )
     return messages
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--into", type=Path, required=True, metavar="DIR", help="the learner's folder (made if missing)")
-    parser.add_argument("notebooks", nargs="*", type=Path, help="chapters to copy (default: every notebooks/NN_*.ipynb)")
+    parser.add_argument(
+        "--into", type=Path, required=True, metavar="DIR", help="the learner's folder (made if missing)"
+    )
+    parser.add_argument(
+        "notebooks", nargs="*", type=Path, help="chapters to copy (default: every notebooks/NN_*.ipynb)"
+    )
     args = parser.parse_args(argv)
     for message in sync(args.notebooks or classroom.chapters(), args.into.resolve()):
         print(message, flush=True)
