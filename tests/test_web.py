@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import http.client
+import json
+import ssl
+import sys
 import threading
 from collections.abc import Callable
 
@@ -277,6 +281,61 @@ def test_eight_threads_logging_in_and_out_lose_nothing(served, clock):
     assert store.count() == 0
 
 
+@pytest.fixture
+def frequent_thread_switches():
+    """Switch threads every microsecond meanwhile, so steps that are not atomic interleave as often as they can."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(previous)
+
+
+def _connected(srv: RunningServer) -> http.client.HTTPSConnection:
+    """A connection to ``srv`` with its TLS handshake done, so racers released at once reach the app at once."""
+    connection = http.client.HTTPSConnection(srv.url.removeprefix("https://"),
+                                             context=ssl.create_default_context(cafile=str(srv.ca_file)))
+    connection.connect()
+    return connection
+
+
+def _race_one_login(srv: RunningServer, client, access_token: str) -> list[tuple[str, int]]:
+    """Six refreshes of ``client``'s refresh cookie, both logouts, logout-everywhere and a new login, sent at once."""
+    paths = ["/refresh"] * 6 + ["/logout", "/refresh/logout", "/logout-everywhere", "/login"]
+    connections = [_connected(srv) for _ in paths]
+
+    def send(index: int) -> tuple[str, int]:
+        path = paths[index]
+        cookies = "; ".join(f"{c.name}={c.value}" for c in client.cookies if path.startswith(c.path))
+        body = json.dumps(ALICE if path == "/login" else {})
+        try:
+            connections[index].request("POST", path, body, {"Content-Type": "application/json", "Cookie": cookies,
+                                                            **bearer(access_token)})
+            return path, connections[index].getresponse().status
+        finally:
+            connections[index].close()
+
+    return run_together(send, len(paths))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "memory"])
+def test_one_login_raced_from_ten_threads_is_never_a_5xx(served, clock, backend, frequent_thread_switches):
+    # Six refreshes of one cookie, both logouts, logout-everywhere and a new login, all released at once,
+    # while automatic purges fall due: every answer is a 200 or a 4xx, a refresh token is spent once.
+    refresh_store = SQLiteRefreshStore(":memory:", clock=clock) if backend == "sqlite" else MemoryRefreshStore(clock=clock)
+    denylist = SQLiteDenylist(":memory:", clock=clock) if backend == "sqlite" else MemoryDenylist(clock)
+    srv = served("both", store=SQLiteStore(":memory:", clock=clock) if backend == "sqlite" else MemoryStore(clock=clock),
+                 refresh_store=refresh_store, denylist=denylist, hashing_limit=16)
+    failures: list[str] = []  # what reached the app's generic 500 handler, which tells the client nothing
+    srv.app.register_error_handler(Exception, lambda exc: failures.append(repr(exc)) or web._internal_error(exc))
+    for _ in range(6):
+        client, response = login(srv)
+        clock.advance(seconds=61)  # past the purge interval: the racing writes also purge
+        answers = _race_one_login(srv, client, response.json()["access_token"])
+        assert failures == [] and all(status < 500 for _, status in answers), answers
+        assert [status for kind, status in answers if kind == "refresh"].count(200) <= 1, answers
+        assert refresh(srv, client).status_code == 401  # whoever won, the login ended
+
+
 def test_auth_config_exposes_the_injected_parts(clock, users):
     store = MemoryStore(clock=clock)
     app = create_app("both", store=store, clock=clock, users=users, secret=b"s" * 32)
@@ -532,9 +591,8 @@ def test_two_refreshes_racing_with_one_token_have_exactly_one_winner(served):
     for _ in range(5):
         client, _ = login(srv)
         token = client.cookies[REFRESH_COOKIE]
-        racers = [srv.client() for _ in range(2)]
         answers = run_together(
-            lambda index: racers[index].post(srv.url + "/refresh", json={}, headers=with_refresh_cookie(token)), len(racers)
+            lambda index, token=token: srv.client().post(srv.url + "/refresh", json={}, headers=with_refresh_cookie(token)), 2
         )
         statuses = sorted(answer.status_code for answer in answers)
         assert statuses == [200, 401], [answer.text for answer in answers]
