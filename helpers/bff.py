@@ -31,6 +31,7 @@ from .sessions import SessionStore, SQLiteStore, hash_session_id
 from .web import (
     MAX_CREDENTIAL_LENGTH,
     _error_response,
+    _internal_error,
     _refuse_cross_site,
     _refuse_duplicate_cookies,
     _security_headers,
@@ -171,9 +172,14 @@ def _logout() -> Response:
     g.pop("renewed_bff", None)  # ending the session: the cookie is deleted below, never renewed
     api_answer: dict[str, Any] = {}
     if found is not None:
-        grant = _forget(config, found[0])
-        if grant is not None:
+        session_id, grant = found
+        try:
             api_answer = grant.api.post(config.api_url + "/logout", headers=bearer(grant.access_token)).json()
+        except OSError:  # requests' errors (unreachable, refused, not JSON) are OSErrors, as are TLS set-up ones
+            # The grant is kept until the API has ended its tokens: forgetting it first would leave a live
+            # refresh family that nobody can reach to log out.
+            return json_answer(502, error="Bad Gateway", reason="the API did not answer; log out again")
+        if _forget(config, session_id) is not None:
             grant.api.close()
     response = json_answer(200, logged_out=True, api_refresh_revoked=bool(api_answer.get("refresh_revoked")))
     response.delete_cookie(BFF_COOKIE, path="/", secure=True, httponly=True, samesite="Strict")
@@ -203,6 +209,7 @@ def create_bff(
     app.after_request(_security_headers)
     app.register_error_handler(404, _error_response)
     app.register_error_handler(405, _error_response)
+    app.register_error_handler(Exception, _internal_error)
     app.post("/login")(_login)
     app.post("/logout")(_logout)
     app.get("/api/<path:path>")(_api)

@@ -332,6 +332,11 @@ class _Server(ThreadedWSGIServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a client that hangs up mid-request is not the notebook's problem: no traceback
 
+    def log(self, type: str, message: str, *args: Any) -> None:
+        # Werkzeug's "Error on request" traceback for an exception that escaped the app: the client already
+        # has its 500, and stderr would land in whatever notebook cell is running.
+        pass
+
 
 def _issue_certificates(directory: Path) -> tuple[Path, Path, Path]:
     """Write a one-run CA and a server certificate for 127.0.0.1; return (ca, cert, key) paths."""

@@ -140,3 +140,29 @@ def test_the_session_slides_once_per_update_age_and_the_cookie_with_it(pair, clo
     (deleted,) = out.raw.headers.getlist("Set-Cookie")  # one Set-Cookie: the deletion, no renewal beside it
     assert "Max-Age=0" in deleted
     assert BFF_COOKIE not in page.cookies
+
+
+def test_a_logout_the_api_cannot_hear_is_a_502_that_keeps_the_grant_for_a_retry(clock, users, capfd):
+    api = serve(create_app("both", clock=clock, users=users))
+    with serve(create_bff(api.url, api.client, clock=clock)) as bff:
+        page = bff.client()
+        page.post(bff.url + "/login", json=ALICE)
+        family = auth_config(api.app).refresh_store
+        api.stop()  # the API is gone: the BFF cannot end the tokens it holds
+        out = page.post(bff.url + "/logout", json={})
+        assert out.status_code == 502 and out.json()["error"] == "Bad Gateway"
+        assert BFF_COOKIE in page.cookies and len(bff_config(bff.app).grants) == 1
+        assert len(family.active_families()) == 1  # still live at the API, and still reachable to log out
+    assert capfd.readouterr().err == ""
+
+
+def test_a_failing_bff_view_is_a_json_500_that_says_nothing(pair, capfd):
+    api, bff = pair
+    page = bff.client()
+    page.post(bff.url + "/login", json=ALICE)
+    (grant,) = bff_config(bff.app).grants.values()
+    grant.api.get = None  # any bug in a view: the page learns there was one, nothing more
+    answer = page.get(bff.url + "/api/data")
+    assert answer.status_code == 500 and answer.headers["Content-Type"] == "application/json"
+    assert answer.json() == {"error": "Internal Server Error", "reason": "the server failed; this is a bug"}
+    assert capfd.readouterr().err == ""

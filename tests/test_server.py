@@ -423,3 +423,14 @@ def test_the_sweep_leaves_folders_of_live_processes_alone(tmp_path):
     mine = tmp_path / f"{server.WORKDIR_PREFIX}{os.getpid()}-abc"
     mine.mkdir()
     assert server._remove_orphaned_workdirs(str(tmp_path)) == 0 and mine.exists()
+
+
+def test_an_exception_escaping_a_wsgi_app_is_a_500_with_nothing_on_stderr(capfd):
+    def broken(environ, start_response):
+        raise RuntimeError("a bug in a bare WSGI app, with no Flask error handler in front of it")
+
+    with serve(broken) as srv:
+        answer = srv.client().get(srv.url + "/")
+    assert answer.status_code == 500
+    assert "RuntimeError" not in answer.text
+    assert capfd.readouterr().err == ""
