@@ -81,12 +81,41 @@ from .web_common import (
 )
 
 __all__ = [  # bearer, cookie_challenge, json_answer, json_body and MAX_JSON_DEPTH (web_common's) included
-    "ACCESS_TOKEN_TTL", "ACCESS_TOKEN_TYPE", "CREDENTIAL_KINDS", "HASHING_LIMIT", "ISSUED_AT_SKEW", "MAX_BODY_BYTES",
-    "MAX_CREDENTIAL_LENGTH", "MAX_JSON_DEPTH", "MAX_PASSWORD_LENGTH", "MIN_PASSWORD_LENGTH", "REFRESH_COOKIE",
-    "REFRESH_PATH", "SESSION_COOKIE", "STRATEGIES", "TOKEN_ALGORITHM", "UNAUTHORIZED", "AuthConfig", "Principal",
-    "Strategy", "Unauthorized", "auth_config", "bearer", "cookie_challenge", "create_app", "credential_required",
-    "end_everywhere", "issue_access_token", "json_answer", "json_body", "login_required", "offered_credentials",
-    "requires", "signing_key", "token_required", "verifying_key",
+    "ACCESS_TOKEN_TTL",
+    "ACCESS_TOKEN_TYPE",
+    "CREDENTIAL_KINDS",
+    "HASHING_LIMIT",
+    "ISSUED_AT_SKEW",
+    "MAX_BODY_BYTES",
+    "MAX_CREDENTIAL_LENGTH",
+    "MAX_JSON_DEPTH",
+    "MAX_PASSWORD_LENGTH",
+    "MIN_PASSWORD_LENGTH",
+    "REFRESH_COOKIE",
+    "REFRESH_PATH",
+    "SESSION_COOKIE",
+    "STRATEGIES",
+    "TOKEN_ALGORITHM",
+    "UNAUTHORIZED",
+    "AuthConfig",
+    "Principal",
+    "Strategy",
+    "Unauthorized",
+    "auth_config",
+    "bearer",
+    "cookie_challenge",
+    "create_app",
+    "credential_required",
+    "end_everywhere",
+    "issue_access_token",
+    "json_answer",
+    "json_body",
+    "login_required",
+    "offered_credentials",
+    "requires",
+    "signing_key",
+    "token_required",
+    "verifying_key",
 ]
 
 Strategy = Literal["session", "jwt", "both"]
@@ -379,7 +408,9 @@ def issue_access_token(config: AuthConfig, user: str, role: str, sid: str | None
     }
     if sid is not None:
         claims["sid"] = sid
-    return tokens.encode(claims, signing_key(config), algorithm=config.algorithms[0], headers={"typ": ACCESS_TOKEN_TYPE})
+    return tokens.encode(
+        claims, signing_key(config), algorithm=config.algorithms[0], headers={"typ": ACCESS_TOKEN_TYPE}
+    )
 
 
 def offered_credentials(strategy: Strategy) -> tuple[str, ...]:
@@ -392,10 +423,19 @@ def _wanted_credentials(config: AuthConfig) -> set[str]:
     body = json_body()
     offered = offered_credentials(config.strategy)
     asked = body.get("credentials", list(offered)) if isinstance(body, dict) else list(offered)
-    if (not isinstance(asked, list) or not asked or len(asked) > len(offered)
-            or not all(isinstance(kind, str) and kind in offered for kind in asked)):
-        abort(json_answer(400, error="Bad request",
-                          reason=f'"credentials" must be a non-empty list of {", ".join(map(repr, offered))}'))
+    if (
+        not isinstance(asked, list)
+        or not asked
+        or len(asked) > len(offered)
+        or not all(isinstance(kind, str) and kind in offered for kind in asked)
+    ):
+        abort(
+            json_answer(
+                400,
+                error="Bad request",
+                reason=f'"credentials" must be a non-empty list of {", ".join(map(repr, offered))}',
+            )
+        )
     return set(asked)
 
 
@@ -414,8 +454,11 @@ def _login() -> Response:
         # A new family per login; the family lives refresh_store.ttl from now (rotation never extends it).
         refresh_token = config.refresh_store.issue(user.username, role=user.role)
         family_id = config.refresh_store.family_id(refresh_token)
-        payload.update(access_token=issue_access_token(config, user.username, user.role, family_id),
-                       token_type="Bearer", expires_in=config.access_ttl)
+        payload.update(
+            access_token=issue_access_token(config, user.username, user.role, family_id),
+            token_type="Bearer",
+            expires_in=config.access_ttl,
+        )
     response = jsonify(payload)
     if config.refresh_store is not None and refresh_token is not None:  # both set together, above
         _set_refresh_cookie(response, refresh_token, int(config.refresh_store.ttl))
@@ -465,8 +508,12 @@ def _logout() -> Response:
         # Without a denylist nothing on the server knows the access token: it stays valid until
         # ``exp`` and the client must forget it. With one, its jti is refused from now on.
         jti = claims.get("jti") if claims is not None else None
-        result["token_revoked"] = (config.denylist is not None and claims is not None and isinstance(jti, str)
-                                   and config.denylist.deny(jti, claims["exp"]))
+        result["token_revoked"] = (
+            config.denylist is not None
+            and claims is not None
+            and isinstance(jti, str)
+            and config.denylist.deny(jti, claims["exp"])
+        )
         # The refresh cookie arrives only under /refresh (its Path); elsewhere the family is found from
         # the access token's sid or the session's.
         assert config.refresh_store is not None  # always set for these strategies
@@ -533,12 +580,18 @@ def _change_password() -> Response:
     config = _config()
     principal: Principal = g.auth
     body = json_body()
-    if (not isinstance(body, dict) or not isinstance(body.get("current_password"), str)
-            or not isinstance(body.get("new_password"), str)):
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("current_password"), str)
+        or not isinstance(body.get("new_password"), str)
+    ):
         return json_answer(400, error="Bad request", reason='send JSON {"current_password": ..., "new_password": ...}')
     if not MIN_PASSWORD_LENGTH <= len(body["new_password"]) <= MAX_PASSWORD_LENGTH:
-        return json_answer(400, error="Bad request",
-                           reason=f"the new password must have {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters")
+        return json_answer(
+            400,
+            error="Bad request",
+            reason=f"the new password must have {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
+        )
     # The current password is checked like a login (throttled, capped): a stolen session must not be
     # a way to guess it, nor to take the account over by setting a new one.
     if check_password(config.users, principal.user, body["current_password"], config.throttle, config.hashing) is None:
@@ -561,8 +614,11 @@ def _refresh() -> Response:
     # second, cheap layer we demand Content-Type: application/json, which an HTML form cannot send
     # and cross-site fetch() can send only after a CORS preflight this app never approves.
     if request.mimetype != "application/json":
-        return json_answer(415, error="Unsupported Media Type",
-                           reason="POST /refresh needs Content-Type: application/json (a CSRF defence)")
+        return json_answer(
+            415,
+            error="Unsupported Media Type",
+            reason="POST /refresh needs Content-Type: application/json (a CSRF defence)",
+        )
     refresh_token = request.cookies.get(REFRESH_COOKIE)
     if not refresh_token:
         return _refresh_refused(config, "no refresh cookie; log in first", clear=False)
@@ -580,7 +636,8 @@ def _refresh() -> Response:
         return _refresh_refused(config, str(exc), clear=True)  # the store's own wording, never the token
     response = jsonify(
         access_token=issue_access_token(config, user.username, user.role, rotated.family_id),
-        token_type="Bearer", expires_in=config.access_ttl,
+        token_type="Bearer",
+        expires_in=config.access_ttl,
     )
     _set_refresh_cookie(response, rotated.token, max(0, int(rotated.expires_at - config.clock.now())))
     return response
@@ -705,7 +762,9 @@ def create_app(
         store=store if store is not None else SQLiteStore(":memory:", clock=clock),
         users=users if users is not None else load_demo_users(),
         clock=clock,
-        secret=secret if secret is not None else secrets.token_bytes(32),  # a fresh key per app: demo tokens die with it
+        secret=secret
+        if secret is not None
+        else secrets.token_bytes(32),  # a fresh key per app: demo tokens die with it
         access_ttl=access_ttl,
         audience=audience,
         algorithms=[algorithm],
@@ -716,8 +775,9 @@ def create_app(
         explain_errors=explain_errors,
     )
     if config.uses_tokens:
-        config.refresh_store = (refresh_store if refresh_store is not None
-                                else SQLiteRefreshStore(":memory:", clock=clock, ttl=refresh_ttl))
+        config.refresh_store = (
+            refresh_store if refresh_store is not None else SQLiteRefreshStore(":memory:", clock=clock, ttl=refresh_ttl)
+        )
     _listen_to_users(config)
     app = Flask("helpers.web", static_folder=None)  # no /static route: this app serves no files
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES + 1  # see _refuse_oversized_body

@@ -25,8 +25,17 @@ from .throttle import ConcurrencyLimit, LoginThrottle
 from .users import User, UserDirectory
 
 __all__ = [
-    "HASHING_WAIT", "MAX_JSON_DEPTH", "authenticate", "bearer", "check_password", "cookie_challenge",
-    "hashing_slot", "json_answer", "json_body", "retry_later", "too_busy",
+    "HASHING_WAIT",
+    "MAX_JSON_DEPTH",
+    "authenticate",
+    "bearer",
+    "check_password",
+    "cookie_challenge",
+    "hashing_slot",
+    "json_answer",
+    "json_body",
+    "retry_later",
+    "too_busy",
 ]
 
 MAX_JSON_DEPTH = 16  # deeper JSON is refused before parsing: no recursion a client can drive
@@ -113,8 +122,11 @@ def hashing_slot(hashing: ConcurrencyLimit | None) -> Iterator[bool]:
 
 
 def check_password(
-    users: UserDirectory, username: str, password: str,
-    throttle: LoginThrottle | None = None, hashing: ConcurrencyLimit | None = None,
+    users: UserDirectory,
+    username: str,
+    password: str,
+    throttle: LoginThrottle | None = None,
+    hashing: ConcurrencyLimit | None = None,
 ) -> User | None:
     """The user if the password is right, else None; aborts with the 429 or 503 when throttled or too busy."""
     client = request.remote_addr or ""
@@ -135,8 +147,11 @@ def check_password(
 
 
 def authenticate(
-    users: UserDirectory, throttle: LoginThrottle | None = None, hashing: ConcurrencyLimit | None = None,
-    *, challenge: str | None = None,
+    users: UserDirectory,
+    throttle: LoginThrottle | None = None,
+    hashing: ConcurrencyLimit | None = None,
+    *,
+    challenge: str | None = None,
 ) -> User:
     """The user the request's JSON ``{"username", "password"}`` names; else aborts with the 400/401/429/503.
 
@@ -145,7 +160,11 @@ def authenticate(
     # A missing, non-JSON, malformed or too deeply nested body is answered like a JSON body of the
     # wrong shape, with one hint, instead of Flask's HTML error page (or a 500).
     body = json_body()
-    if not isinstance(body, dict) or not isinstance(body.get("username"), str) or not isinstance(body.get("password"), str):
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("username"), str)
+        or not isinstance(body.get("password"), str)
+    ):
         abort(json_answer(400, error="Bad request", reason='send JSON {"username": ..., "password": ...}'))
     user = check_password(users, body["username"], body["password"], throttle, hashing)
     if user is None:

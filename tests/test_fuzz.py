@@ -36,7 +36,7 @@ def _bit_flip(rng: random.Random, s: str) -> str:
 def _char_swap(rng: random.Random, s: str) -> str:
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/"
     i = rng.randrange(len(s))
-    return s[:i] + rng.choice([c for c in alphabet if c != s[i]]) + s[i + 1:]
+    return s[:i] + rng.choice([c for c in alphabet if c != s[i]]) + s[i + 1 :]
 
 
 def _truncate(rng: random.Random, s: str) -> str:
@@ -61,7 +61,7 @@ def _reencode(rng: random.Random, s: str) -> str:
 def _swap_segments(rng: random.Random, s: str) -> str:
     parts = s.split(".")
     if len(parts) < 2:
-        return s[len(s) // 2:] + s[: len(s) // 2]
+        return s[len(s) // 2 :] + s[: len(s) // 2]
     i, j = rng.sample(range(len(parts)), 2)
     parts[i], parts[j] = parts[j], parts[i]
     return ".".join(parts) + ("." + parts[0] if rng.random() < 0.3 else "")
@@ -72,7 +72,14 @@ def _huge(rng: random.Random, s: str) -> str:
 
 
 MUTATIONS: tuple[Callable[[random.Random, str], str], ...] = (
-    _bit_flip, _bit_flip, _char_swap, _char_swap, _truncate, _reencode, _swap_segments, _huge,
+    _bit_flip,
+    _bit_flip,
+    _char_swap,
+    _char_swap,
+    _truncate,
+    _reencode,
+    _swap_segments,
+    _huge,
 )
 
 
@@ -151,7 +158,9 @@ def test_fuzz_over_the_real_https_server(served):
         attacker = srv.client()
         for mutant in mutants(rng, valid, 150):
             if strategy == "jwt":
-                response = attacker.get(srv.url + "/api/data", headers={"Authorization": "Bearer " + _header_safe(mutant)})
+                response = attacker.get(
+                    srv.url + "/api/data", headers={"Authorization": "Bearer " + _header_safe(mutant)}
+                )
             else:
                 response = attacker.get(srv.url + "/me", headers={"Cookie": f"{SESSION_COOKIE}={_cookie_safe(mutant)}"})
             # 431 comes from the HTTP server itself when a header line exceeds its limit: refused before the app
@@ -164,7 +173,9 @@ def test_a_one_megabyte_credential_is_refused_before_parsing(strategy, clock, us
     real_decode, real_b64 = tokens.decode, tokens._b64decode
     monkeypatch.setattr(tokens, "decode", lambda *a, **k: calls.update(["decode"]) or real_decode(*a, **k))
     monkeypatch.setattr(tokens, "_b64decode", lambda *a, **k: calls.update(["b64"]) or real_b64(*a, **k))
-    app = create_app(strategy, clock=clock, users=users, secret=SECRET, explain_errors=True)  # the reasons say where it stopped
+    app = create_app(
+        strategy, clock=clock, users=users, secret=SECRET, explain_errors=True
+    )  # the reasons say where it stopped
     store = app.extensions["auth_course"].store
     touched = Counter()
     real_touch = store.touch
@@ -180,7 +191,9 @@ def test_a_one_megabyte_credential_is_refused_before_parsing(strategy, clock, us
     if strategy in ("session", "both"):
         answer = client.get("/me", headers={"Cookie": f"{SESSION_COOKIE}={huge_cookie}"})
         assert answer.status_code == 401 and answer.get_json()["reason"] == "session cookie too long"
-    logout = client.post("/logout", headers={"Authorization": "Bearer " + huge_token, "Cookie": f"{SESSION_COOKIE}={huge_cookie}"})
+    logout = client.post(
+        "/logout", headers={"Authorization": "Bearer " + huge_token, "Cookie": f"{SESSION_COOKIE}={huge_cookie}"}
+    )
     assert logout.status_code == 200
     assert calls == Counter() and touched == Counter(), "a 1 MB credential reached the decoder or the store"
     # and the decoder itself refuses it from its length alone, before touching base64

@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 import requests
+from conftest import CHEAP_PARAMS, DEMO_PASSWORDS, START
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -40,16 +41,18 @@ from helpers.token_cookie import ACCESS_COOKIE, create_token_cookie_app
 from helpers.users import UserDirectory
 from helpers.web import REFRESH_COOKIE, SESSION_COOKIE, auth_config, bearer, cookie_challenge, create_app
 
-from conftest import CHEAP_PARAMS, DEMO_PASSWORDS, START
-
 APPS = ["session", "jwt", "both", "token_cookie"]
 ALICE = {"username": "alice", "password": "wonderland"}
 CREDENTIAL_COOKIES = {SESSION_COOKIE, REFRESH_COOKIE, ACCESS_COOKIE}
 XSS = "<img src=x onerror=alert(1)>"
 NEW_PASSWORD = "a brand new passphrase"
 LOGIN_FAILED = {"error": "Invalid credentials", "reason": "unknown user or wrong password"}
-CHALLENGES = {'Bearer realm="api"', 'Bearer realm="api", error="invalid_token"',
-              cookie_challenge(SESSION_COOKIE), cookie_challenge(REFRESH_COOKIE)}
+CHALLENGES = {
+    'Bearer realm="api"',
+    'Bearer realm="api", error="invalid_token"',
+    cookie_challenge(SESSION_COOKIE),
+    cookie_challenge(REFRESH_COOKIE),
+}
 
 
 def demo_users() -> UserDirectory:
@@ -192,15 +195,20 @@ def life_of_an_app(kind: str, srv: RunningServer, clock: FrozenClock, recorder: 
     if uses_tokens(kind):
         assert user.send("form refresh", "POST", "/refresh", data={"a": "b"}).status_code == 415
         assert user.send("refresh", "POST", "/refresh", json={}).status_code == 200
-    assert user.send("big body", "POST", "/login", data=b" " * 20_000,
-                     headers={"Content-Type": "application/json"}).status_code == 413
+    assert (
+        user.send(
+            "big body", "POST", "/login", data=b" " * 20_000, headers={"Content-Type": "application/json"}
+        ).status_code
+        == 413
+    )
     assert user.send("logout", "POST", "/logout", json={}).status_code == 200
     assert user.send("me after logout", "GET", "/me").status_code == 401
     # A second login: a password change ends it, and everything after is refused.
     other = Session(srv, recorder)
     assert other.login().status_code == 200
-    changed = other.send("password", "POST", "/password",
-                         json={"current_password": "wonderland", "new_password": NEW_PASSWORD})
+    changed = other.send(
+        "password", "POST", "/password", json={"current_password": "wonderland", "new_password": NEW_PASSWORD}
+    )
     assert changed.status_code == 200
     assert other.send("me after password change", "GET", "/me").status_code == 401
     clock.advance(seconds=1)
@@ -231,8 +239,15 @@ def forged(kind_of_failure: str, srv: RunningServer, clock: FrozenClock) -> dict
     """Headers presenting an access token that fails in one particular way."""
     config = auth_config(srv.app)
     now = int(clock.now())
-    claims = {"sub": "alice", "role": "user", "iss": config.issuer, "aud": config.audience, "iat": now,
-              "exp": now + 60, "jti": "b" * 32}
+    claims = {
+        "sub": "alice",
+        "role": "user",
+        "iss": config.issuer,
+        "aud": config.audience,
+        "iat": now,
+        "exp": now + 60,
+        "jti": "b" * 32,
+    }
     header = {"typ": "at+jwt"}
     if kind_of_failure == "expired":
         claims.update(iat=now - 3600, exp=now - 1)
@@ -256,7 +271,9 @@ FAILURES = ["expired", "wrong type", "critical extension", "bad signature", "gar
 @pytest.mark.parametrize("kind", ["jwt", "both"])
 def test_a_401_is_the_same_whatever_went_wrong(running, clock, kind):
     srv = running(kind)
-    answers = {failure: srv.client().get(srv.url + "/api/data", headers=forged(failure, srv, clock)) for failure in FAILURES}
+    answers = {
+        failure: srv.client().get(srv.url + "/api/data", headers=forged(failure, srv, clock)) for failure in FAILURES
+    }
     shapes = {failure: (a.status_code, a.text, a.headers.get("WWW-Authenticate")) for failure, a in answers.items()}
     assert len(set(shapes.values())) == 1, shapes
     assert shapes["expired"][:2] == (401, '{"error":"Unauthorized"}\n')
@@ -302,8 +319,14 @@ def test_the_server_does_not_name_its_software(running, kind):
 # --- hostile bodies, fuzzed ---------------------------------------------------------------------------
 
 POST_PATHS = ["/login", "/logout", "/refresh", "/refresh/logout", "/logout-everywhere", "/password"]
-CONTENT_TYPES = ["application/json", "application/json; charset=utf-16", "text/plain",
-                 "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None]
+CONTENT_TYPES = [
+    "application/json",
+    "application/json; charset=utf-16",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x",
+    None,
+]
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -320,11 +343,15 @@ def _nested(depth: int, opener: str) -> bytes:
 
 hostile_bodies = st.one_of(
     st.builds(_nested, st.integers(17, 3000), st.sampled_from(["[", "{"])),  # nested past the limit
-    st.builds(lambda n: b'{"username": "alice", "password": ' + b"9" * n + b"}", st.integers(1, 10_000)),  # huge numbers
+    st.builds(
+        lambda n: b'{"username": "alice", "password": ' + b"9" * n + b"}", st.integers(1, 10_000)
+    ),  # huge numbers
     st.builds(lambda v: json.dumps({"username": v, "password": v}).encode(), json_values),  # wrong shapes and types
     st.builds(lambda v: json.dumps(v).encode(), json_values),
     st.binary(max_size=300),  # invalid UTF-8, NUL bytes, anything
-    st.builds(lambda s: b'{"username": "' + s + b'", "password": "x"}', st.binary(max_size=40)),  # NUL and bad bytes in strings
+    st.builds(
+        lambda s: b'{"username": "' + s + b'", "password": "x"}', st.binary(max_size=40)
+    ),  # NUL and bad bytes in strings
     st.just(b"\x00" * 64),
     st.just(b" " * 20_000),  # over the size limit
 )
@@ -334,20 +361,28 @@ hostile_bodies = st.one_of(
 def fuzz_targets() -> Iterator[dict[str, RunningServer]]:
     """One server per app for the whole fuzz run; the throttle is loose so fuzzed logins keep being parsed."""
     clock = FrozenClock(START)
-    servers = {kind: serve(make_app(kind, clock, throttle=LoginThrottle(clock, client_failures=10_000)))
-               for kind in APPS}
+    servers = {
+        kind: serve(make_app(kind, clock, throttle=LoginThrottle(clock, client_failures=10_000))) for kind in APPS
+    }
     yield servers
     for srv in servers.values():
         srv.stop()
 
 
 @settings(max_examples=50, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(kind=st.sampled_from(APPS), path=st.sampled_from(POST_PATHS), body=hostile_bodies,
-       content_type=st.sampled_from(CONTENT_TYPES), chunked=st.booleans())
+@given(
+    kind=st.sampled_from(APPS),
+    path=st.sampled_from(POST_PATHS),
+    body=hostile_bodies,
+    content_type=st.sampled_from(CONTENT_TYPES),
+    chunked=st.booleans(),
+)
 def test_hostile_bodies_get_a_clear_4xx_never_a_500_or_an_accept(fuzz_targets, kind, path, body, content_type, chunked):
     srv = fuzz_targets[kind]
     headers = {"Content-Type": content_type} if content_type else {}
-    data: Any = iter([body[: len(body) // 2], body[len(body) // 2:]]) if chunked else body  # an iterator is sent chunked
+    data: Any = (
+        iter([body[: len(body) // 2], body[len(body) // 2 :]]) if chunked else body
+    )  # an iterator is sent chunked
     answer = srv.client().post(srv.url + path, data=data, headers=headers)
     check_response(f"{kind} POST {path}", answer)
     assert answer.status_code != 200 or path in ("/logout", "/refresh/logout"), answer.text  # nothing is accepted
@@ -386,8 +421,15 @@ def test_a_login_cannot_ask_for_what_its_strategy_does_not_issue(running, kind, 
     assert srv.client().post(srv.url + "/login", json={**ALICE, "credentials": [other]}).status_code == 400
 
 
-@pytest.mark.parametrize("kind, path, cookie", [("session", "/me", SESSION_COOKIE), ("both", "/me", SESSION_COOKIE),
-                                                ("jwt", "/refresh", REFRESH_COOKIE), ("both", "/refresh", REFRESH_COOKIE)])
+@pytest.mark.parametrize(
+    "kind, path, cookie",
+    [
+        ("session", "/me", SESSION_COOKIE),
+        ("both", "/me", SESSION_COOKIE),
+        ("jwt", "/refresh", REFRESH_COOKIE),
+        ("both", "/refresh", REFRESH_COOKIE),
+    ],
+)
 def test_cookie_401s_carry_a_cookie_challenge(running, kind, path, cookie):
     srv = running(kind)
     forged_cookie = {"Cookie": f"{cookie}={XSS.replace(' ', '')}"}

@@ -87,7 +87,7 @@ def test_session_logout_is_instant_and_replay_fails(served):
     stolen = client.cookies[SESSION_COOKIE]
     logout = client.post(srv.url + "/logout")
     assert logout.status_code == 200 and logout.json()["session_deleted"] is True
-    assert SESSION_COOKIE + '=;' in logout.headers["Set-Cookie"] and "Max-Age=0" in logout.headers["Set-Cookie"]
+    assert SESSION_COOKIE + "=;" in logout.headers["Set-Cookie"] and "Max-Age=0" in logout.headers["Set-Cookie"]
     thief = srv.client()
     thief.cookies.set(SESSION_COOKIE, stolen, domain="127.0.0.1", path="/")
     assert_401_json(thief.get(srv.url + "/me"))
@@ -148,8 +148,14 @@ def test_jwt_login_returns_a_token_and_only_a_refresh_cookie(served, clock):
     assert response.status_code == 200 and response.headers["Set-Cookie"].startswith(REFRESH_COOKIE + "=")
     assert set(client.cookies.keys()) == {REFRESH_COOKIE}
     assert body["token_type"] == "Bearer" and body["expires_in"] == 900
-    claims = tokens.decode(body["access_token"], auth_config(srv.app).secret, algorithms=["HS256"],
-                           audience="auth-course-api", issuer="auth-course", clock=clock)
+    claims = tokens.decode(
+        body["access_token"],
+        auth_config(srv.app).secret,
+        algorithms=["HS256"],
+        audience="auth-course-api",
+        issuer="auth-course",
+        clock=clock,
+    )
     assert {"sub", "role", "iat", "exp", "jti", "iss", "aud"} <= set(claims)
     assert claims["exp"] - claims["iat"] == 900
     assert bearer("abc") == {"Authorization": "Bearer abc"}
@@ -183,14 +189,25 @@ def test_jwt_logout_does_not_revoke_the_token(served):
     token = response.json()["access_token"]
     # Changed with refresh tokens: the answer also says whether a refresh family was revoked. None was,
     # because the Path=/refresh cookie is not sent to /logout.
-    assert client.post(srv.url + "/logout").json() == {"logged_out": True, "token_revoked": False, "refresh_revoked": False}
+    assert client.post(srv.url + "/logout").json() == {
+        "logged_out": True,
+        "token_revoked": False,
+        "refresh_revoked": False,
+    }
     assert client.get(srv.url + "/me", headers=bearer(token)).status_code == 200
 
 
 def test_tokens_signed_with_another_key_or_algorithm_are_refused(served, clock):
     srv = served("jwt")
     now = int(clock.now())
-    claims = {"sub": "alice", "role": "admin", "iss": "auth-course", "aud": "auth-course-api", "iat": now, "exp": now + 60}
+    claims = {
+        "sub": "alice",
+        "role": "admin",
+        "iss": "auth-course",
+        "aud": "auth-course-api",
+        "iat": now,
+        "exp": now + 60,
+    }
     forged = jwt.encode(claims, b"k" * 32, algorithm="HS256")
     body = assert_401_json(srv.client().get(srv.url + "/me", headers=bearer(forged)))
     assert "Signature verification failed" in body["reason"]
@@ -204,8 +221,18 @@ def test_tokens_signed_with_another_key_or_algorithm_are_refused(served, clock):
 
 @pytest.mark.parametrize(
     "header",
-    ["Bearer", "Bearer ", "Basic YWxpY2U6d29uZGVybGFuZA==", "Bearer a.b", "Bearer a.b.c", "Bearer ...",
-     "Bearer " + "A" * 5000, "Bearer \u00e9.\u00e9.\u00e9", "bearer eyJ.eyJ.sig", "Token abc"],
+    [
+        "Bearer",
+        "Bearer ",
+        "Basic YWxpY2U6d29uZGVybGFuZA==",
+        "Bearer a.b",
+        "Bearer a.b.c",
+        "Bearer ...",
+        "Bearer " + "A" * 5000,
+        "Bearer \u00e9.\u00e9.\u00e9",
+        "bearer eyJ.eyJ.sig",
+        "Token abc",
+    ],
 )
 def test_garbage_bearer_headers_get_401_never_500(served, header):
     srv = served("jwt")
@@ -245,11 +272,17 @@ def test_bad_logins(served, strategy):
     srv = served(strategy)
     client = srv.client()
     assert client.post(srv.url + "/login", json={"username": "alice", "password": "nope"}).status_code == 401
-    assert client.post(srv.url + "/login", json={"username": "nobody", "password": "x"}).json()["error"] == "Invalid credentials"
+    assert (
+        client.post(srv.url + "/login", json={"username": "nobody", "password": "x"}).json()["error"]
+        == "Invalid credentials"
+    )
     for body in (None, [], {"username": "alice"}, {"username": 1, "password": 2}):
         assert client.post(srv.url + "/login", json=body).status_code == 400
     assert client.post(srv.url + "/login", data=b"\xff\xfe not json").status_code == 400
-    assert client.post(srv.url + "/login", data=b"x" * 20000, headers={"Content-Type": "application/json"}).status_code == 413
+    assert (
+        client.post(srv.url + "/login", data=b"x" * 20000, headers={"Content-Type": "application/json"}).status_code
+        == 413
+    )
     assert client.get(srv.url + "/login").status_code == 405
     assert client.get(srv.url + "/nowhere").json()["error"] == "Not Found"
 
@@ -262,6 +295,7 @@ def test_create_app_refuses_an_unknown_strategy():
 def test_eight_threads_logging_in_and_out_lose_nothing(served, clock):
     store = SQLiteStore(":memory:", clock=clock)
     srv = served("both", store=store)
+
     def worker(index: int) -> list[str]:
         errors: list[str] = []
         for _ in range(5):
@@ -292,8 +326,9 @@ def frequent_thread_switches():
 
 def _connected(srv: RunningServer) -> http.client.HTTPSConnection:
     """A connection to ``srv`` with its TLS handshake done, so racers released at once reach the app at once."""
-    connection = http.client.HTTPSConnection(srv.url.removeprefix("https://"),
-                                             context=ssl.create_default_context(cafile=str(srv.ca_file)))
+    connection = http.client.HTTPSConnection(
+        srv.url.removeprefix("https://"), context=ssl.create_default_context(cafile=str(srv.ca_file))
+    )
     connection.connect()
     return connection
 
@@ -308,8 +343,9 @@ def _race_one_login(srv: RunningServer, client, access_token: str) -> list[tuple
         cookies = "; ".join(f"{c.name}={c.value}" for c in client.cookies if path.startswith(c.path))
         body = json.dumps(ALICE if path == "/login" else {})
         try:
-            connections[index].request("POST", path, body, {"Content-Type": "application/json", "Cookie": cookies,
-                                                            **bearer(access_token)})
+            connections[index].request(
+                "POST", path, body, {"Content-Type": "application/json", "Cookie": cookies, **bearer(access_token)}
+            )
             return path, connections[index].getresponse().status
         finally:
             connections[index].close()
@@ -321,10 +357,17 @@ def _race_one_login(srv: RunningServer, client, access_token: str) -> list[tuple
 def test_one_login_raced_from_ten_threads_is_never_a_5xx(served, clock, backend, frequent_thread_switches):
     # Six refreshes of one cookie, both logouts, logout-everywhere and a new login, all released at once,
     # while automatic purges fall due: every answer is a 200 or a 4xx, a refresh token is spent once.
-    refresh_store = SQLiteRefreshStore(":memory:", clock=clock) if backend == "sqlite" else MemoryRefreshStore(clock=clock)
+    refresh_store = (
+        SQLiteRefreshStore(":memory:", clock=clock) if backend == "sqlite" else MemoryRefreshStore(clock=clock)
+    )
     denylist = SQLiteDenylist(":memory:", clock=clock) if backend == "sqlite" else MemoryDenylist(clock)
-    srv = served("both", store=SQLiteStore(":memory:", clock=clock) if backend == "sqlite" else MemoryStore(clock=clock),
-                 refresh_store=refresh_store, denylist=denylist, hashing_limit=16)
+    srv = served(
+        "both",
+        store=SQLiteStore(":memory:", clock=clock) if backend == "sqlite" else MemoryStore(clock=clock),
+        refresh_store=refresh_store,
+        denylist=denylist,
+        hashing_limit=16,
+    )
     failures: list[str] = []  # what reached the app's generic 500 handler, which tells the client nothing
     srv.app.register_error_handler(Exception, lambda exc: failures.append(repr(exc)) or web._internal_error(exc))
     for _ in range(6):
@@ -363,7 +406,7 @@ def with_refresh_cookie(token: str) -> dict[str, str]:
 
 def assert_cleared(response, name: str) -> None:
     header = set_cookies(response)[name]
-    assert header.startswith(name + '=;') and "Max-Age=0" in header, header
+    assert header.startswith(name + "=;") and "Max-Age=0" in header, header
 
 
 @pytest.mark.parametrize("strategy", ["jwt", "both"])
@@ -454,8 +497,14 @@ def test_a_role_change_shows_up_at_the_next_refresh(served, users, clock):
     assert client.get(srv.url + "/me", headers=bearer(old_access)).json()["role"] == "user"  # the JWT is a snapshot
     new_access = refresh(srv, client).json()["access_token"]
     assert client.get(srv.url + "/me", headers=bearer(new_access)).json()["role"] == "admin"
-    claims = tokens.decode(new_access, auth_config(srv.app).secret, algorithms=["HS256"],
-                           audience="auth-course-api", issuer="auth-course", clock=clock)
+    claims = tokens.decode(
+        new_access,
+        auth_config(srv.app).secret,
+        algorithms=["HS256"],
+        audience="auth-course-api",
+        issuer="auth-course",
+        clock=clock,
+    )
     assert claims["role"] == "admin" and claims["sub"] == "alice"
 
 
@@ -524,7 +573,12 @@ def test_hybrid_logout_under_refresh_ends_the_session_too(served):
     srv = served("both")
     browser, _ = login(srv)
     answer = browser.post(srv.url + "/refresh/logout")
-    assert answer.json() == {"logged_out": True, "session_deleted": True, "token_revoked": False, "refresh_revoked": True}
+    assert answer.json() == {
+        "logged_out": True,
+        "session_deleted": True,
+        "token_revoked": False,
+        "refresh_revoked": True,
+    }
     assert_cleared(answer, SESSION_COOKIE)
     assert_cleared(answer, REFRESH_COOKIE)
     assert_401_json(browser.get(srv.url + "/me"))
@@ -592,7 +646,10 @@ def test_two_refreshes_racing_with_one_token_have_exactly_one_winner(served):
         client, _ = login(srv)
         token = client.cookies[REFRESH_COOKIE]
         answers = run_together(
-            lambda index, token=token: srv.client().post(srv.url + "/refresh", json={}, headers=with_refresh_cookie(token)), 2
+            lambda index, token=token: srv.client().post(
+                srv.url + "/refresh", json={}, headers=with_refresh_cookie(token)
+            ),
+            2,
         )
         statuses = sorted(answer.status_code for answer in answers)
         assert statuses == [200, 401], [answer.text for answer in answers]
@@ -637,13 +694,23 @@ def test_access_tokens_are_typed_and_name_their_refresh_family(served, clock):
     client, response = login(srv)
     token = response.json()["access_token"]
     assert tokens.get_unverified_header(token)["typ"] == "at+jwt"
-    claims = tokens.decode(token, auth_config(srv.app).secret, algorithms=["HS256"], audience="auth-course-api",
-                           clock=clock, typ="at+jwt")
+    claims = tokens.decode(
+        token, auth_config(srv.app).secret, algorithms=["HS256"], audience="auth-course-api", clock=clock, typ="at+jwt"
+    )
     store = auth_config(srv.app).refresh_store
     assert claims["sid"] == store.family_id(client.cookies[REFRESH_COOKIE])
     rotated = refresh(srv, client).json()["access_token"]  # a refreshed token names the same family
-    assert tokens.decode(rotated, auth_config(srv.app).secret, algorithms=["HS256"], audience="auth-course-api",
-                         clock=clock, typ="at+jwt")["sid"] == claims["sid"]
+    assert (
+        tokens.decode(
+            rotated,
+            auth_config(srv.app).secret,
+            algorithms=["HS256"],
+            audience="auth-course-api",
+            clock=clock,
+            typ="at+jwt",
+        )["sid"]
+        == claims["sid"]
+    )
 
 
 def test_logout_at_the_root_ends_the_refresh_family_named_by_the_access_token(served):
@@ -661,7 +728,12 @@ def test_hybrid_logout_with_the_session_cookie_alone_ends_the_refresh_family(ser
     browser, _ = login(srv)
     copied = browser.cookies[REFRESH_COOKIE]
     answer = browser.post(srv.url + "/logout")  # only the session cookie goes to /logout
-    assert answer.json() == {"logged_out": True, "session_deleted": True, "token_revoked": False, "refresh_revoked": True}
+    assert answer.json() == {
+        "logged_out": True,
+        "session_deleted": True,
+        "token_revoked": False,
+        "refresh_revoked": True,
+    }
     assert_401_json(refresh_replay(srv, copied))
     assert_401_json(browser.get(srv.url + "/me"))
 
@@ -682,8 +754,15 @@ def test_a_token_of_another_type_signed_with_the_same_key_is_refused(served, clo
     srv = served("jwt")
     now = int(clock.now())
     # What an ID token (or any other JWT this key signs) looks like: the right key, issuer, audience and claims.
-    claims = {"sub": "alice", "role": "admin", "iss": "auth-course", "aud": "auth-course-api", "iat": now,
-              "exp": now + 60, "jti": "a" * 32}
+    claims = {
+        "sub": "alice",
+        "role": "admin",
+        "iss": "auth-course",
+        "aud": "auth-course-api",
+        "iat": now,
+        "exp": now + 60,
+        "jti": "a" * 32,
+    }
     other = tokens.encode(claims, auth_config(srv.app).secret, headers=header)
     body = assert_401_json(srv.client().get(srv.url + "/me", headers=bearer(other)))
     assert "typ" in body["reason"] or "access token" in body["reason"]
@@ -769,8 +848,11 @@ def test_password_change_over_http(served, clock):
     wrong = client.post(url, json={"current_password": "nope", "new_password": "a brand new passphrase"})
     assert wrong.status_code == 403 and wrong.json()["error"] == "Forbidden"
     assert client.get(srv.url + "/me").status_code == 200  # a refused change ends nothing
-    for body in ({"current_password": "wonderland", "new_password": "short"}, {"new_password": "a brand new passphrase"},
-                 {"current_password": "wonderland", "new_password": 12345678901234}):
+    for body in (
+        {"current_password": "wonderland", "new_password": "short"},
+        {"new_password": "a brand new passphrase"},
+        {"current_password": "wonderland", "new_password": 12345678901234},
+    ):
         assert client.post(url, json=body).status_code == 400
     assert_401_json(srv.client().post(url, json={"current_password": "wonderland", "new_password": "x" * 20}))
     changed = client.post(url, json={"current_password": "wonderland", "new_password": "a brand new passphrase"})
@@ -838,7 +920,7 @@ def test_a_body_over_the_limit_is_a_413_chunked_or_not(served, chunked):
     client = srv.client()
     for size, status in ((16 * 1024, 400), (16 * 1024 + 1, 413), (100_000, 413)):
         body = b" " * size
-        data = iter([body[: size // 2], body[size // 2:]]) if chunked else body
+        data = iter([body[: size // 2], body[size // 2 :]]) if chunked else body
         answer = client.post(srv.url + "/login", data=data, headers={"Content-Type": "application/json"})
         assert answer.status_code == status, (size, answer.text)
 
@@ -854,18 +936,24 @@ def test_a_tossed_second_refresh_cookie_is_refused_and_revokes_nothing(served):
     store = auth_config(srv.app).refresh_store
     for path in ("/refresh/logout", "/refresh"):
         # The planted cookie (longer Path, so the browser sends it first) and the victim's own.
-        answer = srv.client().post(srv.url + path, json={},
-                                   headers={"Cookie": f"{REFRESH_COOKIE}={planted}; {REFRESH_COOKIE}={mine}"})
+        answer = srv.client().post(
+            srv.url + path, json={}, headers={"Cookie": f"{REFRESH_COOKIE}={planted}; {REFRESH_COOKIE}={mine}"}
+        )
         assert answer.status_code == 400 and "Set-Cookie" not in answer.headers
     assert {family.user_id for family in store.active_families()} == {"alice", "bob"}  # nothing was revoked
-    same_twice = srv.client().post(srv.url + "/refresh", json={}, headers={"Cookie": f"{REFRESH_COOKIE}={mine}; {REFRESH_COOKIE}={mine}"})
+    same_twice = srv.client().post(
+        srv.url + "/refresh", json={}, headers={"Cookie": f"{REFRESH_COOKIE}={mine}; {REFRESH_COOKIE}={mine}"}
+    )
     assert same_twice.status_code == 200  # two identical copies are not ambiguous
 
 
 def test_a_tossed_second_session_cookie_is_refused(served):
     srv = served("session")
     victim, _ = login(srv)
-    answer = srv.client().get(srv.url + "/me", headers={"Cookie": f"{SESSION_COOKIE}=planted; {SESSION_COOKIE}={victim.cookies[SESSION_COOKIE]}"})
+    answer = srv.client().get(
+        srv.url + "/me",
+        headers={"Cookie": f"{SESSION_COOKIE}=planted; {SESSION_COOKIE}={victim.cookies[SESSION_COOKIE]}"},
+    )
     assert answer.status_code == 400 and answer.json()["error"] == "Bad request"
 
 
@@ -952,9 +1040,15 @@ class CountingDirectory(UserDirectory):
 def test_a_login_flood_never_runs_more_hashes_at_once_than_the_cap(served, clock):
     users = CountingDirectory(params=ScryptParams(n=2**12, r=8, p=1))  # ~4 MiB and a few ms per hash
     users.add("alice", "wonderland")
-    srv = served("session", users=users, hashing_limit=2,
-                 throttle=LoginThrottle(clock, account_failures=1000, client_failures=1000))
-    statuses = run_together(lambda i: login(srv, credentials={"username": "alice", "password": f"guess {i}"})[1].status_code, 16)
+    srv = served(
+        "session",
+        users=users,
+        hashing_limit=2,
+        throttle=LoginThrottle(clock, account_failures=1000, client_failures=1000),
+    )
+    statuses = run_together(
+        lambda i: login(srv, credentials={"username": "alice", "password": f"guess {i}"})[1].status_code, 16
+    )
     assert set(statuses) <= {401, 503} and 401 in statuses
     assert 1 <= users.most <= 2, users.most
 

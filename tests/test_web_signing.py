@@ -48,8 +48,10 @@ def test_a_key_carried_or_pointed_at_by_the_token_is_never_used(served):
     srv = served("jwt", signing_key=demo_private_key("RS256"), algorithm="RS256", explain_errors=True)
     claims = attacks.unverified_claims(srv.client().post(srv.url + "/login", json=ALICE).json()["access_token"])
     attacker = generate_private_key("RS256")
-    for forged in (attacks.jwk_injection_token({**claims, "role": "admin"}, attacker),
-                   attacks.jku_injection_token({**claims, "role": "admin"}, attacker, "https://evil.example/jwks")):
+    for forged in (
+        attacks.jwk_injection_token({**claims, "role": "admin"}, attacker),
+        attacks.jku_injection_token({**claims, "role": "admin"}, attacker, "https://evil.example/jwks"),
+    ):
         assert _data(srv, forged) == (401, "Signature verification failed")
 
 

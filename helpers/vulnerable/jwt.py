@@ -66,7 +66,9 @@ def _key_bytes(key: Any) -> bytes:
     return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def naive_encode(claims: dict[str, Any], key: Any, algorithm: str = "HS256", headers: dict[str, Any] | None = None) -> str:
+def naive_encode(
+    claims: dict[str, Any], key: Any, algorithm: str = "HS256", headers: dict[str, Any] | None = None
+) -> str:
     """Sign ``claims`` like the naive server does: HS256/384/512 with any key length, RS256, or unsigned for ``none``."""
     header = {"alg": algorithm, "typ": "JWT", **(headers or {})}
     signing_input = f"{_b64e(json.dumps(header, separators=(',', ':')).encode())}.{_b64e(json.dumps(claims, separators=(',', ':')).encode())}"
@@ -109,8 +111,15 @@ def _pick_key(header: dict[str, Any], key: Any, fetch: Fetch | None, keys_dir: P
     return key
 
 
-def naive_decode(token: str, key: Any, *, fetch: Fetch | None = None, keys_dir: Path | None = None,
-                 verify_signature: bool = True, clock: Clock | None = None) -> dict[str, Any]:
+def naive_decode(
+    token: str,
+    key: Any,
+    *,
+    fetch: Fetch | None = None,
+    keys_dir: Path | None = None,
+    verify_signature: bool = True,
+    clock: Clock | None = None,
+) -> dict[str, Any]:
     """Return the claims of ``token``, checked the way the token's own header asks (THE FLAW), plus ``exp``."""
     parts = token.split(".")
     if len(parts) != 3:
@@ -144,9 +153,18 @@ def naive_decode(token: str, key: Any, *, fetch: Fetch | None = None, keys_dir: 
     return claims
 
 
-def create_naive_token_app(users: UserDirectory, key: Any, *, algorithm: str = "HS256", clock: Clock | None = None,
-                           ttl: int = 900, fetch: Fetch | None = None, keys_dir: Path | None = None,
-                           kid: str | None = None, verify_signature: bool = True) -> Flask:
+def create_naive_token_app(
+    users: UserDirectory,
+    key: Any,
+    *,
+    algorithm: str = "HS256",
+    clock: Clock | None = None,
+    ttl: int = 900,
+    fetch: Fetch | None = None,
+    keys_dir: Path | None = None,
+    kid: str | None = None,
+    verify_signature: bool = True,
+) -> Flask:
     """A bearer-token app verified by ``naive_decode``: ``POST /login``, ``GET /me``, ``GET /admin``, ``GET /public-key.pem``.
 
     ``key`` signs (an HMAC secret, or an RSA private key for RS256). With ``keys_dir`` and ``kid`` the app
@@ -164,8 +182,9 @@ def create_naive_token_app(users: UserDirectory, key: Any, *, algorithm: str = "
         if scheme.lower() != "bearer" or not token:
             abort(json_answer(401, error="Not authenticated", reason="no bearer token"))
         try:
-            return naive_decode(token.strip(), key, fetch=fetch, keys_dir=keys_dir,
-                                verify_signature=verify_signature, clock=clock)
+            return naive_decode(
+                token.strip(), key, fetch=fetch, keys_dir=keys_dir, verify_signature=verify_signature, clock=clock
+            )
         except (NaiveTokenError, ValueError, TypeError, AttributeError) as exc:
             abort(json_answer(401, error="Invalid token", reason=str(exc) or type(exc).__name__))
 

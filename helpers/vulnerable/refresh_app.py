@@ -40,8 +40,14 @@ ISSUER, AUDIENCE = "naive-app", "naive-app"  # one name for the app, its API and
 REFRESH_COOKIE, REFRESH_PATH = "__Secure-refresh", "/refresh"  # the course app's names: one attack fits both
 
 
-def create_naive_refresh_app(users: UserDirectory, secret: bytes, *, clock: Clock | None = None,
-                             refresh_store: RefreshTokenStore | None = None, access_ttl: int = 900) -> Flask:
+def create_naive_refresh_app(
+    users: UserDirectory,
+    secret: bytes,
+    *,
+    clock: Clock | None = None,
+    refresh_store: RefreshTokenStore | None = None,
+    access_ttl: int = 900,
+) -> Flask:
     """``POST /login``, ``GET /me``, ``POST /refresh``, ``POST /logout`` and ``POST /refresh/logout``, with the gaps above."""
     clock = clock or SystemClock()
     store = refresh_store if refresh_store is not None else MemoryRefreshStore(clock=clock)
@@ -49,20 +55,39 @@ def create_naive_refresh_app(users: UserDirectory, secret: bytes, *, clock: Cloc
 
     def sign(user: str, role: str, ttl: int, **extra: Any) -> str:
         now = int(clock.now())
-        claims = {"sub": user, "role": role, "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + ttl,
-                  "jti": secrets.token_hex(16), **extra}
+        claims = {
+            "sub": user,
+            "role": role,
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "iat": now,
+            "exp": now + ttl,
+            "jti": secrets.token_hex(16),
+            **extra,
+        }
         return tokens.encode(claims, secret, algorithm="HS256")  # header typ "JWT" for every kind of token
 
     def with_refresh_cookie(response: Response, token: str) -> Response:
-        response.set_cookie(REFRESH_COOKIE, token, max_age=int(store.ttl), path=REFRESH_PATH, secure=True,
-                            httponly=True, samesite="Strict")
+        response.set_cookie(
+            REFRESH_COOKIE,
+            token,
+            max_age=int(store.ttl),
+            path=REFRESH_PATH,
+            secure=True,
+            httponly=True,
+            samesite="Strict",
+        )
         return response
 
     @app.post("/login")
     def login() -> Response:
         user = authenticate(users)  # THE FLOOD: no count of failures, no cap on hashes at once
-        response = json_answer(200, access_token=sign(user.username, user.role, access_ttl), token_type="Bearer",
-                               id_token=sign(user.username, user.role, ID_TOKEN_TTL, name=user.username.title()))
+        response = json_answer(
+            200,
+            access_token=sign(user.username, user.role, access_ttl),
+            token_type="Bearer",
+            id_token=sign(user.username, user.role, ID_TOKEN_TTL, name=user.username.title()),
+        )
         return with_refresh_cookie(response, store.issue(user.username, role=user.role))
 
     @app.get("/me")
@@ -71,8 +96,9 @@ def create_naive_refresh_app(users: UserDirectory, secret: bytes, *, clock: Cloc
         if scheme.lower() != "bearer" or not token:
             return json_answer(401, error="Not authenticated")
         try:  # THE CONFUSION: any token this key signed passes, whatever kind it is
-            claims = tokens.decode(token.strip(), secret, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER,
-                                   clock=clock)
+            claims = tokens.decode(
+                token.strip(), secret, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER, clock=clock
+            )
         except tokens.InvalidTokenError:
             return json_answer(401, error="Invalid token")
         return json_answer(200, user=claims.get("sub"), role=claims.get("role"))  # THE CACHE: no no-store
@@ -86,8 +112,9 @@ def create_naive_refresh_app(users: UserDirectory, secret: bytes, *, clock: Cloc
             rotated = store.rotate(presented)
         except RefreshTokenError:
             return json_answer(401, error="Invalid refresh token")
-        response = json_answer(200, access_token=sign(rotated.user_id, rotated.role, access_ttl),
-                               token_type="Bearer", user=rotated.user_id)
+        response = json_answer(
+            200, access_token=sign(rotated.user_id, rotated.role, access_ttl), token_type="Bearer", user=rotated.user_id
+        )
         return with_refresh_cookie(response, rotated.token)
 
     def logout() -> Response:

@@ -64,8 +64,9 @@ class NaiveSessions:
             return len(self._records)
 
 
-def create_naive_session_app(users: UserDirectory, sessions: NaiveSessions | None = None, *,
-                             samesite: str = "None", csrf_token: bool = False) -> Flask:
+def create_naive_session_app(
+    users: UserDirectory, sessions: NaiveSessions | None = None, *, samesite: str = "None", csrf_token: bool = False
+) -> Flask:
     """``POST /login``, ``GET /me``, ``POST /email`` (form field ``email``) and a cookie-only ``POST /logout``."""
     table = sessions if sessions is not None else NaiveSessions()
     app = Flask("helpers.vulnerable.session_app")
@@ -74,8 +75,9 @@ def create_naive_session_app(users: UserDirectory, sessions: NaiveSessions | Non
     def login() -> Response:
         user = authenticate(users)
         response = json_answer(200, user=user.username, role=user.role)
-        response.set_cookie(COOKIE_NAME, table.start(user.username, user.role), path="/", secure=True,
-                            httponly=True, samesite=samesite)
+        response.set_cookie(
+            COOKIE_NAME, table.start(user.username, user.role), path="/", secure=True, httponly=True, samesite=samesite
+        )
         if csrf_token:  # double-submit: readable by the site's own script (not HttpOnly), random per login
             response.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(32), path="/", secure=True, samesite="Strict")
         return response
