@@ -276,23 +276,12 @@ def state_chart(rows: Sequence[dict[str, Any]], measured_sessions: int, user_cou
 def denylist_chart(growth: Any, title: str = "Denylist size with a purge every minute") -> Any:
     """A denylist over time (``revocation.DenylistGrowth``): entries stored after each purge, and tokens denied so far."""
     figure, axes = new_chart(title, "simulated time (min)", "entries (count)")
-    styles = series_styles(2)
-    axes.step(
-        growth.minutes,
-        growth.denied_total,
-        where="post",
-        markevery=10,
-        label="tokens denied so far (never purged)",
-        **styles[0],
-    )
-    axes.step(
-        growth.minutes,
-        growth.stored,
-        where="post",
-        markevery=10,
-        label="entries stored (purged each minute)",
-        **styles[1],
-    )
+    series = [
+        (growth.denied_total, "tokens denied so far (never purged)"),
+        (growth.stored, "entries stored (purged each minute)"),
+    ]
+    for (values, label), style in zip(series, series_styles(len(series))):
+        axes.step(growth.minutes, values, where="post", markevery=10, label=label, **style)
     axes.set_ylim(bottom=0)
     axes.legend(loc="upper left")
     return _finish(figure)

@@ -19,6 +19,20 @@ KEY = b"test key for logout everywhere, 32+ bytes long"
 MECHANISMS = [ShortTtlOnly, DenylistEverywhere, TokenVersions]
 
 
+def alice_claims(clock: FrozenClock, ver: object) -> dict[str, object]:
+    """An access token's claims for alice, valid for a minute, with ``ver`` as given."""
+    now = int(clock.now())
+    return {
+        "iss": "auth-course",
+        "aud": "auth-course-api",
+        "sub": "alice",
+        "iat": now,
+        "exp": now + 60,
+        "jti": "x" * 22,
+        "ver": ver,
+    }
+
+
 @pytest.mark.parametrize("make, minutes", [(ShortTtlOnly, 15), (DenylistEverywhere, 0), (TokenVersions, 0)])
 def test_stolen_token_works_for(make, minutes: int) -> None:
     clock = FrozenClock()
@@ -48,16 +62,7 @@ def test_other_users_and_new_tokens_keep_working(make) -> None:
 def test_foreign_and_mistyped_tokens_are_refused(make) -> None:
     clock = FrozenClock()
     verifier = make(KEY, clock)
-    now = int(clock.now())
-    claims = {
-        "iss": "auth-course",
-        "aud": "auth-course-api",
-        "sub": "alice",
-        "iat": now,
-        "exp": now + 60,
-        "jti": "x" * 22,
-        "ver": 0,
-    }
+    claims = alice_claims(clock, ver=0)
     assert not verifier.verify(tokens.encode(claims, KEY))  # typ JWT, not at+jwt
     assert not verifier.verify(tokens.encode(claims, b"another key, also 32 bytes or more", headers={"typ": "at+jwt"}))
     assert not verifier.verify("garbage")
@@ -81,17 +86,8 @@ def test_state_kept() -> None:
 def test_version_claim_must_be_an_exact_int() -> None:
     clock = FrozenClock()
     verifier = TokenVersions(KEY, clock)
-    now = int(clock.now())
     for ver in (True, 0.0, "0", None):
-        claims = {
-            "iss": "auth-course",
-            "aud": "auth-course-api",
-            "sub": "alice",
-            "iat": now,
-            "exp": now + 60,
-            "jti": "x" * 22,
-            "ver": ver,
-        }
+        claims = alice_claims(clock, ver=ver)
         assert not verifier.verify(tokens.encode(claims, KEY, headers={"typ": "at+jwt"})), ver
 
 
