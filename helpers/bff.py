@@ -30,6 +30,7 @@ from .clock import Clock, SystemClock
 from .sessions import SessionStore, SQLiteStore, hash_session_id
 from .web import (
     MAX_CREDENTIAL_LENGTH,
+    REFRESH_PATH,
     _error_response,
     _internal_error,
     _refuse_cross_site,
@@ -52,6 +53,9 @@ class Grant:
     api: requests.Session
     access_token: str
     refreshes: int = 0  # how many times the BFF renewed the access token for this page
+    # One refresh at a time: two requests refreshing at once would present one refresh token twice,
+    # and the API's reuse detection would end the login.
+    refreshing: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 @dataclass
@@ -155,12 +159,15 @@ def _api(path: str) -> Response:
         return _unauthorized()
     _, grant = found
     url = f"{config.api_url}/api/{path}"
-    answer = grant.api.get(url, headers=bearer(grant.access_token))
+    sent = grant.access_token
+    answer = grant.api.get(url, headers=bearer(sent))
     if answer.status_code == 401:
-        renewed = grant.api.post(config.api_url + "/refresh", json={})  # the jar sends and keeps the refresh cookie
-        if renewed.status_code != 200:
-            return _unauthorized()
-        grant.access_token, grant.refreshes = renewed.json()["access_token"], grant.refreshes + 1
+        with grant.refreshing:
+            if grant.access_token == sent:  # else another request refreshed while this one waited
+                renewed = grant.api.post(config.api_url + REFRESH_PATH, json={})  # the jar sends the refresh cookie
+                if renewed.status_code != 200:
+                    return _unauthorized()
+                grant.access_token, grant.refreshes = renewed.json()["access_token"], grant.refreshes + 1
         answer = grant.api.get(url, headers=bearer(grant.access_token))
     return json_answer(answer.status_code, **answer.json())
 
@@ -173,12 +180,19 @@ def _logout() -> Response:
     api_answer: dict[str, Any] = {}
     if found is not None:
         session_id, grant = found
+        # Under /refresh the jar sends the refresh cookie, so the API finds the refresh family even after
+        # the access token has expired (its sid claim is then unreadable).
         try:
-            api_answer = grant.api.post(config.api_url + "/logout", headers=bearer(grant.access_token)).json()
+            answer = grant.api.post(
+                config.api_url + REFRESH_PATH + "/logout", json={}, headers=bearer(grant.access_token)
+            )
+            api_answer = answer.json() if answer.ok else {}
         except OSError:  # requests' errors (unreachable, refused, not JSON) are OSErrors, as are TLS set-up ones
+            answer = None
+        if answer is None or not answer.ok:
             # The grant is kept until the API has ended its tokens: forgetting it first would leave a live
             # refresh family that nobody can reach to log out.
-            return json_answer(502, error="Bad Gateway", reason="the API did not answer; log out again")
+            return json_answer(502, error="Bad Gateway", reason="the API did not log the tokens out; log out again")
         if _forget(config, session_id) is not None:
             grant.api.close()
     response = json_answer(200, logged_out=True, api_refresh_revoked=bool(api_answer.get("refresh_revoked")))

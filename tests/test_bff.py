@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -60,6 +61,39 @@ def test_the_bff_refreshes_server_side_when_the_access_token_expires(pair, clock
     clock.advance(minutes=16)
     assert page.get(bff.url + "/api/data").status_code == 200
     assert grant.refreshes == 1 and grant.access_token != first
+
+
+def test_pages_that_find_the_access_token_expired_together_refresh_it_once(pair, clock):
+    api, bff = pair
+    page = bff.client()
+    page.post(bff.url + "/login", json=ALICE)
+    (grant,) = bff_config(bff.app).grants.values()
+    clock.advance(minutes=16)
+    tabs = [bff.client() for _ in range(6)]
+    for tab in tabs:
+        tab.cookies.update(page.cookies)
+    statuses: list[int] = []
+    threads = [
+        threading.Thread(target=lambda t=tab: statuses.append(t.get(bff.url + "/api/data").status_code)) for tab in tabs
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 6
+    assert grant.refreshes == 1  # a second refresh of the same token would have been taken for theft
+    assert len(auth_config(api.app).refresh_store.active_families()) == 1
+
+
+def test_a_logout_after_the_access_token_expired_still_ends_the_refresh_family(pair, clock):
+    api, bff = pair
+    page = bff.client()
+    page.post(bff.url + "/login", json=ALICE)
+    clock.advance(minutes=20)  # past the access token's lifetime: its sid claim can no longer be read
+    out = page.post(bff.url + "/logout", json={})
+    assert out.json() == {"logged_out": True, "api_refresh_revoked": True}
+    assert not bff_config(bff.app).grants
+    assert not auth_config(api.app).refresh_store.active_families()
 
 
 def test_logout_ends_the_bff_session_and_the_api_login(pair):
