@@ -156,6 +156,24 @@ def test_a_copy_the_manifest_does_not_know_is_kept_as_the_learners_own(tmp_path:
     assert "kept your edited copy" in message and copy.read_bytes() == mine
     copy.write_text("{ half a notebook", encoding="utf-8")  # a file that no longer reads as a notebook is kept too
     assert workbook.sync([source], folder) == [] and copy.read_text(encoding="utf-8") == "{ half a notebook"
+    assert (folder / (workbook.MANIFEST + ".bad")).read_text(encoding="utf-8") == "not json"  # moved aside, not lost
+
+
+def test_an_unreadable_copy_is_kept_when_its_chapter_changes_even_with_the_manifest_lost(tmp_path: Path) -> None:
+    source = tmp_path / chapter("03").name
+    source.write_bytes(chapter("03").read_bytes())
+    folder = tmp_path / "workbook"
+    workbook.sync([source], folder)
+    copy = folder / source.name
+    copy.write_text("{ half a notebook, saved as JupyterLab crashed", encoding="utf-8")
+    (folder / workbook.MANIFEST).unlink()  # lost: the record of what was handed out is gone
+    a_change_upstream(source)
+    (message,) = workbook.sync([source], folder)
+    assert "kept your edited copy" in message
+    assert copy.read_text(encoding="utf-8") == "{ half a notebook, saved as JupyterLab crashed"
+    a_change_upstream(source)  # and again, now with a manifest that has no cells for this copy
+    workbook.sync([source], folder)
+    assert copy.read_text(encoding="utf-8") == "{ half a notebook, saved as JupyterLab crashed"
 
 
 def test_grade_scores_the_learners_own_copy(

@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -49,20 +50,36 @@ def cells_hash(nb: NotebookNode) -> str:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` beside ``path``, then rename: a reader never sees half a file."""
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(text.encode("utf-8"))
-    os.replace(partial, path)
+    """Write ``text`` beside ``path``, flushed to disk, then rename: a reader never sees half a file."""
+    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(text.encode("utf-8"))
+            file.flush()
+            os.fsync(file.fileno())  # else a power cut can leave an empty file under the final name
+        os.replace(partial, path)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
 
 
 def read_manifest(folder: Path) -> dict[str, dict[str, str]]:
-    """What was handed out, per chapter file name (empty for a new folder or an unreadable manifest)."""
+    """What was handed out, per chapter file name (empty for a new folder or an unreadable manifest).
+
+    An unreadable manifest is moved aside as ``.issued.json.bad``, not overwritten, so it can be looked at.
+    """
+    path = folder / MANIFEST
     try:
-        document = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
         return {}
+    except (OSError, ValueError):
+        document = None
     chapters = document.get("chapters") if isinstance(document, dict) else None
-    return chapters if isinstance(chapters, dict) else {}
+    if not isinstance(chapters, dict):
+        os.replace(path, path.with_name(path.name + ".bad"))
+        return {}
+    return {name: record for name, record in chapters.items() if isinstance(record, dict)}
 
 
 def write_manifest(folder: Path, chapters: dict[str, dict[str, str]]) -> None:
@@ -98,7 +115,7 @@ def sync_chapter(source_path: Path, folder: Path, record: dict[str, str] | None)
     current = learner_cells_hash(target)
     if current == fresh["cells"]:
         return fresh, None  # the copy already reads as the current version
-    if record is not None and current == record.get("cells"):
+    if record is not None and current is not None and current == record.get("cells"):
         write_atomically(target, text)  # untouched: nothing of the learner's to keep
         return fresh, f"{target.name}: updated to the chapter's new version (you had not changed it)"
     beside = beside_name(target, fresh["issued"])
