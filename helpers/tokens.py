@@ -13,7 +13,6 @@ import binascii
 import codecs
 import hmac
 import json
-import json.scanner
 import math
 import re
 from calendar import timegm
@@ -447,7 +446,8 @@ def _verify_eddsa(key: ed25519.Ed25519PublicKey, signing_input: bytes, signature
 # it is worked out once per (algorithm, key) and kept as a ready check. Text keys are remembered by value; key
 # objects by identity (they are unhashable), the entry holding the key so its id() cannot be reused while it
 # lives. An unusable key raises before anything is stored, so a refusal is never remembered. When full, the
-# table starts over; plain dict operations, safe between threads.
+# table starts over; plain dict operations, safe between threads. Keys used once (each DPoP proof brings its
+# own) can make it start over often: the cost is preparing the service's keys again, never a wrong answer.
 _VERIFIER_ENTRIES = 64
 _verifiers: dict[tuple[str, object], tuple[object, Callable[[bytes, bytes], bool]]] = {}
 
@@ -565,14 +565,9 @@ def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 _JSON = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_reject_constant)
 
 
-# A scanner for the same decoder (json.scanner.make_scanner, what JSONDecoder.decode itself runs), called
-# directly: decode wraps it in two more Python calls and two whitespace regexes, a third of the cost of a small
-# payload. Its answer is used only when it reads the whole text (tokens carry compact JSON); text with
-# surrounding whitespace, and every error, goes through _JSON.decode, so what is accepted and every message
-# stay those of the json module.
-# typeshed types make_scanner's argument as a make_scanner (a TODO there); it reads the decoder's settings
-# (strict, object_pairs_hook, parse_constant, ...), so a JSONDecoder is what it takes, as JSONDecoder.__init__ passes.
-_SCAN_JSON = json.scanner.make_scanner(_JSON)  # type: ignore[arg-type]
+# raw_decode parses without decode's whitespace handling, the larger part of its cost on a small payload.
+# Its answer is used only when it reads the whole text (tokens carry compact JSON); text with surrounding
+# whitespace, and every error, goes through decode, so what is accepted and every message stay the json module's.
 
 
 def _json_object(data: bytes, name: str) -> dict[str, Any]:
@@ -580,8 +575,8 @@ def _json_object(data: bytes, name: str) -> dict[str, Any]:
     try:
         text = data.decode("utf-8")
         try:
-            obj, end = _SCAN_JSON(text, 0)
-        except (StopIteration, ValueError):  # not a value at offset 0, or malformed: decode() says which
+            obj, end = _JSON.raw_decode(text)
+        except ValueError:  # not a value at offset 0, or malformed: decode() says which
             end = -1
         if end != len(text):
             obj = _JSON.decode(text)
