@@ -61,13 +61,6 @@ class Quiz:
         document = json.loads((Path(folder) / f"{chapter}.json").read_text(encoding="utf-8"))
         return cls([Question(q["text"], q["choices"], q["answer"], q["why"]) for q in document["questions"]])
 
-    def to_json(self) -> str:
-        """The quiz as the JSON document ``load`` reads."""
-        questions = [
-            {"text": q.text, "choices": list(q.choices), "answer": q.answer, "why": q.why} for q in self.questions
-        ]
-        return json.dumps({"questions": questions}, indent=1, ensure_ascii=False) + "\n"
-
     def __str__(self) -> str:
         blocks = []
         for number, question in enumerate(self.questions, 1):

@@ -755,7 +755,6 @@ def create_app(
     if signing_key is not None:
         if secret is not None:
             raise ValueError("pass either secret (HMAC) or signing_key (a private key), not both")
-        tokens.encode({}, signing_key, algorithm=algorithm)  # a key of another family or a public key raises here
     clock = clock or SystemClock()
     config = AuthConfig(
         strategy=strategy,
@@ -774,6 +773,9 @@ def create_app(
         hashing=ConcurrencyLimit(hashing_limit),
         explain_errors=explain_errors,
     )
+    # An unusable key or algorithm (a key of another family, a public key, a secret too short for HS512,
+    # "none") fails here, when the app is built, not as a 500 at its first login.
+    tokens.encode({}, config.signing_key if config.signing_key is not None else config.secret, algorithm=algorithm)
     if config.uses_tokens:
         config.refresh_store = (
             refresh_store if refresh_store is not None else SQLiteRefreshStore(":memory:", clock=clock, ttl=refresh_ttl)

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from helpers.quiz import Question, Quiz
@@ -37,8 +39,10 @@ def test_score_gives_a_point_per_right_answer():
     assert QUIZ.score({1: "b", 2: " b "}) == 2
 
 
-def test_a_quiz_round_trips_through_its_json_file(tmp_path):
-    (tmp_path / "99.json").write_text(QUIZ.to_json(), encoding="utf-8")
+def test_a_quiz_loads_from_its_chapters_json_file(tmp_path):
+    questions = [{"text": q.text, "choices": list(q.choices), "answer": q.answer, "why": q.why} for q in QUIZ.questions]
+    (tmp_path / "99.json").write_text(json.dumps({"questions": questions}), encoding="utf-8")
     loaded = Quiz.load("99", folder=tmp_path)
     assert str(loaded) == str(QUIZ)
     assert [q.answer for q in loaded.questions] == ["B", "B"]
+    assert [q.why for q in loaded.questions] == [q.why for q in QUIZ.questions]  # explanations come through too

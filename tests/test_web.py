@@ -1088,3 +1088,10 @@ def test_a_view_that_fails_answers_a_generic_json_500(clock, users, strategy):
     for leak in ("hunter2", "secrets.py", "RuntimeError", "Traceback", "explode"):
         assert leak not in response.text
     assert response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("algorithm", ["HS512", "RS256", "none", "HS255"])
+def test_an_algorithm_the_secret_cannot_sign_with_is_refused_when_the_app_is_built(algorithm):
+    # A 32-byte generated secret is too short for HS512 and no RSA key; refused now, not as a 500 at the first login.
+    with pytest.raises(tokens.PyJWTError):
+        create_app("jwt", algorithm=algorithm)

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from flask import Flask, Response, request
 
-from helpers.sessions import MAX_SESSION_ID_LENGTH, hash_session_id, new_session_id
+from helpers.credentials import hash_presented
+from helpers.sessions import hash_session_id, new_session_id
 from helpers.users import UserDirectory
 from helpers.web_common import authenticate, json_answer  # what every course app shares; the flaw is elsewhere
 
@@ -79,10 +80,11 @@ class FixationProneSessions:
             return sorted(r.user for r in self._records.values() if r.user is not None)
 
     def _find(self, session_id: object) -> _Record | None:
-        if type(session_id) is not str or not 0 < len(session_id) <= MAX_SESSION_ID_LENGTH or not session_id.isascii():
+        id_hash = hash_presented(session_id)
+        if id_hash is None:
             return None
         with self._lock:
-            return self._records.get(hash_session_id(session_id))
+            return self._records.get(id_hash)
 
 
 def bind_login(sessions: FixationProneSessions, presented_id: str | None, user: str, role: str) -> str:
