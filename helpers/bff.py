@@ -52,6 +52,7 @@ class Grant:
 
     api: requests.Session
     access_token: str
+    last_used: float  # when the page last used it: a grant idle for the session's ttl has lost its session
     refreshes: int = 0  # how many times the BFF renewed the access token for this page
     # One refresh at a time: two requests refreshing at once would present one refresh token twice,
     # and the API's reuse detection would end the login.
@@ -96,12 +97,16 @@ def _grant() -> tuple[str, Grant] | None:
     if not session_id or len(session_id) > MAX_CREDENTIAL_LENGTH:
         return None
     found = config.store.lookup(session_id)  # a read; a write only when the idle deadline is due to slide
-    if found is None:
+    if found is None:  # expired or unknown: a grant it left behind must not keep its tokens alive
+        with config.lock:
+            stale = config.grants.pop(hash_session_id(session_id), None)
+        _abandon(config, [stale] if stale is not None else [])
         return None
     with config.lock:
         grant = config.grants.get(hash_session_id(session_id))
     if grant is None:
         return None
+    grant.last_used = config.clock.now()
     if found.slid:  # the browser's copy must slide too, or it drops the cookie at the login-time Max-Age
         g.renewed_bff = (session_id, int(found.session.expires_at - config.clock.now()))
     return session_id, grant
@@ -133,15 +138,36 @@ def _login() -> Response:
         return response
     tokens = answer.json()
     previous = request.cookies.get(BFF_COOKIE, "")
-    if previous:  # a fresh BFF session at every login: no fixation
-        _forget(config, previous)
+    replaced = _forget(config, previous) if previous else None  # a fresh BFF session at every login: no fixation
+    now = config.clock.now()
     session_id = config.store.create(tokens["user"], role=tokens["role"])
     with config.lock:
-        config.grants[hash_session_id(session_id)] = Grant(api, tokens["access_token"])
+        idle = [key for key, grant in config.grants.items() if now - grant.last_used >= config.store.ttl]
+        abandoned = [config.grants.pop(key) for key in idle] + ([replaced] if replaced is not None else [])
+        config.grants[hash_session_id(session_id)] = Grant(api, tokens["access_token"], last_used=now)
+    _abandon(config, abandoned)
     response = json_answer(200, user=tokens["user"], role=tokens["role"])  # no token: the page never sees one
     record = config.store.get(session_id)
     _set_bff_cookie(response, session_id, int(record.expires_at - config.clock.now()) if record else 0)
     return response
+
+
+def _log_out_at_api(config: BffConfig, grant: Grant) -> dict[str, Any] | None:
+    """End a grant's tokens at the API (its refresh family, its access token with a denylist); the answer, or None."""
+    # Under /refresh the jar sends the refresh cookie, so the API finds the refresh family even after the
+    # access token has expired (its sid claim is then unreadable).
+    try:
+        answer = grant.api.post(config.api_url + REFRESH_PATH + "/logout", json={}, headers=bearer(grant.access_token))
+        return answer.json() if answer.ok else None
+    except OSError:  # requests' errors (unreachable, refused, not JSON) are OSErrors, as are TLS set-up ones
+        return None
+
+
+def _abandon(config: BffConfig, grants: list[Grant]) -> None:
+    """Log out grants whose BFF session is gone (expired, or replaced by a new login): nobody can use them now."""
+    for grant in grants:
+        _log_out_at_api(config, grant)  # best effort: the page is not waiting on it
+        grant.api.close()
 
 
 def _forget(config: BffConfig, session_id: str) -> Grant | None:
@@ -180,19 +206,12 @@ def _logout() -> Response:
     api_answer: dict[str, Any] = {}
     if found is not None:
         session_id, grant = found
-        # Under /refresh the jar sends the refresh cookie, so the API finds the refresh family even after
-        # the access token has expired (its sid claim is then unreadable).
-        try:
-            answer = grant.api.post(
-                config.api_url + REFRESH_PATH + "/logout", json={}, headers=bearer(grant.access_token)
-            )
-            api_answer = answer.json() if answer.ok else {}
-        except OSError:  # requests' errors (unreachable, refused, not JSON) are OSErrors, as are TLS set-up ones
-            answer = None
-        if answer is None or not answer.ok:
+        answered = _log_out_at_api(config, grant)
+        if answered is None:
             # The grant is kept until the API has ended its tokens: forgetting it first would leave a live
             # refresh family that nobody can reach to log out.
             return json_answer(502, error="Bad Gateway", reason="the API did not log the tokens out; log out again")
+        api_answer = answered
         if _forget(config, session_id) is not None:
             grant.api.close()
     response = json_answer(200, logged_out=True, api_refresh_revoked=bool(api_answer.get("refresh_revoked")))

@@ -200,3 +200,26 @@ def test_a_failing_bff_view_is_a_json_500_that_says_nothing(pair, capfd):
     assert answer.status_code == 500 and answer.headers["Content-Type"] == "application/json"
     assert answer.json() == {"error": "Internal Server Error", "reason": "the server failed; this is a bug"}
     assert capfd.readouterr().err == ""
+
+
+def test_a_grant_whose_session_expired_is_logged_out_at_the_api(pair, clock):
+    api, bff = pair
+    families = auth_config(api.app).refresh_store
+    idle, returning = bff.client(), bff.client()
+    idle.post(bff.url + "/login", json=ALICE)
+    returning.post(bff.url + "/login", json=ALICE)
+    clock.advance(seconds=BFF_SESSION_TTL + 60)  # both pages idle past the BFF session's lifetime
+    assert len(families.active_families()) == 2
+    assert returning.get(bff.url + "/api/data").status_code == 401  # its session is gone, and with it its grant
+    assert len(bff_config(bff.app).grants) == 1 and len(families.active_families()) == 1
+    bff.client().post(bff.url + "/login", json=ALICE)  # a login sweeps grants idle past the session's lifetime
+    assert len(bff_config(bff.app).grants) == 1 and len(families.active_families()) == 1
+
+
+def test_logging_in_again_on_one_page_ends_the_grant_it_replaces(pair):
+    api, bff = pair
+    page = bff.client()
+    page.post(bff.url + "/login", json=ALICE)
+    page.post(bff.url + "/login", json=ALICE)
+    assert len(bff_config(bff.app).grants) == 1
+    assert len(auth_config(api.app).refresh_store.active_families()) == 1
