@@ -14,7 +14,7 @@ import statistics
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import requests
@@ -180,7 +180,11 @@ def token_benchmarks(repeat: int = 15) -> tuple[list[Measurement], dict[str, flo
         ratios[algorithm] = ours.ratio_to(theirs)
     signing_input = tokens.encode(claims, secret).rsplit(".", 1)[0].encode()
     rows.append(
-        measure(lambda: hmac.digest(secret, signing_input, "sha256"), name="raw HMAC-SHA256 (the floor)", repeat=repeat)
+        measure(
+            lambda: hmac.new(secret, signing_input, "sha256").digest(),
+            name="raw HMAC-SHA256 (the floor)",
+            repeat=repeat,
+        )
     )
     return rows, ratios
 
@@ -272,6 +276,9 @@ class StrategyCost:
     q3_us: float
     ratio: float  # median ÷ the no-auth median in the same layer (1.0 for "no auth" itself)
     overhead_us: float  # median − the no-auth median in the same layer
+    # Over http/https: the median µs the app itself took inside the server, timed around its WSGI call.
+    # The rest of the request (connect, handshake, headers, threads) is the server's and the client's.
+    in_server_app_us: float | None = None
 
     @property
     def iqr_us(self) -> float:
@@ -330,17 +337,33 @@ def _wsgi_caller(app: Flask, headers: dict[str, str]) -> Callable[[], object]:
     return call
 
 
+class _TimedApp:
+    """A WSGI app that runs ``app`` and keeps how long each call took, in µs (``times_us``)."""
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
+        self.times_us: list[float] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        start = time.perf_counter()
+        body = self.app(environ, start_response)  # a Flask answer is rendered by now: only its bytes are left
+        self.times_us.append((time.perf_counter() - start) * 1e6)
+        return body
+
+
 def _server_callers(
     apps: Mapping[str, tuple[Flask, dict[str, str]]], https: bool, stack: contextlib.ExitStack
-) -> dict[str, Callable[[], object]]:
-    """Serve each app with ``helpers.server.serve`` and return a ``requests`` caller per app."""
+) -> tuple[dict[str, Callable[[], object]], dict[str, _TimedApp]]:
+    """Serve each app with ``helpers.server.serve``: a ``requests`` caller per app, and each app's timings inside."""
     from http.cookiejar import DefaultCookiePolicy
 
     from .server import serve
 
     callers: dict[str, Callable[[], object]] = {}
+    timed_apps: dict[str, _TimedApp] = {}
     for strategy, (app, headers) in apps.items():
-        server = stack.enter_context(serve(app, https=https))
+        timed_apps[strategy] = _TimedApp(app)
+        server = stack.enter_context(serve(timed_apps[strategy], https=https))
         client = server.client()
         client.cookies.set_policy(
             DefaultCookiePolicy(allowed_domains=[])
@@ -353,7 +376,7 @@ def _server_callers(
             return response.content
 
         callers[strategy] = call
-    return callers
+    return callers, timed_apps
 
 
 def strategy_costs(
@@ -369,7 +392,8 @@ def strategy_costs(
     round-robin (``compare``) for ``rounds`` rounds of samples of about ``sample_seconds`` each;
     ``rounds=9`` takes about two seconds. Returns one ``StrategyCost`` per (layer, strategy), in the
     order of ``layers`` then ``STRATEGIES``, each with its median, quartiles, ``ratio`` (× no auth in
-    that layer) and ``overhead_us`` (µs over no auth in that layer).
+    that layer) and ``overhead_us`` (µs over no auth in that layer); over http and https also
+    ``in_server_app_us``, the app's own time per request inside the server.
     """
     unknown = [layer for layer in layers if layer not in LAYERS]
     if unknown:
@@ -378,14 +402,24 @@ def strategy_costs(
     rows: list[StrategyCost] = []
     with contextlib.ExitStack() as stack:
         for layer in layers:
+            timed_apps: dict[str, _TimedApp] = {}
             if layer == "app":
                 callers = {strategy: _wsgi_caller(app, headers) for strategy, (app, headers) in apps.items()}
             else:
-                callers = _server_callers(apps, layer == "https", stack)
+                callers, timed_apps = _server_callers(apps, layer == "https", stack)
             timed = compare(callers, rounds=rounds, warmup=10, sample_seconds=sample_seconds)
             base = timed["no auth"].median_us
             rows += [
-                StrategyCost(layer, strategy, m.median_us, m.q1_us, m.q3_us, m.median_us / base, m.median_us - base)
+                StrategyCost(
+                    layer,
+                    strategy,
+                    m.median_us,
+                    m.q1_us,
+                    m.q3_us,
+                    m.median_us / base,
+                    m.median_us - base,
+                    statistics.median(timed_apps[strategy].times_us) if timed_apps else None,
+                )
                 for strategy, m in timed.items()
             ]
     return rows
@@ -394,11 +428,13 @@ def strategy_costs(
 def format_strategy_costs(rows: list[StrategyCost]) -> str:
     """A fixed-width table of ``strategy_costs`` rows: µs per request, spread, × no auth and µs over it."""
     header = f"{'layer':<12}{'strategy':<10}{'median µs':>11}{'IQR µs':>9}{'× no auth':>11}{'+µs':>9}"
+    header += f"{'app µs in server':>18}"
     lines = [header, "-" * len(header)]
     for row in rows:
+        in_server = "" if row.in_server_app_us is None else f"{row.in_server_app_us:.1f}"
         lines.append(
             f"{row.layer:<12}{row.strategy:<10}{row.median_us:>11.1f}{row.iqr_us:>9.1f}"
-            f"{row.ratio:>11.2f}{row.overhead_us:>+9.1f}"
+            f"{row.ratio:>11.2f}{row.overhead_us:>+9.1f}{in_server:>18}"
         )
     return "\n".join(lines)
 
@@ -424,8 +460,9 @@ class Target:
 def signature_floor_targets(rounds: int = 25) -> list[Target]:
     """``helpers.tokens.decode`` (every claim check on) against the bare signature check of its algorithm.
 
-    The floor for HS256 is one ``hmac.digest``; for RS256, ES256 and EdDSA the ``cryptography`` verify
-    call on the same signing input (ES256's signature already in DER, as ``cryptography`` wants it).
+    The floor for HS256 is one HMAC, computed as ``tokens`` does (``hmac.new(...).digest()``); for RS256,
+    ES256 and EdDSA the ``cryptography`` verify call on the same signing input (ES256's signature
+    already in DER, as ``cryptography`` wants it).
     Both take the next of ``TARGET_TOKENS`` tokens in turn, one header and a jti each, as one issuer's
     traffic looks: what ``decode`` remembers between tokens (the parsed header, the prepared key) is
     reused, and nothing it might remember about one token is.
@@ -474,7 +511,7 @@ def _signature_floor_target(
 
         def floor() -> object:
             signing_input, signature = next_checked()
-            return hmac.compare_digest(hmac.digest(public, signing_input, "sha256"), signature)
+            return hmac.compare_digest(hmac.new(public, signing_input, "sha256").digest(), signature)
     elif isinstance(public, rsa.RSAPublicKey):
 
         def floor() -> object:

@@ -39,7 +39,8 @@ def _check_key(key: bytes) -> None:
 
 
 def _tag(value: str, key: bytes) -> str:
-    digest = hmac.digest(bytes(key), value.encode("ascii"), "sha256")
+    # hmac.new keeps the GIL for a short value; the one-shot hmac.digest lets it go and waits to get it back.
+    digest = hmac.new(bytes(key), value.encode("ascii"), "sha256").digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 

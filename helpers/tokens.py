@@ -40,6 +40,8 @@ __all__ = [
     "encode",
     "decode",
     "decode_complete",
+    "decode_options",
+    "DecodeOptions",
     "get_unverified_header",
     "b64url_encode",
     "b64url_decode",
@@ -374,7 +376,7 @@ def _sign(alg: str, digest: str, key: _Material, signing_input: bytes) -> bytes:
     """Compute the JWS signature bytes for ``signing_input``; ``key`` comes from ``_key_for(alg, ...)``."""
     # _key_for has matched the key's family to alg's, so the key's type alone says how to sign.
     if isinstance(key, bytes):
-        return hmac.digest(key, signing_input, digest)
+        return hmac.new(key, signing_input, digest).digest()  # not hmac.digest: see _verify_hmac
     if isinstance(key, rsa.RSAPrivateKey):
         return key.sign(signing_input, _PSS if alg == "PS256" else _PKCS1V15, _SHA256)
     if isinstance(key, ec.EllipticCurvePrivateKey):
@@ -406,8 +408,10 @@ def _ecdsa_der(signature: bytes) -> bytes:
 
 def _verify_hmac(digest: str, secret: bytes, signing_input: bytes, signature: bytes) -> bool:
     """True if ``signature`` is the HMAC of ``signing_input`` under ``secret``."""
-    # Constant-time comparison, so the time taken leaks nothing about the expected MAC.
-    return hmac.compare_digest(hmac.digest(secret, signing_input, digest), signature)
+    # hmac.new, not the one-shot hmac.digest: that one lets go of the GIL on every call, and in a server
+    # whose other threads are busy each verify then waits to get it back; hmac.new keeps it for inputs
+    # under 2 KiB, and is no slower. Constant-time comparison, so the time taken leaks nothing about the MAC.
+    return hmac.compare_digest(hmac.new(secret, signing_input, digest).digest(), signature)
 
 
 def _verify_rsa(
@@ -692,7 +696,9 @@ def get_unverified_header(token: str | bytes) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class _Options:
+class DecodeOptions:
+    """``decode``'s options, checked and merged: made once by ``decode_options`` and passed to every decode."""
+
     verify_signature: bool = True
     verify_exp: bool = True
     verify_nbf: bool = True
@@ -706,7 +712,7 @@ class _Options:
     require_low_s: bool = False  # ES256: refuse s > n/2, the malleable twin of a valid signature
 
 
-_DEFAULT_OPTIONS = _Options()
+_DEFAULT_OPTIONS = DecodeOptions()
 _CHECKS = ("verify_exp", "verify_nbf", "verify_iat", "verify_aud", "verify_iss", "verify_sub", "verify_jti")
 # PyJWT also has enforce_minimum_key_length; it is accepted and ignored because minimums are always enforced.
 _FLAGS = frozenset(_CHECKS) | {"verify_signature", "strict_aud", "enforce_minimum_key_length", "require_low_s"}
@@ -714,8 +720,8 @@ _OPTION_NAMES = _FLAGS | {"require"}
 _SYSTEM_CLOCK = SystemClock()  # stateless: reads time.time() on each call
 
 
-def _merge_options(options: Mapping[str, Any]) -> _Options:
-    """PyJWT's option semantics: without signature checking, claim checks default to off too."""
+def decode_options(options: Mapping[str, Any]) -> DecodeOptions:
+    """PyJWT's ``options`` mapping, checked once (without signature checking, claim checks default to off too)."""
     if not isinstance(options, Mapping):
         raise TypeError(f"options must be a mapping of option names to values, not {type(options).__name__}")
     unknown = set(options) - _OPTION_NAMES
@@ -732,7 +738,7 @@ def _merge_options(options: Mapping[str, Any]) -> _Options:
         raise TypeError('options["require"] must contain only claim names (strings)')
     verify = options.get("verify_signature", True)
     checks = {name: options.get(name, verify) for name in _CHECKS}
-    return _Options(
+    return DecodeOptions(
         verify,
         require=require,
         strict_aud=options.get("strict_aud", False),
@@ -853,7 +859,7 @@ def _validate_sub(payload: dict[str, Any], subject: str | None) -> None:
 
 def _validate_claims(
     payload: dict[str, Any],
-    opts: _Options,
+    opts: DecodeOptions,
     now: float,
     leeway: float,
     audience: str | tuple[str, ...] | None,
@@ -944,7 +950,7 @@ def _decode(
     token: object,
     key: object,
     algorithms: Collection[str] | None,
-    options: Mapping[str, Any] | None,
+    options: Mapping[str, Any] | DecodeOptions | None,
     audience: object,
     issuer: object,
     subject: object,
@@ -954,7 +960,13 @@ def _decode(
 ) -> tuple[bytes, dict[str, Any], bytes]:
     """Check the arguments, then the token; return ``(header JSON, payload, signature)``."""
     # Argument errors are programming errors: raised first and always, whatever the token holds.
-    opts = _DEFAULT_OPTIONS if options is None else _merge_options(options)
+    # A service passes the same options to every decode: made once by decode_options, they are not re-checked.
+    if options is None:
+        opts = _DEFAULT_OPTIONS
+    elif isinstance(options, DecodeOptions):
+        opts = options
+    else:
+        opts = decode_options(options)
     if opts.verify_signature and (not algorithms or isinstance(algorithms, (str, bytes))):
         # RFC 8725 §3.1: the verifier, not the token, decides which algorithms are acceptable.
         raise InvalidAlgorithmError(
@@ -1008,7 +1020,7 @@ def decode_complete(
     token: str | bytes,
     key: str | bytes | PrivateKey | PublicKey | None = None,
     algorithms: Collection[str] | None = None,
-    options: Mapping[str, Any] | None = None,
+    options: Mapping[str, Any] | DecodeOptions | None = None,
     *,
     audience: str | Iterable[str] | None = None,
     issuer: str | Container[str] | None = None,
@@ -1029,7 +1041,7 @@ def decode(
     token: str | bytes,
     key: str | bytes | PrivateKey | PublicKey | None = None,
     algorithms: Collection[str] | None = None,
-    options: Mapping[str, Any] | None = None,
+    options: Mapping[str, Any] | DecodeOptions | None = None,
     *,
     audience: str | Iterable[str] | None = None,
     issuer: str | Container[str] | None = None,
@@ -1041,5 +1053,7 @@ def decode(
     """Verify ``token`` with ``key`` under an explicit ``algorithms`` allow-list, check claims, return them.
 
     ``typ="at+jwt"`` also requires that header type (RFC 9068), so no other kind of token passes for it.
+    ``options`` is PyJWT's mapping, or what ``decode_options`` made of one, for a caller that decodes on
+    every request with the same options.
     """
     return _decode(token, key, algorithms, options, audience, issuer, subject, leeway, typ, clock)[1]

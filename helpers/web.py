@@ -58,8 +58,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, get_args
 
-from flask import Flask, Response, abort, current_app, g, jsonify, request
+from flask import Flask, Request, Response, abort, after_this_request, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.sansio.http import parse_cookie
+from werkzeug.utils import cached_property
 
 from . import tokens
 from .clock import Clock, SystemClock
@@ -248,6 +250,16 @@ def _clear_refresh_cookie(response: Response) -> None:
     response.delete_cookie(REFRESH_COOKIE, path=REFRESH_PATH, secure=True, httponly=True, samesite="Strict")
 
 
+class _Request(Request):
+    """Flask's request, reading its cookies from the one Cookie header a WSGI environ can hold."""
+
+    @cached_property
+    def cookies(self) -> Any:
+        # Werkzeug gets the same text with ``headers.getlist("Cookie")``, which scans every header of the
+        # environ and costs more than the parse itself; ``get`` goes straight to it, decoded the same way.
+        return parse_cookie(self.headers.get("Cookie", ""), cls=self.dict_storage_class)
+
+
 def _cookie(name: str) -> str:
     """The cookie ``name`` if it was sent and is not absurdly long, else ``""``."""
     value = request.cookies.get(name, "")
@@ -273,18 +285,18 @@ def _session_principal() -> Principal:
         config.store.delete(session_id)
         raise Unauthorized("the account no longer exists", bearer=False)
     # When the server slid the deadline, the browser's copy must slide too, or it drops the cookie at
-    # the login-time Max-Age however active the user is. ``_renew_session_cookie`` sends it; between
-    # slides the cookie the browser holds is still right, so no Set-Cookie is sent.
+    # the login-time Max-Age however active the user is. ``_renew_session_cookie`` sends it, set up for
+    # this request alone; between slides the cookie the browser holds is still right: no Set-Cookie.
     if found.slid:
-        g.renewed_session = (session_id, int(record.expires_at - config.clock.now()))
+        max_age = int(record.expires_at - config.clock.now())
+        after_this_request(functools.partial(_renew_session_cookie, session_id, max_age))
     return Principal(user=user.username, role=user.role, via="session")
 
 
-def _renew_session_cookie(response: Response) -> Response:
-    """After a successful session request that slid the session, re-send the cookie with the new Max-Age."""
-    renewed = g.pop("renewed_session", None)
-    if renewed is not None and response.status_code < 400 and not g.get("logged_out"):
-        _set_session_cookie(response, *renewed)
+def _renew_session_cookie(session_id: str, max_age: int, response: Response) -> Response:
+    """After a successful request that slid the session, re-send its cookie with the new Max-Age."""
+    if response.status_code < 400 and not g.get("logged_out"):
+        _set_session_cookie(response, session_id, max_age)
     return response
 
 
@@ -324,6 +336,10 @@ def _token_reason(exc: Exception) -> str:
     return next((reason for kind, reason in _TOKEN_REASONS if isinstance(exc, kind)), "Invalid token")
 
 
+# Checked once here rather than on every request; iat is checked in _decode_access_token, with skew.
+_ACCESS_TOKEN_OPTIONS = tokens.decode_options({"require": ["exp", "iat", "sub"], "verify_iat": False})
+
+
 def _decode_access_token(config: AuthConfig, token: str) -> dict[str, Any]:
     """The claims of an access token this app signed, checked; raises ``tokens.InvalidTokenError``."""
     claims = tokens.decode(
@@ -332,7 +348,7 @@ def _decode_access_token(config: AuthConfig, token: str) -> dict[str, Any]:
         algorithms=config.algorithms,
         audience=config.audience,
         issuer=config.issuer,
-        options={"require": ["exp", "iat", "sub"], "verify_iat": False},  # iat is checked below, with skew
+        options=_ACCESS_TOKEN_OPTIONS,
         clock=config.clock,
         typ=ACCESS_TOKEN_TYPE,
     )
@@ -677,6 +693,10 @@ def _refuse_duplicate_cookies() -> Response | None:
     attacker choose which login the server acts on, so the server picks neither (400). Identical
     copies (a client that sends its jar's cookie and the same one again) are not ambiguous and pass.
     """
+    # Werkzeug's parse_cookie ends each pair at ";", so a header without one (a bearer request sends no
+    # Cookie header; a session request sends one cookie) holds at most one cookie: nothing to compare.
+    if ";" not in request.environ.get("HTTP_COOKIE", ""):
+        return None
     if any(len(set(values)) > 1 for values in request.cookies.listvalues()):
         return json_answer(400, error="Bad request", reason="a cookie was sent twice; clear this site's cookies")
     return None
@@ -690,6 +710,9 @@ def _refuse_oversized_body() -> None:
     more than ours, every body is read here (at most that many bytes, cached for the view), and a body
     that filled it is refused.
     """
+    environ = request.environ
+    if "CONTENT_LENGTH" not in environ and "wsgi.input_terminated" not in environ:
+        return  # no Content-Length, not chunked: no body (RFC 9112 §6.3), and Werkzeug reads none
     if len(request.get_data(cache=True)) > MAX_BODY_BYTES:
         raise RequestEntityTooLarge()
 
@@ -784,7 +807,7 @@ def create_app(
     app = Flask("helpers.web", static_folder=None)  # no /static route: this app serves no files
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES + 1  # see _refuse_oversized_body
     app.extensions["auth_course"] = config
-    app.after_request(_renew_session_cookie)
+    app.request_class = _Request
     app.after_request(_security_headers)
     app.before_request(_refuse_oversized_body)
     app.before_request(_refuse_duplicate_cookies)

@@ -173,6 +173,41 @@ def run_together(task: Callable[[int], T], count: int, *, raise_errors: bool = T
     return outcomes
 
 
+def gil_handoffs(work: Callable[[], object], calls: int = 1000) -> int:
+    """How many times another thread got to run Python while ``work()`` ran ``calls`` times on this one.
+
+    The other thread counts and then sleeps (letting go of the GIL), over and over. With the switch
+    interval at 60 s it cannot take the GIL back from this thread by asking, so it runs only when
+    ``work`` itself lets go of it, and 0 means ``work`` kept the GIL throughout.
+    """
+    import sys
+    import time
+
+    counted = [0]
+    stop = threading.Event()
+
+    def count() -> None:
+        while not stop.is_set():
+            counted[0] += 1
+            time.sleep(0)  # lets go of the GIL, so this thread can always get it back
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(60.0)
+    thread = threading.Thread(target=count, daemon=True)
+    try:
+        thread.start()
+        while counted[0] == 0:
+            time.sleep(0.001)
+        before = counted[0]
+        for _ in range(calls):
+            work()
+        return counted[0] - before
+    finally:
+        stop.set()
+        thread.join()
+        sys.setswitchinterval(interval)
+
+
 def require_browser(what: str) -> None:
     """Skip the calling test module when no Chromium is found (one-line reason); in CI (``CI=true``) fail instead."""
     from helpers.browser import unavailable_reason

@@ -96,7 +96,13 @@ def test_strategy_costs_gives_a_row_per_layer_and_strategy_with_ratios_to_no_aut
         assert row.ratio == pytest.approx(row.median_us / base.median_us)
         assert row.overhead_us == pytest.approx(row.median_us - base.median_us)
         assert row.q1_us <= row.median_us <= row.q3_us
+        # Inside the server the app's own time is part of the whole request; the app layer has no server.
+        if row.layer == "app":
+            assert row.in_server_app_us is None
+        else:
+            assert row.in_server_app_us is not None and 0 < row.in_server_app_us < row.median_us
     assert "session" in format_strategy_costs(rows)
+    assert "app µs in server" in format_strategy_costs(rows)
     with pytest.raises(ValueError, match="unknown layers"):
         strategy_costs(layers=("keep-alive",))
 

@@ -10,6 +10,7 @@ import json
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support import gil_handoffs
 
 from helpers.server import serve
 from helpers.signing import MAX_SIGNED_LENGTH, TAG_LENGTH, create_flask_session_app, sign, unsign
@@ -158,3 +159,9 @@ def test_flask_session_app_login_errors(users):
 def test_flask_session_app_needs_a_real_key(users):
     with pytest.raises(ValueError):
         create_flask_session_app(users, b"short")
+
+
+def test_signing_and_checking_keep_the_gil():
+    signed = sign("alice", KEY)
+    assert gil_handoffs(lambda: sign("alice", KEY)) == 0
+    assert gil_handoffs(lambda: unsign(signed, KEY)) == 0

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import gil_handoffs
 
 from helpers import tokens
 from helpers.clock import FrozenClock
@@ -1140,3 +1141,26 @@ def test_a_mutable_key_is_read_afresh_and_a_refused_key_never_remembered(clock):
         with pytest.raises(tokens.InvalidKeyError, match="minimum length"):
             tokens.decode(token, short, ["HS256"], clock=clock)
     assert ("HS256", short) not in tokens._verifiers
+
+
+def test_hmac_tokens_are_signed_and_checked_without_letting_go_of_the_gil(clock):
+    # The one-shot hmac.digest lets go of the GIL on every call: the probe sees another thread run...
+    assert gil_handoffs(lambda: hmac.digest(SECRET, b"x" * 300, "sha256"), calls=20_000) > 0
+    # ...while tokens keeps it, so a server's busy threads never make a verification wait its turn.
+    token = tokens.encode({"sub": "a"}, SECRET)
+    assert gil_handoffs(lambda: tokens.encode({"sub": "a"}, SECRET)) == 0
+    assert gil_handoffs(lambda: tokens.decode(token, SECRET, ["HS256"], clock=clock)) == 0
+
+
+def test_options_checked_once_by_decode_options_decode_as_the_mapping_does(clock):
+    token = tokens.encode({"sub": "a", "iat": 10**10}, SECRET)  # issued far in the future
+    mapping = {"require": ["sub", "iat"], "verify_iat": False}
+    prepared = tokens.decode_options(mapping)
+    assert tokens.decode(token, SECRET, ["HS256"], prepared, clock=clock) == {"sub": "a", "iat": 10**10}
+    assert tokens.decode(token, SECRET, ["HS256"], mapping, clock=clock) == {"sub": "a", "iat": 10**10}
+    strict = tokens.decode_options({"require": ["exp"]})
+    with pytest.raises(tokens.MissingRequiredClaimError):
+        tokens.decode(token, SECRET, ["HS256"], strict, clock=clock)
+    with pytest.raises(TypeError, match="must be True or False"):
+        tokens.decode_options({"verify_exp": "false"})
+    assert tokens.decode_options({"verify_signature": False}).verify_exp is False  # PyJWT's rule, kept

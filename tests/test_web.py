@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 import jwt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support import run_together
 
 from helpers import tokens, web
@@ -680,6 +682,24 @@ def test_session_cookie_slides_with_the_session(served, clock):
     renewed = response.headers["Set-Cookie"]
     assert "Max-Age=604800" in renewed and "HttpOnly" in renewed and "Secure" in renewed
     assert "Set-Cookie" not in client.get(srv.url + "/nowhere").headers  # only successful session requests renew
+
+
+def test_a_logout_that_slid_the_session_only_clears_the_cookie(served, clock):
+    srv = served("session")
+    client, _ = login(srv)
+    clock.advance(days=3)  # the lookup that finds the session for the logout also slides it
+    cookies = set_cookies(client.post(srv.url + "/logout", json={}))
+    assert list(cookies) == [SESSION_COOKIE] and "Max-Age=0" in cookies[SESSION_COOKIE]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list('ab=; "\\\t,x1é€\x00')), max_size=40))
+def test_the_app_reads_the_cookie_header_exactly_as_werkzeug_does(header):
+    from flask import Request
+    from werkzeug.test import EnvironBuilder
+
+    environ = EnvironBuilder(headers={"Cookie": header}).get_environ()
+    assert web._Request(environ).cookies == Request(environ).cookies
 
 
 # --- one logout ends the whole login (issue row 1) ------------------------------------------------
