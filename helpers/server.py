@@ -199,9 +199,21 @@ class _Handler(WSGIRequestHandler):
         super().handle_one_request()
 
     def parse_request(self) -> bool:
-        parsed = super().parse_request()
+        parsed = super().parse_request() and self._body_length_is_clear()
         self._reader.start_body()
         return parsed
+
+    def _body_length_is_clear(self) -> bool:
+        """Answer 400 when Content-Length values disagree or are not a number (RFC 9112 §6.3).
+
+        Werkzeug would take the last of several values and read a bad one as 0: the body's end would
+        then be the server's guess, where a proxy in front of it may have guessed otherwise.
+        """
+        values = {value.strip() for field in self.headers.get_all("Content-Length", []) for value in field.split(",")}
+        if len(values) > 1 or not all(value.isascii() and value.isdigit() for value in values):
+            self.send_error(400, "Conflicting or invalid Content-Length")
+            return False
+        return True
 
     def make_environ(self) -> dict[str, Any]:
         environ = super().make_environ()

@@ -697,7 +697,13 @@ def get_unverified_header(token: str | bytes) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class DecodeOptions:
-    """``decode``'s options, checked and merged: made once by ``decode_options`` and passed to every decode."""
+    """``decode``'s options, checked when made (usually by ``decode_options``), then passed to every decode.
+
+    ``decode`` trusts an instance without looking again, so every field is checked here: a flag that
+    is not True or False, or a ``require`` that is not claim names, is refused, and ``require`` is
+    kept as a tuple of its own. Made directly, every check defaults to on; ``decode_options`` follows
+    PyJWT, where turning ``verify_signature`` off turns the claim checks off too.
+    """
 
     verify_signature: bool = True
     verify_exp: bool = True
@@ -710,6 +716,19 @@ class DecodeOptions:
     require: tuple[str, ...] = ()
     strict_aud: bool = False
     require_low_s: bool = False  # ES256: refuse s > n/2, the malleable twin of a valid signature
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            # type() is bool: the string "false" (or 0, or None) would otherwise switch a check on or off silently.
+            if name != "require" and type(value) is not bool:
+                raise TypeError(f'options["{name}"] must be True or False, not {type(value).__name__}')
+        require = self.require
+        if isinstance(require, (str, bytes)) or not isinstance(require, Iterable):
+            raise TypeError('options["require"] must be a list of claim names, e.g. ["exp", "sub"]')
+        require = tuple(require)  # a copy: the caller's list may change later, these checks may not
+        if not all(isinstance(claim, str) for claim in require):
+            raise TypeError('options["require"] must contain only claim names (strings)')
+        object.__setattr__(self, "require", require)  # frozen: this is how a dataclass sets its own field
 
 
 _DEFAULT_OPTIONS = DecodeOptions()
@@ -727,20 +746,14 @@ def decode_options(options: Mapping[str, Any]) -> DecodeOptions:
     unknown = set(options) - _OPTION_NAMES
     if unknown:
         raise TypeError(f"Unknown decode option(s): {sorted(unknown)}; known: {sorted(_OPTION_NAMES)}")
-    for name in _FLAGS.intersection(options):
-        if not isinstance(options[name], bool):  # the string "false" would otherwise switch a check ON silently
-            raise TypeError(f'options["{name}"] must be True or False, not {type(options[name]).__name__}')
-    require = options.get("require", ())
-    if isinstance(require, (str, bytes)) or not isinstance(require, Iterable):
-        raise TypeError('options["require"] must be a list of claim names, e.g. ["exp", "sub"]')
-    require = tuple(require)
-    if not all(isinstance(claim, str) for claim in require):
-        raise TypeError('options["require"] must contain only claim names (strings)')
+    ignored = options.get("enforce_minimum_key_length", True)
+    if type(ignored) is not bool:  # the other flags are checked by DecodeOptions itself
+        raise TypeError(f'options["enforce_minimum_key_length"] must be True or False, not {type(ignored).__name__}')
     verify = options.get("verify_signature", True)
     checks = {name: options.get(name, verify) for name in _CHECKS}
     return DecodeOptions(
         verify,
-        require=require,
+        require=options.get("require", ()),
         strict_aud=options.get("strict_aud", False),
         require_low_s=options.get("require_low_s", False),
         **checks,

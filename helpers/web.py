@@ -251,12 +251,14 @@ def _clear_refresh_cookie(response: Response) -> None:
 
 
 class _Request(Request):
-    """Flask's request, reading its cookies from the one Cookie header a WSGI environ can hold."""
+    """Flask's request, reading its cookies from the one ``HTTP_COOKIE`` a WSGI server puts in the environ."""
 
     @cached_property
     def cookies(self) -> Any:
         # Werkzeug gets the same text with ``headers.getlist("Cookie")``, which scans every header of the
         # environ and costs more than the parse itself; ``get`` goes straight to it, decoded the same way.
+        # (A server names header keys in upper case, PEP 3333; a hand-made environ with an "HTTP_Cookie"
+        # key as well would be read by getlist and not here.)
         return parse_cookie(self.headers.get("Cookie", ""), cls=self.dict_storage_class)
 
 
@@ -294,7 +296,11 @@ def _session_principal() -> Principal:
 
 
 def _renew_session_cookie(session_id: str, max_age: int, response: Response) -> Response:
-    """After a successful request that slid the session, re-send its cookie with the new Max-Age."""
+    """After a successful request that slid the session, re-send its cookie with the new Max-Age.
+
+    Flask runs it before the app's ``after_request`` hooks: a hook that turns an answer into a refusal
+    must remove this cookie itself.
+    """
     if response.status_code < 400 and not g.get("logged_out"):
         _set_session_cookie(response, session_id, max_age)
     return response

@@ -243,6 +243,35 @@ def test_a_malformed_or_cut_off_chunked_body_is_a_400_not_a_500(body, capfd):
     assert "Traceback" not in capfd.readouterr().err, "a bad body must not reach the notebook as a logged 500"
 
 
+@pytest.mark.parametrize(
+    ("lengths", "status"),
+    [
+        (["5"], b"200"),
+        (["5", "5"], b"200"),  # the same value twice is one length
+        (["5", "3"], b"400"),
+        (["5, 3"], b"400"),
+        (["abc"], b"400"),
+        (["-1"], b"400"),
+        (["\u00b2"], b"400"),  # a digit to str.isdigit, not to HTTP
+    ],
+)
+def test_content_lengths_that_disagree_or_are_not_numbers_are_a_400(lengths, status):
+    app = make_app()
+
+    @app.post("/upload")
+    def upload():
+        return jsonify(size=len(request.get_data()))
+
+    with serve(app, limits=FAST) as srv:
+        sock = tls_connection(srv)
+        fields = "".join(f"Content-Length: {value}\r\n" for value in lengths).encode("latin-1")
+        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\n" + fields + b"\r\nhello")
+        sock.settimeout(5)
+        answer = sock.recv(4096)
+        sock.close()
+    assert answer.startswith(b"HTTP/1.1 " + status), answer[:40]
+
+
 def test_idle_connections_after_a_response_are_closed_too(no_thread_left):
     # Every response closes its connection: a client hoping to keep it alive gets an EOF, not a slot held open.
     srv = serve(make_app(), limits=FAST)

@@ -1164,3 +1164,21 @@ def test_options_checked_once_by_decode_options_decode_as_the_mapping_does(clock
     with pytest.raises(TypeError, match="must be True or False"):
         tokens.decode_options({"verify_exp": "false"})
     assert tokens.decode_options({"verify_signature": False}).verify_exp is False  # PyJWT's rule, kept
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"verify_exp": 0}, {"verify_exp": None}, {"verify_signature": "false"}, {"require": "exp"}, {"require": [1]}],
+)
+def test_decode_options_made_directly_are_checked_too(fields):
+    # decode trusts a DecodeOptions without looking again, so a wrong one must never be made.
+    with pytest.raises(TypeError):
+        tokens.DecodeOptions(**fields)
+
+
+def test_decode_options_keep_their_own_copy_of_the_required_claims(clock):
+    required = ["exp"]
+    prepared = tokens.DecodeOptions(require=required)
+    required.clear()
+    with pytest.raises(tokens.MissingRequiredClaimError):
+        tokens.decode(tokens.encode({"sub": "a"}, SECRET), SECRET, ["HS256"], prepared, clock=clock)
