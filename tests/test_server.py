@@ -218,6 +218,23 @@ def test_a_body_trickled_past_the_deadline_is_a_400_not_a_500_or_a_hang():
         sock.close()
 
 
+def upload_answer(header_fields: bytes, body: bytes) -> bytes:
+    """The first bytes of the answer to ``POST /upload`` sent by hand with these header fields and body."""
+    app = make_app()
+
+    @app.post("/upload")
+    def upload():
+        return jsonify(size=len(request.get_data()))
+
+    with serve(app, limits=FAST) as srv:
+        sock = tls_connection(srv)
+        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\n" + header_fields + b"\r\n" + body)
+        sock.settimeout(5)
+        answer = sock.recv(4096)
+        sock.close()
+    return answer
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -227,18 +244,7 @@ def test_a_body_trickled_past_the_deadline_is_a_400_not_a_500_or_a_hang():
     ],
 )
 def test_a_malformed_or_cut_off_chunked_body_is_a_400_not_a_500(body, capfd):
-    app = make_app()
-
-    @app.post("/upload")
-    def upload():
-        return jsonify(size=len(request.get_data()))
-
-    with serve(app, limits=FAST) as srv:
-        sock = tls_connection(srv)
-        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
-        sock.settimeout(5)
-        answer = sock.recv(4096)
-        sock.close()
+    answer = upload_answer(b"Transfer-Encoding: chunked\r\n", body)
     assert answer.startswith(b"HTTP/1.1 400"), answer[:40]
     assert "Traceback" not in capfd.readouterr().err, "a bad body must not reach the notebook as a logged 500"
 
@@ -256,19 +262,8 @@ def test_a_malformed_or_cut_off_chunked_body_is_a_400_not_a_500(body, capfd):
     ],
 )
 def test_content_lengths_that_disagree_or_are_not_numbers_are_a_400(lengths, status):
-    app = make_app()
-
-    @app.post("/upload")
-    def upload():
-        return jsonify(size=len(request.get_data()))
-
-    with serve(app, limits=FAST) as srv:
-        sock = tls_connection(srv)
-        fields = "".join(f"Content-Length: {value}\r\n" for value in lengths).encode("latin-1")
-        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\n" + fields + b"\r\nhello")
-        sock.settimeout(5)
-        answer = sock.recv(4096)
-        sock.close()
+    fields = "".join(f"Content-Length: {value}\r\n" for value in lengths).encode("latin-1")
+    answer = upload_answer(fields, b"hello")
     assert answer.startswith(b"HTTP/1.1 " + status), answer[:40]
 
 
