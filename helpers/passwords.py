@@ -36,6 +36,7 @@ __all__ = [
     "ScryptParams",
     "hash_password",
     "needs_rehash",
+    "unmatchable_hash",
     "verify_password",
 ]
 
@@ -132,6 +133,16 @@ def hash_password(password: str, *, params: ScryptParams = DEFAULT_PARAMS) -> st
         raise TypeError(f"params must be a ScryptParams, got {type(params).__name__}")
     salt = secrets.token_bytes(SALT_BYTES)
     digest = _scrypt(password, salt, params, HASH_BYTES)
+    return f"{ALGORITHM}${params.encode()}${_b64encode(salt)}${_b64encode(digest)}"
+
+
+def unmatchable_hash(params: ScryptParams = DEFAULT_PARAMS) -> str:
+    """A well-formed stored hash that no password matches: checking one against it costs a full scrypt."""
+    if not isinstance(params, ScryptParams):
+        raise TypeError(f"params must be a ScryptParams, got {type(params).__name__}")
+    # Random bytes stand where a hash would be: the scrypt of a guess equals them with chance 2**-256.
+    # Nothing is hashed to make it, and there is no password (not even one written here) that opens it.
+    salt, digest = secrets.token_bytes(SALT_BYTES), secrets.token_bytes(HASH_BYTES)
     return f"{ALGORITHM}${params.encode()}${_b64encode(salt)}${_b64encode(digest)}"
 
 

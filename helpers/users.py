@@ -6,7 +6,7 @@ A server that must act on such a change (end every session after a password chan
 to the directory, so a change made anywhere, over HTTP or straight from a notebook, reaches it.
 
 ``authenticate`` takes the same time whether the username exists or not: for an unknown user it
-still runs a full password verification, against a dummy hash made with the same parameters, so an
+still runs a full password verification, against a hash no password matches, with the same parameters, so an
 attacker cannot time the login form to learn which usernames are registered.
 """
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from helpers import DATA_DIR
-from helpers.passwords import DEFAULT_PARAMS, ScryptParams, hash_password, verify_password
+from helpers.passwords import DEFAULT_PARAMS, ScryptParams, hash_password, unmatchable_hash, verify_password
 from helpers.storage import check_name
 
 __all__ = ["DEMO_USERS_PATH", "User", "UserDirectory", "load_demo_users"]
@@ -62,9 +62,10 @@ class UserDirectory:
         self._verify = verify
         self._lock = threading.Lock()
         self._listeners: list[ChangeListener] = []
-        # Made now, not on the first unknown username: a lazy dummy would make that first
-        # failed login slower than the rest, a one-off timing signal that a user does not exist.
-        self._dummy_hash = hash_password("dummy password for unknown users", params=params)
+        # What an unknown username is checked against, so it costs the same scrypt as a known one.
+        # Made now, not on the first unknown username: a lazy dummy would make that first failed
+        # login slower than the rest, a one-off timing signal that a user does not exist.
+        self._dummy_hash = unmatchable_hash(params)
 
     @classmethod
     def from_json(

@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers.passwords import DEFAULT_PARAMS, ScryptParams, hash_password, needs_rehash, verify_password
+from helpers import passwords
+from helpers.passwords import (
+    DEFAULT_PARAMS,
+    ScryptParams,
+    hash_password,
+    needs_rehash,
+    unmatchable_hash,
+    verify_password,
+)
 
 # Cheap enough for hundreds of hashes per second; only the default-cost test pays the real price.
 CHEAP = ScryptParams(n=2**4, r=1, p=1)
@@ -190,3 +198,21 @@ def test_needs_rehash_compares_against_the_default():
 def test_scrypt_params_are_validated(n, r, p, error):
     with pytest.raises(error):
         ScryptParams(n=n, r=r, p=p)
+
+
+def test_an_unmatchable_hash_is_checked_at_full_cost_and_never_matches(monkeypatch):
+    stored = unmatchable_hash(CHEAP)
+    assert stored.startswith("scrypt$n=16,r=1,p=1$") and stored != unmatchable_hash(CHEAP)  # a fresh one each time
+    runs: list[ScryptParams] = []
+    real_scrypt = passwords._scrypt
+
+    def counting_scrypt(password, salt, params, dklen):
+        runs.append(params)
+        return real_scrypt(password, salt, params, dklen)
+
+    monkeypatch.setattr(passwords, "_scrypt", counting_scrypt)
+    for guess in ("x", "dummy password for unknown users", "wonderland"):
+        assert verify_password(guess, stored) is False
+    assert runs == [CHEAP] * 3  # one full scrypt per check, with the stored parameters
+    with pytest.raises(TypeError):
+        unmatchable_hash("n=16")  # type: ignore[arg-type]

@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 from support import run_together
 
-from helpers.passwords import DEFAULT_PARAMS, ScryptParams, hash_password, needs_rehash, verify_password
+from helpers.passwords import (
+    DEFAULT_PARAMS,
+    ScryptParams,
+    hash_password,
+    needs_rehash,
+    unmatchable_hash,
+    verify_password,
+)
 from helpers.users import DEMO_USERS_PATH, User, UserDirectory, load_demo_users
 
 CHEAP = ScryptParams(n=2**4, r=1, p=1)
@@ -64,17 +71,17 @@ def test_unknown_user_still_costs_one_full_verification(directory, verify):
 
 
 def test_the_dummy_hash_is_made_up_front_and_once(monkeypatch, verify):
-    made: list[str] = []
+    made: list[ScryptParams] = []
 
-    def counting_hash(password: str, *, params: ScryptParams = DEFAULT_PARAMS) -> str:
-        made.append(password)
-        return hash_password(password, params=params)
+    def counting_unmatchable(params: ScryptParams = DEFAULT_PARAMS) -> str:
+        made.append(params)
+        return unmatchable_hash(params)
 
-    monkeypatch.setattr("helpers.users.hash_password", counting_hash)
+    monkeypatch.setattr("helpers.users.unmatchable_hash", counting_unmatchable)
     users = UserDirectory(
         {"alice": User("alice", "user", hash_password("wonderland", params=CHEAP))}, params=CHEAP, verify=verify
     )
-    assert len(made) == 1  # made with the directory, so the first unknown name is not slower
+    assert made == [CHEAP]  # made with the directory, so the first unknown name is not slower
     users.authenticate("alice", "wonderland")
     for name in ("mallory", "trudy", "eve"):
         assert users.authenticate(name, "pw") is None
