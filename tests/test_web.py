@@ -199,17 +199,23 @@ def test_jwt_logout_does_not_revoke_the_token(served):
     assert client.get(srv.url + "/me", headers=bearer(token)).status_code == 200
 
 
-def test_tokens_signed_with_another_key_or_algorithm_are_refused(served, clock):
-    srv = served("jwt")
+def admin_claims(clock: FrozenClock, **extra: object) -> dict[str, object]:
+    """The claims of a minute-long access token making alice an admin, as this app's tokens name them."""
     now = int(clock.now())
-    claims = {
+    return {
         "sub": "alice",
         "role": "admin",
         "iss": "auth-course",
         "aud": "auth-course-api",
         "iat": now,
         "exp": now + 60,
+        **extra,
     }
+
+
+def test_tokens_signed_with_another_key_or_algorithm_are_refused(served, clock):
+    srv = served("jwt")
+    claims = admin_claims(clock)
     forged = jwt.encode(claims, b"k" * 32, algorithm="HS256")
     body = assert_401_json(srv.client().get(srv.url + "/me", headers=bearer(forged)))
     assert "Signature verification failed" in body["reason"]
@@ -776,17 +782,8 @@ def test_logout_revokes_only_its_own_login(served):
 @pytest.mark.parametrize("header", [{}, {"typ": "JWT"}, {"typ": "refresh+jwt"}, {"typ": None}])
 def test_a_token_of_another_type_signed_with_the_same_key_is_refused(served, clock, header):
     srv = served("jwt")
-    now = int(clock.now())
     # What an ID token (or any other JWT this key signs) looks like: the right key, issuer, audience and claims.
-    claims = {
-        "sub": "alice",
-        "role": "admin",
-        "iss": "auth-course",
-        "aud": "auth-course-api",
-        "iat": now,
-        "exp": now + 60,
-        "jti": "a" * 32,
-    }
+    claims = admin_claims(clock, jti="a" * 32)
     other = tokens.encode(claims, auth_config(srv.app).secret, headers=header)
     body = assert_401_json(srv.client().get(srv.url + "/me", headers=bearer(other)))
     assert "typ" in body["reason"] or "access token" in body["reason"]
